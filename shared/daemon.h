@@ -1,0 +1,23 @@
+/* What every daemon does around its loop: detach, pid file, privilege drop.
+ * SPDX-License-Identifier: BSD-3-Clause */
+#ifndef GLB_DAEMON_H
+#define GLB_DAEMON_H
+
+#include <stddef.h>
+
+/* Forks into the background (new session, stdin/stdout to /dev/null).
+ * Returns 0 in the child; the parent exits. -1 on failure. */
+int glb_daemonize(void);
+
+/* Writes our pid to path (created 0644, replaced atomically). Returns 0, or
+ * -1 with a message in err. */
+int glb_pidfile_write(const char *path, char *err, size_t errlen);
+
+/* Removes the pid file if it still holds our pid. */
+void glb_pidfile_remove(const char *path);
+
+/* When running as root and user is non-empty: sets groups, gid and uid of
+ * that user. Returns 0 (also when nothing to do), or -1 with a message. */
+int glb_drop_privileges(const char *user, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,65 @@
+/* The DNS serving engine shared by dnsb and dnslb: listeners on UDP and TCP
+ * (v4/v6), one thread per worker with its own SO_REUSEPORT sockets and event
+ * loop, batched recvmmsg/sendmmsg, TCP with pipelining and idle timeouts.
+ * The daemon supplies one handler that turns a query into a response.
+ * SPDX-License-Identifier: BSD-3-Clause */
+#ifndef GLB_SERVER_H
+#define GLB_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "shared/addr.h"
+#include "shared/qsbr.h"
+
+/* One query to answer. */
+typedef struct glb_request {
+    const uint8_t *pkt;
+    size_t len;
+    const glb_addr *from;     /* source address and port */
+    int tcp;                  /* 1 over TCP */
+    unsigned worker;          /* worker index, 0..workers-1 (the QSBR reader id) */
+    uint8_t *out;             /* response buffer */
+    size_t outcap;            /* its size: 65535 */
+} glb_request;
+
+/* Returns the response length written into req->out, or 0 to send nothing. */
+typedef size_t (*glb_dns_handler)(void *arg, const glb_request *req);
+
+typedef struct glb_server_cfg {
+    const glb_addr *listen;   /* addresses with ports */
+    size_t nlisten;
+    unsigned workers;         /* >= 1 */
+    unsigned tcp_idle_ms;     /* idle TCP connections closed after this; default 10000 */
+    unsigned tcp_max_conns;   /* per worker; default 512 */
+    glb_qsbr *qsbr;           /* if set, each batch runs inside enter/leave */
+    glb_dns_handler handler;
+    void *arg;
+} glb_server_cfg;
+
+/* Counters, summed over workers by glb_server_stats(). */
+typedef struct glb_server_stats {
+    unsigned long long udp_queries, udp_answers, tcp_queries, tcp_answers;
+    unsigned long long tcp_conns, tcp_refused, tcp_timeouts, send_errors;
+} glb_server_stats;
+
+typedef struct glb_server glb_server;
+
+/* Creates the sockets for every listen address and worker (binding needs the
+ * privileges still held). Returns NULL with a message in err on failure. */
+glb_server *glb_server_new(const glb_server_cfg *cfg, char *err, size_t errlen);
+
+/* Starts the worker threads. Returns 0, or -1. */
+int glb_server_start(glb_server *s);
+
+/* Stops the workers (they finish the batch at hand) and joins them. */
+void glb_server_stop(glb_server *s);
+
+/* Closes every socket and frees s (stops it first if needed). */
+void glb_server_free(glb_server *s);
+
+/* Adds up the workers' counters (each written by its worker only). */
+void glb_server_stats_get(const glb_server *s, glb_server_stats *out);
+
+#endif
