@@ -1,1 +1,485 @@
-/* stub: to be written */
+/* dnsb's configuration schema and its checks. SPDX-License-Identifier: BSD-3-Clause */
+#include "dnsb/conf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shared/log.h"
+
+/* Appends one zeroed element to a growing array; NULL when out of memory. */
+static void *push(void *arrp, size_t *n, size_t elem)
+{
+    void **arr = arrp;
+    char *na = realloc(*arr, (*n + 1) * elem);
+    if (!na)
+        return NULL;
+    *arr = na;
+    memset(na + *n * elem, 0, elem);
+    return na + (*n)++ * elem;
+}
+
+#define NOMEM "out of memory"
+
+static dnsb_service_conf *cur_service(dnsb_conf *c)
+{
+    return &c->services[c->nservices - 1];
+}
+
+static dnsb_lb_conf *cur_lb(dnsb_conf *c)
+{
+    return &c->lbs[c->nlbs - 1];
+}
+
+/* --- server: --- */
+
+static const char *h_listen(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    (void)e, (void)el;
+    dnsb_conf *c = ctx;
+    glb_addr *a = push(&c->listen, &c->nlisten, sizeof(*a));
+    if (!a)
+        return NOMEM;
+    *a = v->addr;
+    return NULL;
+}
+
+static const char *h_workers(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    (void)e, (void)el;
+    ((dnsb_conf *)ctx)->workers = (unsigned)v->num;
+    return NULL;
+}
+
+static const char *h_zone(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    (void)e, (void)el;
+    memcpy(((dnsb_conf *)ctx)->zone, v->dname, v->dname_len);
+    return NULL;
+}
+
+static const char *h_zone_ns(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    dnsb_conf *c = ctx;
+    uint8_t name[GLB_DNAME_MAX];
+    glb_addr addr;
+    if (glb_dname_from_str(v->words[0], name) == 0) {
+        snprintf(e, el, "bad name server name '%s'", v->words[0]);
+        return e;
+    }
+    if (glb_addr_parse(v->words[1], &addr) != 0) {
+        snprintf(e, el, "bad address '%s'", v->words[1]);
+        return e;
+    }
+    dnsb_zone_ns *ns = push(&c->zone_ns, &c->nzone_ns, sizeof(*ns));
+    if (!ns)
+        return NOMEM;
+    memcpy(ns->name, name, glb_dname_len(name));
+    ns->addr = addr;
+    return NULL;
+}
+
+static const char *h_whoami(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    (void)e, (void)el;
+    memcpy(((dnsb_conf *)ctx)->whoami, v->dname, v->dname_len);
+    return NULL;
+}
+
+static const char *h_contact(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    (void)e, (void)el;
+    memcpy(((dnsb_conf *)ctx)->contact, v->dname, v->dname_len);
+    return NULL;
+}
+
+static const char *h_zone_ttl(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    (void)e, (void)el;
+    ((dnsb_conf *)ctx)->zone_ttl = (uint32_t)v->num;
+    return NULL;
+}
+
+static const char *h_edns_size(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    (void)e, (void)el;
+    ((dnsb_conf *)ctx)->edns_size = (uint16_t)v->num;
+    return NULL;
+}
+
+static const char *h_tcp_idle(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    (void)e, (void)el;
+    ((dnsb_conf *)ctx)->tcp_idle_ms = (unsigned)v->num;
+    return NULL;
+}
+
+static const char *h_tcp_max(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    (void)e, (void)el;
+    ((dnsb_conf *)ctx)->tcp_max_conns = (unsigned)v->num;
+    return NULL;
+}
+
+static const char *h_username(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    dnsb_conf *c = ctx;
+    if (strlen(v->str) >= sizeof(c->username)) {
+        snprintf(e, el, "too long");
+        return e;
+    }
+    snprintf(c->username, sizeof(c->username), "%s", v->str);
+    return NULL;
+}
+
+static const char *h_pidfile(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    dnsb_conf *c = ctx;
+    if (strlen(v->str) >= sizeof(c->pidfile)) {
+        snprintf(e, el, "too long");
+        return e;
+    }
+    snprintf(c->pidfile, sizeof(c->pidfile), "%s", v->str);
+    return NULL;
+}
+
+static const char *h_verbosity(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    (void)e, (void)el;
+    ((dnsb_conf *)ctx)->verbosity = (int)v->num;
+    return NULL;
+}
+
+static const char *h_syslog(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    (void)e, (void)el;
+    ((dnsb_conf *)ctx)->use_syslog = (int)v->num;
+    return NULL;
+}
+
+/* --- service: --- */
+
+static const char *h_svc_name(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    (void)e, (void)el;
+    memcpy(cur_service(ctx)->name, v->dname, v->dname_len);
+    return NULL;
+}
+
+static const char *h_svc_mode(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    static const char *const names[] = {"referral", "direct", "proxy"};
+    for (int i = 0; i < 3; i++)
+        if (strcmp(v->str, names[i]) == 0) {
+            cur_service(ctx)->mode = i;
+            return NULL;
+        }
+    snprintf(e, el, "unknown mode '%s' (referral, direct or proxy)", v->str);
+    return e;
+}
+
+static const char *h_svc_ttl_referral(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    (void)e, (void)el;
+    cur_service(ctx)->ttl_referral = (uint32_t)v->num;
+    return NULL;
+}
+
+static const char *h_svc_ttl_answer(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    (void)e, (void)el;
+    cur_service(ctx)->ttl_answer = (uint32_t)v->num;
+    return NULL;
+}
+
+static const char *h_svc_site(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    dnsb_service_conf *s = cur_service(ctx);
+    glb_site site;
+    if (glb_site_parse(v->words, v->nwords, &site, e, el) != 0)
+        return e;
+    for (size_t i = 0; i < s->nsites; i++)
+        if (strcmp(s->sites[i].name, site.name) == 0) {
+            snprintf(e, el, "site '%s' given twice", site.name);
+            return e;
+        }
+    glb_site *slot = push(&s->sites, &s->nsites, sizeof(*slot));
+    if (!slot)
+        return NOMEM;
+    *slot = site;
+    return NULL;
+}
+
+/* --- lb: --- */
+
+static const char *h_lb_id(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    if (!glb_id_valid(v->str)) {
+        snprintf(e, el, "bad id '%s' (1-63 of a-z 0-9 -: it becomes a DNS label)", v->str);
+        return e;
+    }
+    snprintf(cur_lb(ctx)->id, sizeof(cur_lb(ctx)->id), "%s", v->str);
+    return NULL;
+}
+
+static const char *h_lb_address(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    (void)e, (void)el;
+    dnsb_lb_conf *lb = cur_lb(ctx);
+    glb_addr *a = push(&lb->addrs, &lb->naddrs, sizeof(*a));
+    if (!a)
+        return NOMEM;
+    *a = v->addr;
+    return NULL;
+}
+
+static const char *h_lb_proxy(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    (void)e, (void)el;
+    dnsb_lb_conf *lb = cur_lb(ctx);
+    glb_addr *a = push(&lb->proxy, &lb->nproxy, sizeof(*a));
+    if (!a)
+        return NOMEM;
+    *a = v->addr;
+    return NULL;
+}
+
+static const char *h_lb_resolver(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    (void)e, (void)el;
+    dnsb_lb_conf *lb = cur_lb(ctx);
+    glb_prefix *p = push(&lb->resolvers, &lb->nresolvers, sizeof(*p));
+    if (!p)
+        return NOMEM;
+    *p = v->prefix;
+    return NULL;
+}
+
+static const char *h_lb_ranking(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    dnsb_lb_conf *lb = cur_lb(ctx);
+    uint8_t svc[GLB_DNAME_MAX];
+    if (glb_dname_from_str(v->words[0], svc) == 0) {
+        snprintf(e, el, "bad service name '%s'", v->words[0]);
+        return e;
+    }
+    dnsb_ranking_conf *r = push(&lb->rankings, &lb->nrankings, sizeof(*r));
+    if (!r)
+        return NOMEM;
+    memcpy(r->service, svc, glb_dname_len(svc));
+    snprintf(r->file, sizeof(r->file), "%s", v->file);
+    r->line = v->line;
+    r->sites = calloc((size_t)v->nwords - 1, sizeof(*r->sites));
+    if (!r->sites)
+        return NOMEM;
+    for (int i = 1; i < v->nwords; i++)
+        snprintf(r->sites[r->nsites++], GLB_SITE_NAME_MAX, "%s", v->words[i]);
+    return NULL;
+}
+
+static const char *section_begin(void *ctx, const char *section, const char *file, unsigned line)
+{
+    dnsb_conf *c = ctx;
+    if (strcmp(section, "service") == 0) {
+        dnsb_service_conf *s = push(&c->services, &c->nservices, sizeof(*s));
+        if (!s)
+            return NOMEM;
+        s->ttl_referral = 3600;
+        s->ttl_answer = 300;
+        snprintf(s->file, sizeof(s->file), "%s", file);
+        s->line = line;
+    } else if (strcmp(section, "lb") == 0) {
+        dnsb_lb_conf *lb = push(&c->lbs, &c->nlbs, sizeof(*lb));
+        if (!lb)
+            return NOMEM;
+        snprintf(lb->file, sizeof(lb->file), "%s", file);
+        lb->line = line;
+    }
+    return NULL;
+}
+
+#define U32MAX 2147483647LL /* TTLs are at most 2^31 - 1 (RFC 2181 §8) */
+
+const glb_cfg_key dnsb_conf_keys[] = {
+    {"server", "listen", GLB_CFG_ADDRPORT, GLB_CFG_REPEAT | GLB_CFG_REQUIRED, 0, 0, 53, h_listen,
+     "ADDR[@PORT] to answer DNS on, UDP and TCP (repeatable)"},
+    {"server", "workers", GLB_CFG_INT, 0, 1, 64, 0, h_workers, "answering threads (default 1)"},
+    {"server", "zone", GLB_CFG_DNAME, GLB_CFG_REQUIRED, 0, 0, 0, h_zone, "the DNS-B's own zone"},
+    {"server", "zone-ns", GLB_CFG_WORDS, GLB_CFG_REPEAT | GLB_CFG_REQUIRED, 2, 2, 0, h_zone_ns,
+     "NAME ADDR: a name server of the zone and its address (repeatable)"},
+    {"server", "whoami", GLB_CFG_DNAME, 0, 0, 0, 0, h_whoami,
+     "name under which <any>.NAME TXT tells the asker's address (default whoami.<zone>)"},
+    {"server", "zone-contact", GLB_CFG_DNAME, 0, 0, 0, 0, h_contact,
+     "SOA RNAME (default hostmaster.<zone>)"},
+    {"server", "zone-ttl", GLB_CFG_INT, 0, 0, U32MAX, 0, h_zone_ttl, "TTL of SOA, NS and glue (default 3600)"},
+    {"server", "edns-buffer-size", GLB_CFG_INT, 0, 512, 4096, 0, h_edns_size,
+     "largest UDP answer sent (default 1232)"},
+    {"server", "tcp-idle-timeout", GLB_CFG_INT, 0, 100, 3600000, 0, h_tcp_idle,
+     "milliseconds before an idle TCP connection is closed (default 10000)"},
+    {"server", "tcp-max-connections", GLB_CFG_INT, 0, 1, 100000, 0, h_tcp_max,
+     "open TCP connections per worker (default 512)"},
+    {"server", "username", GLB_CFG_STR, 0, 0, 0, 0, h_username, "user to switch to after binding, when root"},
+    {"server", "pidfile", GLB_CFG_STR, 0, 0, 0, 0, h_pidfile, "where to write the process id"},
+    {"server", "verbosity", GLB_CFG_INT, 0, 0, 4, 0, h_verbosity, "0 errors .. 4 debug (default 3)"},
+    {"server", "use-syslog", GLB_CFG_BOOL, 0, 0, 0, 0, h_syslog, "log to syslog instead of stderr"},
+    {"service", "name", GLB_CFG_DNAME, GLB_CFG_REQUIRED, 0, 0, 0, h_svc_name,
+     "the load-balanced name (delegated to the DNS-Bs, or under zone)"},
+    {"service", "mode", GLB_CFG_STR, 0, 0, 0, 0, h_svc_mode, "referral | direct | proxy (default referral)"},
+    {"service", "ttl-referral", GLB_CFG_INT, 0, 0, U32MAX, 0, h_svc_ttl_referral,
+     "TTL of the CNAME and the delegation to a DNS-LB (default 3600)"},
+    {"service", "ttl-answer", GLB_CFG_INT, 0, 0, U32MAX, 0, h_svc_ttl_answer,
+     "TTL of address answers (default 300)"},
+    {"service", "site", GLB_CFG_WORDS, GLB_CFG_REPEAT | GLB_CFG_REQUIRED, 2, 32, 0, h_svc_site,
+     "NAME ADDR|HOST [ADDR...] [weight=N] [cost=X] [location=LAT,LON] [check=URL]"},
+    {"lb", "id", GLB_CFG_STR, GLB_CFG_REQUIRED, 0, 0, 0, h_lb_id, "the DNS-LB's identity, used as DNS label"},
+    {"lb", "address", GLB_CFG_ADDR, GLB_CFG_REPEAT | GLB_CFG_REQUIRED, 0, 0, 0, h_lb_address,
+     "where the DNS-LB answers DNS (repeatable, v4/v6)"},
+    {"lb", "proxy-address", GLB_CFG_ADDR, GLB_CFG_REPEAT, 0, 0, 0, h_lb_proxy, "its HTTP proxy (proxy mode)"},
+    {"lb", "resolver", GLB_CFG_PREFIX, GLB_CFG_REPEAT, 0, 0, 0, h_lb_resolver,
+     "resolver address or prefix this DNS-LB serves (repeatable)"},
+    {"lb", "ranking", GLB_CFG_WORDS, GLB_CFG_REPEAT, 2, 33, 0, h_lb_ranking,
+     "SERVICE SITE...: its site order for SERVICE (direct mode)"},
+    {NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL},
+};
+
+static const glb_cfg_schema dnsb_schema = {dnsb_conf_keys, section_begin, NULL};
+
+static const dnsb_service_conf *find_service(const dnsb_conf *c, const uint8_t *name)
+{
+    for (size_t i = 0; i < c->nservices; i++)
+        if (glb_dname_equal(c->services[i].name, name))
+            return &c->services[i];
+    return NULL;
+}
+
+/* Checks that need the whole file; fills defaults. Returns 0 or -1 with err. */
+static int finish(dnsb_conf *c, const char *file, char *err, size_t errlen)
+{
+    if (c->zone[0] == 0 && c->nzone_ns == 0) {
+        snprintf(err, errlen, "%s: section 'server:' with 'zone' and 'zone-ns' is required", file);
+        return -1;
+    }
+    if (c->whoami[0] == 0 && glb_dname_prepend("whoami", 6, c->zone, c->whoami) == 0) {
+        snprintf(err, errlen, "%s: key 'whoami': whoami.<zone> is too long", file);
+        return -1;
+    }
+    if (glb_dname_sub(c->whoami, c->zone) <= 0) {
+        snprintf(err, errlen, "%s: key 'whoami': must be a name below the zone", file);
+        return -1;
+    }
+    if (c->contact[0] == 0 && glb_dname_prepend("hostmaster", 10, c->zone, c->contact) == 0)
+        memcpy(c->contact, c->zone, glb_dname_len(c->zone));
+    for (size_t i = 0; i < c->nservices; i++) {
+        const dnsb_service_conf *s = &c->services[i];
+        for (size_t j = 0; j < c->nservices; j++) {
+            if (i == j)
+                continue;
+            if (glb_dname_sub(s->name, c->services[j].name) >= 0) {
+                char a[1024];
+                snprintf(err, errlen, "%s:%u: key 'name': service %s repeats or lies inside the service at %s:%u",
+                         s->file, s->line, glb_dname_to_str(s->name, a, sizeof(a)), c->services[j].file,
+                         c->services[j].line);
+                return -1;
+            }
+        }
+        if (glb_dname_sub(c->zone, s->name) > 0 || glb_dname_sub(c->whoami, s->name) >= 0) {
+            snprintf(err, errlen, "%s:%u: key 'name': the zone cannot lie inside a service", s->file, s->line);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < c->nlbs; i++) {
+        const dnsb_lb_conf *lb = &c->lbs[i];
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(lb->id, c->lbs[j].id) == 0) {
+                snprintf(err, errlen, "%s:%u: key 'id': lb '%s' defined twice", lb->file, lb->line, lb->id);
+                return -1;
+            }
+        for (size_t r = 0; r < lb->nrankings; r++) {
+            const dnsb_ranking_conf *rk = &lb->rankings[r];
+            const dnsb_service_conf *s = find_service(c, rk->service);
+            if (!s) {
+                snprintf(err, errlen, "%s:%u: key 'ranking': no such service", rk->file, rk->line);
+                return -1;
+            }
+            for (size_t k = 0; k < rk->nsites; k++) {
+                size_t m = 0;
+                while (m < s->nsites && strcmp(s->sites[m].name, rk->sites[k]) != 0)
+                    m++;
+                if (m == s->nsites) {
+                    snprintf(err, errlen, "%s:%u: key 'ranking': service has no site '%s'", rk->file,
+                             rk->line, rk->sites[k]);
+                    return -1;
+                }
+            }
+        }
+    }
+    if (c->workers == 0)
+        c->workers = 1;
+    if (c->zone_ttl == 0)
+        c->zone_ttl = 3600;
+    if (c->edns_size == 0)
+        c->edns_size = 1232;
+    if (c->tcp_idle_ms == 0)
+        c->tcp_idle_ms = 10000;
+    if (c->tcp_max_conns == 0)
+        c->tcp_max_conns = 512;
+    return 0;
+}
+
+static dnsb_conf *conf_new(void)
+{
+    dnsb_conf *c = calloc(1, sizeof(*c));
+    if (c)
+        c->verbosity = 3;
+    return c;
+}
+
+dnsb_conf *dnsb_conf_parse(const char *name, const char *text, char *err, size_t errlen)
+{
+    dnsb_conf *c = conf_new();
+    if (!c) {
+        snprintf(err, errlen, "%s: out of memory", name);
+        return NULL;
+    }
+    if (glb_cfg_parse_string(name, text, &dnsb_schema, c, err, errlen) != 0 || finish(c, name, err, errlen) != 0) {
+        dnsb_conf_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+dnsb_conf *dnsb_conf_load(const char *file, char *err, size_t errlen)
+{
+    dnsb_conf *c = conf_new();
+    if (!c) {
+        snprintf(err, errlen, "%s: out of memory", file);
+        return NULL;
+    }
+    if (glb_cfg_parse_file(file, &dnsb_schema, c, err, errlen) != 0 || finish(c, file, err, errlen) != 0) {
+        dnsb_conf_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void dnsb_conf_free(dnsb_conf *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->nservices; i++)
+        free(c->services[i].sites);
+    for (size_t i = 0; i < c->nlbs; i++) {
+        dnsb_lb_conf *lb = &c->lbs[i];
+        for (size_t r = 0; r < lb->nrankings; r++)
+            free(lb->rankings[r].sites);
+        free(lb->rankings);
+        free(lb->addrs);
+        free(lb->proxy);
+        free(lb->resolvers);
+    }
+    free(c->services);
+    free(c->lbs);
+    free(c->listen);
+    free(c->zone_ns);
+    free(c);
+}

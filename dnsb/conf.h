@@ -1,0 +1,90 @@
+/* dnsb's configuration: the schema table and the parsed result.
+ * SPDX-License-Identifier: BSD-3-Clause */
+#ifndef DNSB_CONF_H
+#define DNSB_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shared/addr.h"
+#include "shared/cfg.h"
+#include "shared/dname.h"
+#include "shared/site.h"
+
+enum dnsb_mode { DNSB_MODE_REFERRAL = 0, DNSB_MODE_DIRECT, DNSB_MODE_PROXY };
+
+typedef struct dnsb_zone_ns {
+    uint8_t name[GLB_DNAME_MAX];
+    glb_addr addr;
+} dnsb_zone_ns;
+
+typedef struct dnsb_service_conf {
+    uint8_t name[GLB_DNAME_MAX];
+    int mode;
+    uint32_t ttl_referral, ttl_answer;
+    glb_site *sites;
+    size_t nsites;
+    char file[256];
+    unsigned line;
+} dnsb_service_conf;
+
+/* One "ranking: SERVICE SITE..." line of an lb section (direct mode). */
+typedef struct dnsb_ranking_conf {
+    uint8_t service[GLB_DNAME_MAX];
+    char (*sites)[GLB_SITE_NAME_MAX];
+    size_t nsites;
+    char file[256];
+    unsigned line;
+} dnsb_ranking_conf;
+
+typedef struct dnsb_lb_conf {
+    char id[64];
+    glb_addr *addrs;
+    size_t naddrs;
+    glb_addr *proxy;
+    size_t nproxy;
+    glb_prefix *resolvers;
+    size_t nresolvers;
+    dnsb_ranking_conf *rankings;
+    size_t nrankings;
+    char file[256];
+    unsigned line;
+} dnsb_lb_conf;
+
+typedef struct dnsb_conf {
+    /* server: */
+    glb_addr *listen;
+    size_t nlisten;
+    unsigned workers;
+    uint8_t zone[GLB_DNAME_MAX];
+    dnsb_zone_ns *zone_ns;
+    size_t nzone_ns;
+    uint8_t whoami[GLB_DNAME_MAX];
+    uint8_t contact[GLB_DNAME_MAX]; /* SOA RNAME; default hostmaster.<zone> */
+    uint32_t zone_ttl;
+    uint16_t edns_size;
+    unsigned tcp_idle_ms, tcp_max_conns;
+    char username[64];
+    char pidfile[256];
+    int verbosity;
+    int use_syslog;
+    /* service: and lb: sections */
+    dnsb_service_conf *services;
+    size_t nservices;
+    dnsb_lb_conf *lbs;
+    size_t nlbs;
+} dnsb_conf;
+
+/* Reads and checks the configuration file. Returns a new conf, or NULL with
+ * "FILE:LINE: key 'K': reason" in err. */
+dnsb_conf *dnsb_conf_load(const char *file, char *err, size_t errlen);
+
+/* Same from text held in memory (tests); name is used in messages. */
+dnsb_conf *dnsb_conf_parse(const char *name, const char *text, char *err, size_t errlen);
+
+void dnsb_conf_free(dnsb_conf *c);
+
+/* The schema, for --help and documentation. */
+extern const glb_cfg_key dnsb_conf_keys[];
+
+#endif

@@ -1,1 +1,228 @@
-int main(void) { return 0; }
+/* dnsb: the backbone DNS server. Thin daemon around dnsb/ and shared/.
+ * SPDX-License-Identifier: BSD-3-Clause */
+#include <event2/event.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "dnsb/answer.h"
+#include "dnsb/conf.h"
+#include "dnsb/table.h"
+#include "shared/daemon.h"
+#include "shared/log.h"
+#include "shared/qsbr.h"
+#include "shared/server.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#define DEFAULT_CONF SYSCONFDIR "/glb/dnsb.conf"
+
+typedef struct dnsb {
+    const char *conf_file;
+    _Atomic(void *) table;  /* dnsb_table *, read by workers under QSBR */
+    glb_qsbr *qsbr;
+    glb_server *server;
+    dnsb_stats *stats;      /* one per worker */
+    unsigned workers;
+    struct event_base *base;
+} dnsb;
+
+static size_t handle(void *arg, const glb_request *req)
+{
+    dnsb *d = arg;
+    const dnsb_table *t = atomic_load_explicit(&d->table, memory_order_acquire);
+    return dnsb_answer(t, req->pkt, req->len, req->from, req->tcp, req->out, req->outcap,
+                       &d->stats[req->worker]);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: dnsb [-c FILE] [-d] [-t] [-v] [-h]\n"
+               "  -c FILE  configuration file (default %s)\n"
+               "  -d       stay in the foreground, log to stderr\n"
+               "  -t       check the configuration and exit\n"
+               "  -v       print the version and exit\n"
+               "  -h       this help, with every configuration key\n",
+            DEFAULT_CONF);
+}
+
+static void help_keys(void)
+{
+    const char *section = "";
+    printf("\nconfiguration keys (see dnsb.conf(5)):\n");
+    for (const glb_cfg_key *k = dnsb_conf_keys; k->section; k++) {
+        if (strcmp(section, k->section) != 0) {
+            section = k->section;
+            printf("%s:\n", section);
+        }
+        printf("    %-20s %s%s\n", k->key, k->help,
+               (k->flags & GLB_CFG_REQUIRED) ? " [required]" : "");
+    }
+}
+
+static dnsb_table *load(const char *file, char *err, size_t errlen)
+{
+    dnsb_conf *c = dnsb_conf_load(file, err, errlen);
+    if (!c)
+        return NULL;
+    char why[512];
+    dnsb_table *t = dnsb_table_build(c, (uint32_t)time(NULL), why, sizeof(why));
+    if (!t)
+        snprintf(err, errlen, "%s: %s", file, why);
+    return t;
+}
+
+static void log_stats(dnsb *d)
+{
+    unsigned long long sum[DNSB_ST_COUNT] = {0};
+    for (unsigned w = 0; w < d->workers; w++)
+        for (int i = 0; i < DNSB_ST_COUNT; i++)
+            sum[i] += __atomic_load_n(&d->stats[w].n[i], __ATOMIC_RELAXED);
+    char line[1024];
+    size_t n = 0;
+    for (int i = 0; i < DNSB_ST_COUNT && n < sizeof(line); i++)
+        n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%s=%llu", i ? " " : "", dnsb_stat_names[i], sum[i]);
+    log_notice("stats: %s", line);
+}
+
+static void on_hup(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    dnsb *d = arg;
+    char err[1024];
+    dnsb_table *t = load(d->conf_file, err, sizeof(err));
+    if (!t) {
+        log_err("reload refused, still serving the previous configuration: %s", err);
+        return;
+    }
+    const dnsb_table *old = atomic_load(&d->table);
+    if (t->conf->nlisten != old->conf->nlisten ||
+        memcmp(t->conf->listen, old->conf->listen, t->conf->nlisten * sizeof(glb_addr)) != 0 ||
+        t->conf->workers != old->conf->workers)
+        log_warn("reload: listen and workers changes take effect at the next restart");
+    glb_log_init("dnsb", old->conf->use_syslog, t->conf->verbosity);
+    dnsb_table_free(glb_qsbr_swap(d->qsbr, &d->table, t));
+    log_notice("reloaded %s: %zu services, %zu lbs", d->conf_file, t->conf->nservices, t->conf->nlbs);
+}
+
+static void on_term(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    dnsb *d = arg;
+    log_notice("exiting on signal");
+    event_base_loopbreak(d->base);
+}
+
+static void on_usr1(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    log_stats(arg);
+}
+
+int main(int argc, char **argv)
+{
+    dnsb d;
+    memset(&d, 0, sizeof(d));
+    d.conf_file = DEFAULT_CONF;
+    int foreground = 0, check_only = 0, c;
+    static const struct option longopts[] = {
+        {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'v'}, {NULL, 0, NULL, 0}};
+    while ((c = getopt_long(argc, argv, "c:dtvh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c': d.conf_file = optarg; break;
+        case 'd': foreground = 1; break;
+        case 't': check_only = 1; break;
+        case 'v': printf("dnsb %s\n", PACKAGE_VERSION); return 0;
+        case 'h': usage(stdout); help_keys(); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    glb_log_init("dnsb", 0, GLB_LOG_INFO);
+    char err[1024];
+    dnsb_table *t = load(d.conf_file, err, sizeof(err));
+    if (!t) {
+        fprintf(stderr, "dnsb: %s\n", err);
+        return 1;
+    }
+    if (check_only) {
+        printf("%s: ok (%zu services, %zu lbs)\n", d.conf_file, t->conf->nservices, t->conf->nlbs);
+        dnsb_table_free(t);
+        return 0;
+    }
+    const dnsb_conf *cf = t->conf;
+    glb_log_init("dnsb", cf->use_syslog || !foreground, cf->verbosity);
+    atomic_store(&d.table, t);
+    d.workers = cf->workers;
+    d.qsbr = glb_qsbr_new(cf->workers);
+    d.stats = aligned_alloc(64, sizeof(*d.stats) * cf->workers);
+    if (!d.qsbr || !d.stats) {
+        fprintf(stderr, "dnsb: out of memory\n");
+        return 1;
+    }
+    memset(d.stats, 0, sizeof(*d.stats) * cf->workers);
+    glb_server_cfg scfg = {cf->listen, cf->nlisten, cf->workers, cf->tcp_idle_ms, cf->tcp_max_conns,
+                           d.qsbr, handle, &d};
+    d.server = glb_server_new(&scfg, err, sizeof(err));
+    if (!d.server) {
+        fprintf(stderr, "dnsb: %s\n", err);
+        return 1;
+    }
+    if (!foreground && glb_daemonize() != 0) {
+        fprintf(stderr, "dnsb: cannot detach\n");
+        return 1;
+    }
+    char pidfile[sizeof(cf->pidfile)];
+    snprintf(pidfile, sizeof(pidfile), "%s", cf->pidfile); /* the one to remove, whatever reloads say */
+    if (pidfile[0] && glb_pidfile_write(pidfile, err, sizeof(err)) != 0) {
+        log_err("%s", err);
+        return 1;
+    }
+    if (glb_drop_privileges(cf->username, err, sizeof(err)) != 0) {
+        log_err("%s", err);
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    d.base = event_base_new();
+    struct event *ev_hup = evsignal_new(d.base, SIGHUP, on_hup, &d);
+    struct event *ev_term = evsignal_new(d.base, SIGTERM, on_term, &d);
+    struct event *ev_int = evsignal_new(d.base, SIGINT, on_term, &d);
+    struct event *ev_usr1 = evsignal_new(d.base, SIGUSR1, on_usr1, &d);
+    if (!d.base || !ev_hup || !ev_term || !ev_int || !ev_usr1 || event_add(ev_hup, NULL) ||
+        event_add(ev_term, NULL) || event_add(ev_int, NULL) || event_add(ev_usr1, NULL)) {
+        log_err("cannot set up the event loop");
+        return 1;
+    }
+    if (glb_server_start(d.server) != 0) {
+        log_err("cannot start the workers");
+        return 1;
+    }
+    log_notice("dnsb %s serving %zu services, %zu lbs with %u workers", PACKAGE_VERSION, cf->nservices,
+               cf->nlbs, cf->workers);
+    event_base_dispatch(d.base);
+
+    glb_server_free(d.server);
+    log_stats(&d);
+    t = atomic_load(&d.table);
+    if (pidfile[0])
+        glb_pidfile_remove(pidfile);
+    event_free(ev_hup);
+    event_free(ev_term);
+    event_free(ev_int);
+    event_free(ev_usr1);
+    event_base_free(d.base);
+    dnsb_table_free(t);
+    glb_qsbr_free(d.qsbr);
+    free(d.stats);
+    return 0;
+}

@@ -1,0 +1,137 @@
+/* Private to shared/server.c, server_udp.c and server_tcp.c: the structures
+ * of a running server and the calls between the three files.
+ *
+ * Threading: every field of a glb_worker (its event base, sockets, buffers,
+ * TCP connections) is touched only by that worker's thread while it runs;
+ * the owning thread touches them before start and after the join. The
+ * counters are the exception: written by the worker with relaxed atomic
+ * stores, read by anyone with relaxed loads.
+ * SPDX-License-Identifier: BSD-3-Clause */
+#ifndef GLB_SERVER_INT_H
+#define GLB_SERVER_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "shared/server.h"
+
+struct event;
+struct event_base;
+struct bufferevent;
+
+#define GLB_SRV_MSG_MAX      65535u /* largest DNS message (and outcap) */
+#define GLB_SRV_UDP_BATCH    32     /* datagrams per recvmmsg/sendmmsg */
+#define GLB_SRV_UDP_ROUNDS   8      /* batches per readiness event, for fairness */
+#define GLB_SRV_ACCEPT_BATCH 64     /* accepts per readiness event */
+#define GLB_SRV_TCP_OUT_HIGH 65536u /* stop reading a connection while this much output is queued */
+#define GLB_SRV_SOCKBUF      (4 * 1024 * 1024) /* wanted SO_RCVBUF/SO_SNDBUF (best effort) */
+#define GLB_SRV_CACHELINE    64
+#define GLB_SRV_CTRL_LEN     64     /* ancillary data room: one in6_pktinfo cmsg */
+
+/* One worker's counters, alone on their cache line(s). */
+typedef struct glb_srv_stats {
+    _Alignas(GLB_SRV_CACHELINE) _Atomic unsigned long long udp_queries;
+    _Atomic unsigned long long udp_answers, tcp_queries, tcp_answers;
+    _Atomic unsigned long long tcp_conns, tcp_refused, tcp_timeouts, send_errors;
+} glb_srv_stats;
+
+/* Single-writer increment: a relaxed load and store, no locked instruction. */
+static inline void glb_srv_stat_add(_Atomic unsigned long long *c, unsigned long long n)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
+typedef struct glb_worker glb_worker;
+
+/* One UDP socket of one worker. */
+typedef struct glb_udp_sock {
+    glb_worker *w;
+    int fd;
+    int family;
+    int pktinfo;              /* 1: wildcard bind, replies carry the queried address */
+    struct event *ev;
+} glb_udp_sock;
+
+/* One TCP listening socket of one worker. */
+typedef struct glb_tcp_listener {
+    glb_worker *w;
+    int fd;
+    struct event *ev;         /* readable: accept */
+    struct event *retry;      /* timer re-arming ev after EMFILE and the like */
+} glb_tcp_listener;
+
+/* One accepted TCP connection (intrusive doubly linked list per worker). */
+typedef struct glb_tcp_conn {
+    struct glb_tcp_conn *prev, *next;
+    glb_worker *w;
+    struct bufferevent *bev;
+    int fd;
+    int eof;                  /* the peer closed its side */
+    int paused;               /* reading stopped: too much output queued */
+    glb_addr from;
+} glb_tcp_conn;
+
+typedef union glb_srv_ctrl {
+    struct cmsghdr align;
+    unsigned char buf[GLB_SRV_CTRL_LEN];
+} glb_srv_ctrl;
+
+struct glb_worker {
+    glb_srv_stats stats;      /* first, so it starts on its own cache line */
+
+    glb_server *srv;
+    unsigned id;
+    pthread_t thread;
+    int started;              /* thread created and not yet joined */
+
+    struct event_base *base;
+    struct event *stop_ev;    /* activated by glb_server_stop from another thread */
+
+    glb_udp_sock *udp;        /* srv->nlisten of them */
+    glb_tcp_listener *tcp;    /* srv->nlisten of them */
+
+    /* UDP batch state, preallocated: slot i receives into in + i*MSG_MAX
+     * and its answer is built in out + i*MSG_MAX. */
+    unsigned char *udp_in, *udp_out;
+    struct mmsghdr in_msg[GLB_SRV_UDP_BATCH], out_msg[GLB_SRV_UDP_BATCH];
+    struct iovec in_iov[GLB_SRV_UDP_BATCH], out_iov[GLB_SRV_UDP_BATCH];
+    struct sockaddr_storage peer[GLB_SRV_UDP_BATCH];
+    glb_srv_ctrl in_ctrl[GLB_SRV_UDP_BATCH], out_ctrl[GLB_SRV_UDP_BATCH];
+    glb_addr from[GLB_SRV_UDP_BATCH];
+
+    /* TCP: one message in, one answer out (2 length bytes + MSG_MAX). */
+    unsigned char *tcp_in, *tcp_out;
+    glb_tcp_conn *conns;
+    unsigned nconns;
+};
+
+struct glb_server {
+    glb_addr *listen;         /* copy of cfg->listen */
+    size_t nlisten;
+    unsigned nworkers;
+    unsigned tcp_idle_ms, tcp_max_conns;
+    glb_qsbr *qsbr;
+    glb_dns_handler handler;
+    void *arg;
+    int state;                /* GLB_SRV_NEW, _RUNNING, _STOPPED */
+    pid_t owner;              /* process that created the event bases */
+    atomic_int stopping;
+    glb_worker **workers;     /* nworkers, each cache-line aligned */
+};
+
+enum { GLB_SRV_NEW = 0, GLB_SRV_RUNNING, GLB_SRV_STOPPED };
+
+/* server_udp.c */
+int glb_srv_udp_setup(glb_worker *w, glb_udp_sock *u);   /* 0 or -1 (ENOMEM) */
+void glb_srv_udp_prepare(glb_worker *w);                 /* once per worker */
+
+/* server_tcp.c */
+int glb_srv_tcp_setup(glb_worker *w, glb_tcp_listener *l); /* 0 or -1 (ENOMEM) */
+void glb_srv_tcp_close_all(glb_worker *w);
+
+#endif

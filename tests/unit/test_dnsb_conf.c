@@ -1,0 +1,119 @@
+/* Unit tests for dnsb's configuration: the example config as shipped, and
+ * every kind of mistake an operator can make, reported as FILE:LINE + key. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dnsb/conf.h"
+
+#define BASE "server:\n  listen: 127.0.0.1@5300\n  zone: glb.example.net.\n  zone-ns: b1.glb.example.net. 127.0.0.1\n"
+
+static void test_example_config(void **state)
+{
+    (void)state;
+    const char *top = getenv("top_srcdir");
+    char path[1024], err[512];
+    snprintf(path, sizeof(path), "%s/conf/dnsb.conf.example", top ? top : "../..");
+    dnsb_conf *c = dnsb_conf_load(path, err, sizeof(err));
+    if (!c)
+        fail_msg("%s", err);
+    assert_int_equal(c->nlisten, 2);
+    assert_int_equal(c->listen[0].port, 5300);
+    assert_int_equal(c->workers, 2);
+    assert_int_equal(c->nservices, 3);
+    assert_int_equal(c->services[0].mode, DNSB_MODE_REFERRAL);
+    assert_int_equal(c->services[0].ttl_referral, 3600);
+    assert_int_equal(c->services[0].nsites, 2);
+    assert_int_equal(c->services[0].sites[0].weight, 2);
+    assert_int_equal(c->services[0].sites[0].naddrs, 2);
+    assert_int_equal(c->services[1].mode, DNSB_MODE_DIRECT);
+    assert_int_equal(c->services[2].mode, DNSB_MODE_PROXY);
+    assert_int_equal(c->nlbs, 2);
+    assert_string_equal(c->lbs[0].id, "lb42");
+    assert_int_equal(c->lbs[0].nproxy, 1);
+    assert_int_equal(c->lbs[0].nrankings, 2);
+    assert_int_equal(c->lbs[1].nresolvers, 3);
+    dnsb_conf_free(c);
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    char err[512];
+    dnsb_conf *c = dnsb_conf_parse("t.conf", BASE "service:\n  name: a.example.\n  site: x 192.0.2.1\n", err,
+                                   sizeof(err));
+    if (!c)
+        fail_msg("%s", err);
+    char buf[1024];
+    assert_string_equal(glb_dname_to_str(c->whoami, buf, sizeof(buf)), "whoami.glb.example.net.");
+    assert_string_equal(glb_dname_to_str(c->contact, buf, sizeof(buf)), "hostmaster.glb.example.net.");
+    assert_int_equal(c->workers, 1);
+    assert_int_equal(c->edns_size, 1232);
+    assert_int_equal(c->services[0].ttl_answer, 300);
+    assert_int_equal(c->services[0].sites[0].weight, 1);
+    dnsb_conf_free(c);
+}
+
+static void expect(const char *text, const char *want)
+{
+    char err[512];
+    dnsb_conf *c = dnsb_conf_parse("t.conf", text, err, sizeof(err));
+    if (c) {
+        dnsb_conf_free(c);
+        fail_msg("accepted a bad config, wanted '%s'", want);
+    }
+    if (!strstr(err, want))
+        fail_msg("error '%s' does not contain '%s'", err, want);
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    expect("server:\n  listen: 127.0.0.1@5300\n", "t.conf:1: key 'zone': missing");
+    expect(BASE "  workers: 0\n", "t.conf:5: key 'workers': 0 out of range 1..64");
+    expect(BASE "  listen: localhost@53\n", "t.conf:5: key 'listen': bad address 'localhost@53'");
+    expect(BASE "  zone-ns: b2.glb.example.net. nowhere\n", "t.conf:5: key 'zone-ns': bad address 'nowhere'");
+    expect(BASE "  whoami: whoami.elsewhere.\n", "key 'whoami': must be a name below the zone");
+    expect(BASE "service:\n  name: a.example.\n  mode: fastest\n  site: x 192.0.2.1\n",
+           "t.conf:7: key 'mode': unknown mode 'fastest'");
+    expect(BASE "service:\n  name: a.example.\n", "t.conf:5: key 'site': missing, required in section 'service'");
+    expect(BASE "service:\n  name: a.example.\n  site: x 192.0.2.1 weight=heavy\n",
+           "t.conf:7: key 'site': bad weight 'heavy'");
+    expect(BASE "service:\n  name: a.example.\n  site: x 192.0.2.1\n  site: x 192.0.2.2\n",
+           "t.conf:8: key 'site': site 'x' given twice");
+    expect(BASE "service:\n  name: a.example.\n  site: X_1 192.0.2.1\n", "t.conf:7: key 'site': bad site name");
+    expect(BASE "service:\n  name: a.example.\n  site: x 192.0.2.1 colour=red\n",
+           "t.conf:7: key 'site': unknown site option 'colour'");
+    expect(BASE "service:\n  name: a.example.\n  ttl-answer: -1\n  site: x 192.0.2.1\n",
+           "t.conf:7: key 'ttl-answer': -1 out of range");
+    expect(BASE "service:\n  name: a.example.\n  site: x 192.0.2.1\nservice:\n  name: b.a.example.\n  site: y 192.0.2.1\n",
+           "t.conf:8: key 'name': service b.a.example. repeats or lies inside the service at t.conf:5");
+    expect(BASE "lb:\n  id: LB_42\n  address: 127.0.0.42\n", "t.conf:6: key 'id': bad id 'LB_42'");
+    expect(BASE "lb:\n  id: lb1\n", "t.conf:5: key 'address': missing, required in section 'lb'");
+    expect(BASE "lb:\n  id: lb1\n  address: 127.0.0.1\n  resolver: 10.0.0.1/8\n",
+           "t.conf:8: key 'resolver': bad prefix '10.0.0.1/8': host bits set");
+    expect(BASE "lb:\n  id: lb1\n  address: 127.0.0.1\nlb:\n  id: lb1\n  address: 127.0.0.2\n",
+           "t.conf:8: key 'id': lb 'lb1' defined twice");
+    expect(BASE "service:\n  name: a.example.\n  site: x 192.0.2.1\nlb:\n  id: lb1\n  address: 127.0.0.1\n"
+                "  ranking: a.example. x y\n",
+           "t.conf:11: key 'ranking': service has no site 'y'");
+    expect(BASE "lb:\n  id: lb1\n  address: 127.0.0.1\n  ranking: none.example. x\n",
+           "t.conf:8: key 'ranking': no such service");
+    expect(BASE "  colour: blue\n", "t.conf:5: key 'colour': unknown in section 'server'");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_example_config),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
