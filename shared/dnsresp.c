@@ -35,10 +35,18 @@ static inline void wr32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)v;
 }
 
-static inline uint8_t fold(uint8_t c)
-{
-    return (uint8_t)(c + ((unsigned)(c - 'A') < 26u ? 32 : 0));
-}
+/* ASCII lower-casing by table. */
+static const uint8_t lc[256] = {
+#define R(b) (uint8_t)(b), (uint8_t)((b) + 1), (uint8_t)((b) + 2), (uint8_t)((b) + 3), \
+             (uint8_t)((b) + 4), (uint8_t)((b) + 5), (uint8_t)((b) + 6), (uint8_t)((b) + 7)
+    R(0x00), R(0x08), R(0x10), R(0x18), R(0x20), R(0x28), R(0x30), R(0x38),
+    0x40, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, R(0x68), R(0x70), /* 0x40..0x57 */
+    0x78, 0x79, 0x7a, 0x5b, 0x5c, 0x5d, 0x5e, 0x5f,                   /* 0x58..0x5f */
+    R(0x60), R(0x68), R(0x70), R(0x78),
+    R(0x80), R(0x88), R(0x90), R(0x98), R(0xa0), R(0xa8), R(0xb0), R(0xb8),
+    R(0xc0), R(0xc8), R(0xd0), R(0xd8), R(0xe0), R(0xe8), R(0xf0), R(0xf8),
+#undef R
+};
 
 static size_t ecs_bytes(const glb_query *q)
 {
@@ -76,9 +84,11 @@ static int name_at_equals(const uint8_t *buf, size_t e, const uint8_t *s)
             return 0;
         if (c == 0)
             return 1;
-        for (size_t i = 1; i <= c; i++)
-            if (fold(buf[e + i]) != fold(s[i]))
+        for (size_t i = 1; i <= c; i++) {
+            uint8_t a = buf[e + i], b = s[i];
+            if (a != b && lc[a] != lc[b])
                 return 0;
+        }
         e += (size_t)c + 1;
         s += (size_t)c + 1;
     }
@@ -88,16 +98,18 @@ static int name_at_equals(const uint8_t *buf, size_t e, const uint8_t *s)
  * unless compress is 0 (rdata of types other than those of RFC 1035). */
 static int put_name(glb_resp *r, const uint8_t *n, int compress)
 {
-    size_t offs[GLB_DNAME_MAX / 2 + 1];
+    uint8_t offs[GLB_DNAME_MAX / 2 + 1]; /* label starts, then the root */
     unsigned k = 0;
     size_t p = 0;
     while (n[p] != 0 && k < GLB_DNAME_MAX / 2) {
-        offs[k++] = p;
+        offs[k++] = (uint8_t)p;
         p += (size_t)n[p] + 1;
+        if (p >= GLB_DNAME_MAX)
+            return -1; /* not a valid name */
     }
-    if (n[p] != 0 || p >= GLB_DNAME_MAX)
-        return -1; /* not a valid name */
-    offs[k] = p;
+    if (n[p] != 0)
+        return -1;
+    offs[k] = (uint8_t)p;
 
     unsigned hit = k; /* first label of the suffix found; k = none */
     size_t target = 0;

@@ -303,6 +303,11 @@ static uint32_t new_leaf(glb_lpm *t, int fam, const uint32_t k[4], unsigned len,
     return li | REF_LEAF;
 }
 
+static int reserve_leaf(glb_lpm *t, int fam)
+{
+    return fam ? pool_reserve(&t->l6, sizeof(lpm_leaf6)) : pool_reserve(&t->l4, sizeof(lpm_leaf4));
+}
+
 static void free_leaf(glb_lpm *t, int fam, uint32_t ref)
 {
     if (fam)
@@ -331,12 +336,6 @@ int glb_lpm_insert(glb_lpm *t, const glb_prefix *p, uint32_t value)
         r->value = value;
         return 0;
     }
-    /* At most one internal node and one leaf are created: reserve them now
-     * (this may move the arrays) so nothing fails halfway. */
-    if (pool_reserve(&t->in, sizeof(lpm_inode)) ||
-        (fam ? pool_reserve(&t->l6, sizeof(lpm_leaf6)) : pool_reserve(&t->l4, sizeof(lpm_leaf4))))
-        return -1;
-
     /* d = the most leading bits (at most plen) p shares with a stored key:
      * the walk by p's bits reaches a leaf that achieves it. */
     uint32_t xk[4] = {0, 0, 0, 0};
@@ -351,7 +350,9 @@ int glb_lpm_insert(glb_lpm *t, const glb_prefix *p, uint32_t value)
 
     /* Walk down again through the nodes of length <= d (all of them match
      * p); the first node longer than d diverges from p at bit d, and that
-     * bit of it is xk's (x lies below it). */
+     * bit of it is xk's (x lies below it). Nothing changes before the nodes
+     * needed are reserved (which may move the arrays), so a failure leaves
+     * the table as it was, and arrays grow only when a node is needed. */
     uint32_t path[PATH_MAX_NODES];
     uint8_t dirs[PATH_MAX_NODES];
     unsigned np = 0;
@@ -373,11 +374,15 @@ int glb_lpm_insert(glb_lpm *t, const glb_prefix *p, uint32_t value)
         np++;
         uint32_t c = n->child[dir];
         if (c == REF_NONE) {
-            n->child[dir] = new_leaf(t, fam, k, plen, value);
+            if (reserve_leaf(t, fam))
+                return -1;
+            INODE(t, cur).child[dir] = new_leaf(t, fam, k, plen, value);
             break;
         }
         unsigned clen = ref_len(t, fam, c);
         if (clen > d) {
+            if (pool_reserve(&t->in, sizeof(lpm_inode)) || (d < plen && reserve_leaf(t, fam)))
+                return -1;
             uint32_t ni = pool_alloc(&t->in, sizeof(lpm_inode));
             lpm_inode *nn = &INODE(t, ni);
             n = &INODE(t, cur);
@@ -406,7 +411,10 @@ int glb_lpm_insert(glb_lpm *t, const glb_prefix *p, uint32_t value)
                     LEAF4(t, li).value = value;
                 return 0;
             }
-            /* p lies below the leaf: it becomes an internal node. */
+            /* p lies below the leaf: it becomes an internal node (and its
+             * leaf entry is reused for p). */
+            if (pool_reserve(&t->in, sizeof(lpm_inode)))
+                return -1;
             uint32_t ni = pool_alloc(&t->in, sizeof(lpm_inode));
             lpm_inode *nn = &INODE(t, ni);
             n = &INODE(t, cur);
@@ -415,8 +423,8 @@ int glb_lpm_insert(glb_lpm *t, const glb_prefix *p, uint32_t value)
             nn->hasval = 1;
             nn->value = leaf_value(t, fam, li);
             nn->child[!pd] = REF_NONE;
-            free_leaf(t, fam, c);
-            nn->child[pd] = new_leaf(t, fam, k, plen, value);
+            leaf_set(t, fam, li, k, plen, value);
+            nn->child[pd] = c;
             inode_fix_cmin(t, fam, ni);
             n->child[dir] = ni;
             break;

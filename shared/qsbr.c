@@ -36,10 +36,6 @@ glb_qsbr *glb_qsbr_new(unsigned nreaders)
     q->n = nreaders;
     q->r = NULL;
     if (nreaders > 0) {
-        if ((size_t)nreaders > ((size_t)-1) / sizeof(struct qsbr_reader)) {
-            free(q);
-            return NULL;
-        }
         q->r = aligned_alloc(QSBR_LINE, (size_t)nreaders * sizeof(struct qsbr_reader));
         if (!q->r) {
             free(q);

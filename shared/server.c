@@ -316,7 +316,7 @@ int glb_server_start(glb_server *s)
         return -1;
     /* Created before a fork (bind, daemonize, start): the epoll instances
      * are shared with the parent; give this process its own. */
-    if (0 && getpid() != s->owner) {
+    if (getpid() != s->owner) {
         for (unsigned k = 0; k < s->nworkers; k++) {
             if (event_reinit(s->workers[k]->base) < 0) {
                 log_err("server: worker %u: cannot reinitialise its event base after fork", k);

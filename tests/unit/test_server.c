@@ -144,17 +144,54 @@ static uint16_t local_port(int fd)
     return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 }
 
-/* A port the kernel just gave us for both UDP and TCP on 127.0.0.1. */
+/* A port the kernel just gave us for UDP on 127.0.0.1 that is also free for
+ * TCP there (and on ::1 when there is v6). Another process may still take it
+ * before the server binds; callers retry. */
 static uint16_t pick_port(void)
 {
-    struct sockaddr_storage ss;
-    socklen_t sl = loop_sockaddr(AF_INET, 0, &ss);
-    int u = socket(AF_INET, SOCK_DGRAM, 0);
-    assert_true(u >= 0);
-    assert_int_equal(bind(u, (struct sockaddr *)&ss, sl), 0);
-    uint16_t port = local_port(u);
-    close(u);
-    return port;
+    for (int attempt = 0; attempt < 50; attempt++) {
+        struct sockaddr_storage ss;
+        socklen_t sl = loop_sockaddr(AF_INET, 0, &ss);
+        int u = socket(AF_INET, SOCK_DGRAM, 0);
+        assert_true(u >= 0);
+        assert_int_equal(bind(u, (struct sockaddr *)&ss, sl), 0);
+        uint16_t port = local_port(u);
+        int ok = 1;
+        for (int fam = 0; fam < 2 && ok; fam++) {
+            if (fam && !have_v6())
+                break;
+            for (int type = 0; type < 2 && ok; type++) {
+                if (!fam && !type)
+                    continue; /* that is u */
+                sl = loop_sockaddr(fam ? AF_INET6 : AF_INET, port, &ss);
+                int fd = socket(fam ? AF_INET6 : AF_INET, type ? SOCK_STREAM : SOCK_DGRAM, 0);
+                assert_true(fd >= 0);
+                ok = bind(fd, (struct sockaddr *)&ss, sl) == 0;
+                close(fd);
+            }
+        }
+        close(u);
+        if (ok)
+            return port;
+    }
+    fail_msg("no free port");
+    return 0;
+}
+
+/* glb_server_new on 127.0.0.1 at a free port, retried if the port is taken
+ * meanwhile. */
+static glb_server *new_v4_server(glb_server_cfg *cfg, glb_addr *a, char *err, size_t errlen)
+{
+    glb_server *s = NULL;
+    for (int attempt = 0; attempt < 20 && !s; attempt++) {
+        *a = loop_addr(AF_INET, pick_port());
+        cfg->listen = a;
+        cfg->nlisten = 1;
+        s = glb_server_new(cfg, err, errlen);
+    }
+    if (!s)
+        fail_msg("glb_server_new: %s", err);
+    return s;
 }
 
 typedef struct srv_opts {
@@ -768,11 +805,9 @@ static void test_lifecycle(void **state)
     srv_stop(&t, NULL);
 
     /* Created but never started; stats of NULL. */
-    uint16_t port = pick_port();
-    glb_addr a = loop_addr(AF_INET, port);
-    glb_server_cfg cfg = {.listen = &a, .nlisten = 1, .workers = 2, .handler = echo_handler};
-    glb_server *s = glb_server_new(&cfg, err, sizeof err);
-    assert_non_null(s);
+    glb_addr a;
+    glb_server_cfg cfg = {.workers = 2, .handler = echo_handler};
+    glb_server *s = new_v4_server(&cfg, &a, err, sizeof err);
     glb_server_stop(s);
     glb_server_free(s);
     glb_server_free(NULL);
@@ -954,14 +989,12 @@ static void test_start_after_fork(void **state)
 {
     (void)state;
     char err[256];
-    uint16_t port = pick_port();
-    glb_addr a = loop_addr(AF_INET, port);
-    glb_server_cfg cfg = {.listen = &a, .nlisten = 1, .workers = 2, .handler = echo_handler};
+    glb_addr a;
+    glb_server_cfg cfg = {.workers = 2, .handler = echo_handler};
     atomic_store(&nworkers_now, 2);
     atomic_store(&bad, 0);
-    glb_server *srv = glb_server_new(&cfg, err, sizeof err);
-    if (!srv)
-        fail_msg("glb_server_new: %s", err);
+    glb_server *srv = new_v4_server(&cfg, &a, err, sizeof err);
+    uint16_t port = a.port;
     fflush(NULL);
     pid_t pid = fork();
     assert_true(pid >= 0);

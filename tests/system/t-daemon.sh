@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The daemon's life: config errors stop it with FILE:LINE, -t checks, pid file,
+# SIGHUP reloads (a bad config is refused and the old one keeps serving),
+# SIGTERM exits cleanly.
+. "$(dirname "$0")/lib.sh"
+
+PORT=$(free_port)
+write_conf() { # write_conf SITE_ADDR
+    cat >"$TMP/dnsb.conf" <<CONF
+server:
+    listen: 127.0.0.1@$PORT
+    zone: glb.example.net.
+    zone-ns: b1.glb.example.net. 127.0.0.1
+    pidfile: $TMP/dnsb.pid
+service:
+    name: www.foobar.example.
+    site: paris $1
+CONF
+}
+
+# A config error: named by file, line and key; exit status non-zero; nothing served.
+cat >"$TMP/bad.conf" <<CONF
+server:
+    listen: 127.0.0.1@$PORT
+    zone: glb.example.net.
+    zone-ns: b1.glb.example.net. 127.0.0.1
+service:
+    name: www.foobar.example.
+    site: paris 192.0.2.10 weight=lots
+CONF
+out=$("$DNSB" -d -c "$TMP/bad.conf" 2>&1)
+rc=$?
+check "bad config: exit status" "$rc" '^[1-9]'
+check "bad config: FILE:LINE: key" "$out" "bad.conf:7: key 'site': bad weight 'lots'"
+out=$(dig +time=1 +tries=1 -p "$PORT" @127.0.0.1 www.foobar.example A 2>&1)
+check "bad config: nothing serves" "$out" 'timed out|refused'
+
+out=$("$DNSB" -t -c "$SRCDIR/conf/dnsb.conf.example" 2>&1)
+check "-t accepts the example config" "$out" 'ok \(3 services, 2 lbs\)'
+out=$("$DNSB" -h 2>&1)
+check "--help lists the config keys" "$out" 'ttl-referral'
+out=$("$DNSB" -v 2>&1)
+check "-v prints the version" "$out" '^dnsb [0-9]'
+
+write_conf 192.0.2.10
+start_dnsb "$TMP/dnsb.conf"
+wait_dns 127.0.0.1 "$PORT" glb.example.net || exit 1
+check_eq "pid file holds the pid" "$(cat "$TMP/dnsb.pid" 2>/dev/null)" "$DNSB_PID"
+short() { dig +short +time=1 +tries=1 -p "$PORT" @127.0.0.1 www.foobar.example A 2>&1; }
+check_eq "serves the first config" "$(short)" "192.0.2.10"
+
+write_conf 192.0.2.99
+kill -HUP "$DNSB_PID"
+for i in $(seq 1 30); do [ "$(short)" = 192.0.2.99 ] && break; sleep 0.1; done
+check_eq "SIGHUP: new config served" "$(short)" "192.0.2.99"
+
+cp "$TMP/bad.conf" "$TMP/dnsb.conf"
+kill -HUP "$DNSB_PID"
+sleep 0.5
+check_eq "SIGHUP with a bad config: old one keeps serving" "$(short)" "192.0.2.99"
+check "SIGHUP with a bad config: error logged with FILE:LINE" "$(cat "$TMP/dnsb.log")" "reload refused.*dnsb.conf:7: key 'site'"
+
+kill -TERM "$DNSB_PID"
+for i in $(seq 1 50); do kill -0 "$DNSB_PID" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$DNSB_PID" 2>/dev/null; then not_ok "SIGTERM: exited"; else
+    wait "$DNSB_PID"; rc=$?
+    check_eq "SIGTERM: exit status 0" "$rc" 0
+fi
+[ -e "$TMP/dnsb.pid" ] && not_ok "SIGTERM: pid file removed" || ok "SIGTERM: pid file removed"
+check "SIGTERM: final stats logged" "$(cat "$TMP/dnsb.log")" 'stats: queries=[0-9]+'
+finish
