@@ -10,7 +10,7 @@
  *  - Bytes after the last record counted in the header are FORMERR (as NSD
  *    and BIND do), so a message is accepted only if it parses exactly.
  *  - An OPT whose owner is not the root, or a second OPT, is FORMERR
- *    (RFC 6891 §6.1.1). q->edns stays set when the OPT record itself was
+ *    (RFC 6891 §6.1). q->edns stays set when the OPT record itself was
  *    well formed, so a FORMERR caused by its options still carries an OPT.
  *  - EDNS version > 0 is BADVERS (RFC 6891 §6.1.3); its options are not
  *    looked at since their meaning may differ. A structural error elsewhere

@@ -9,8 +9,15 @@
  * at the question, whose case is the one the client sent.
  *
  * The OPT record is written by glb_resp_finish into bytes kept free at the end
- * (r->reserve). The upper 8 bits of an extended rcode are kept until then in
- * the last reserved byte, buf[limit - 1], which no RR ever reaches.
+ * (r->reserve); the upper 8 bits of an extended rcode wait in r->ext_rcode.
+ *
+ * Other choices: the header copies RD and CD from the query; once truncated
+ * (by overflow or glb_resp_truncate) a response takes no more RRs; a call
+ * that is wrong rather than too big (sections out of order, a TXT string over
+ * 255 bytes, an address family other than v4/v6) returns -1 without
+ * truncating; glb_resp_finish leaves r->len alone and is meant to be called
+ * once; CNAME, NS and PTR targets and SOA names are compressed, other types'
+ * rdata names (e.g. DNAME) are written in full (RFC 3597 §4).
  * SPDX-License-Identifier: BSD-3-Clause */
 #include "shared/dnsresp.h"
 
@@ -70,6 +77,37 @@ static inline void add_target(glb_resp *r, size_t off)
         r->names[r->nnames++] = (uint16_t)off;
 }
 
+/* 1 when the c bytes at a and b are equal ignoring ASCII case. Names mostly
+ * match exactly, so bytes are compared 8 at a time until they differ. */
+static inline int label_eq(const uint8_t *a, const uint8_t *b, size_t c)
+{
+    size_t i = 0;
+    for (; c - i >= 8; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y)
+            goto fold;
+    }
+    if (c - i >= 4) {
+        uint32_t x, y;
+        memcpy(&x, a + i, 4);
+        memcpy(&y, b + i, 4);
+        if (x != y)
+            goto fold;
+        i += 4;
+    }
+    for (; i < c; i++)
+        if (a[i] != b[i])
+            goto fold;
+    return 1;
+fold:
+    for (; i < c; i++)
+        if (lc[a[i]] != lc[b[i]])
+            return 0;
+    return 1;
+}
+
 /* 1 when the (possibly compressed) name at buf[e] equals wire name s,
  * ignoring case. Only used on names this module wrote. */
 static int name_at_equals(const uint8_t *buf, size_t e, const uint8_t *s)
@@ -84,11 +122,8 @@ static int name_at_equals(const uint8_t *buf, size_t e, const uint8_t *s)
             return 0;
         if (c == 0)
             return 1;
-        for (size_t i = 1; i <= c; i++) {
-            uint8_t a = buf[e + i], b = s[i];
-            if (a != b && lc[a] != lc[b])
-                return 0;
-        }
+        if (!label_eq(buf + e + 1, s + 1, c))
+            return 0;
         e += (size_t)c + 1;
         s += (size_t)c + 1;
     }
@@ -221,16 +256,14 @@ int glb_resp_init(glb_resp *r, uint8_t *buf, size_t cap, size_t limit, const glb
         wr16(o + q->qname_len + 2, q->qclass);
     }
     r->len = qend;
-    if (r->reserve)
-        buf[limit - 1] = 0; /* extended rcode, upper bits */
+    r->ext_rcode = 0;
     return 0;
 }
 
 void glb_resp_set_rcode(glb_resp *r, unsigned rcode)
 {
     r->buf[3] = (uint8_t)((r->buf[3] & 0xF0) | (rcode & 0x0F));
-    if (r->reserve)
-        r->buf[r->limit - 1] = (uint8_t)(rcode >> 4);
+    r->ext_rcode = (uint8_t)(rcode >> 4);
 }
 
 void glb_resp_set_aa(glb_resp *r, int aa)
@@ -381,6 +414,8 @@ static size_t put_opt(uint8_t *o, uint16_t udp_size, unsigned ext_rcode, int do_
         int v4 = q->ecs_addr.family == AF_INET;
         unsigned maxbits = v4 ? 32 : 128;
         unsigned scope = (unsigned)ecs_scope > maxbits ? maxbits : (unsigned)ecs_scope;
+        if (q->ecs_source == 0)
+            scope = 0; /* the client asked for no tailoring (RFC 7871) */
         wr16(o + 11, GLB_EDNS_ECS);
         wr16(o + 13, (unsigned)(4 + nb));
         wr16(o + 15, v4 ? 1 : 2);
@@ -399,8 +434,7 @@ size_t glb_resp_finish(glb_resp *r, uint16_t udp_size, int ecs_scope)
     size_t len = r->len;
     unsigned ar = r->count[2];
     if (q->edns && r->reserve >= OPT_FIXED) {
-        unsigned ext = r->buf[r->limit - 1]; /* read before the OPT covers it */
-        len += put_opt(r->buf + len, udp_size, ext, q->edns_do, q, ecs_scope);
+        len += put_opt(r->buf + len, udp_size, r->ext_rcode, q->edns_do, q, ecs_scope);
         ar++;
     }
     wr16(r->buf + 4, q->has_question ? 1 : 0);

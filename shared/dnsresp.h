@@ -23,6 +23,7 @@ typedef struct glb_resp {
     uint16_t count[3];
     int section;       /* sections only move forward */
     int truncated;     /* something did not fit: TC is set */
+    uint8_t ext_rcode; /* upper 8 bits of an extended rcode, for the OPT record */
     const glb_query *q;
     /* compression: offsets of names written, for suffix matching */
     uint16_t names[GLB_RESP_MAXNAMES];

@@ -178,11 +178,15 @@ static glb_worker *worker_new(glb_server *s, unsigned id, char *err, size_t errl
     w->srv = s;
     w->id = id;
     w->udp = calloc(s->nlisten, sizeof *w->udp);
-    w->tcp = calloc(s->nlisten, sizeof *w->tcp);
-    if (!w->udp || !w->tcp)
+    if (!w->udp)
         goto nomem;
     for (size_t i = 0; i < s->nlisten; i++)
-        w->udp[i].fd = w->tcp[i].fd = -1;
+        w->udp[i].fd = -1;
+    w->tcp = calloc(s->nlisten, sizeof *w->tcp);
+    if (!w->tcp)
+        goto nomem;
+    for (size_t i = 0; i < s->nlisten; i++)
+        w->tcp[i].fd = -1;
     /* Only the pages datagrams touch get committed. */
     w->udp_in = malloc((size_t)GLB_SRV_UDP_BATCH * GLB_SRV_MSG_MAX);
     w->udp_out = malloc((size_t)GLB_SRV_UDP_BATCH * GLB_SRV_MSG_MAX);
@@ -250,7 +254,7 @@ glb_server *glb_server_new(const glb_server_cfg *cfg, char *err, size_t errlen)
     s->state = GLB_SRV_NEW;
     s->owner = getpid();
     atomic_init(&s->stopping, 0);
-    s->listen = malloc(cfg->nlisten * sizeof *s->listen);
+    s->listen = calloc(cfg->nlisten, sizeof *s->listen);
     s->workers = calloc(cfg->workers, sizeof *s->workers);
     if (!s->listen || !s->workers)
         goto nomem;

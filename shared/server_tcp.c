@@ -42,8 +42,11 @@ static void conn_free(glb_tcp_conn *c)
     if (c->next)
         c->next->prev = c->prev;
     w->nconns--;
-    /* bufferevent_free removes its events at once (the memory goes later,
-     * through a finalizer), so the fd can be closed here and now. */
+    /* Disabling deletes the bufferevent's events from the base now; the
+     * free itself may be deferred (we may be inside its callback, and the
+     * memory goes through a finalizer), so the fd can be closed at once
+     * without leaving it registered. */
+    bufferevent_disable(c->bev, EV_READ | EV_WRITE);
     bufferevent_free(c->bev);
     close(c->fd);
     free(c);

@@ -15,21 +15,21 @@
 if [ -z "${GLB_CHAIN_NETNS:-}" ]; then
     for t in unbound nsd dig ip unshare; do
         command -v "$t" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin
-        command -v "$t" >/dev/null 2>&1 || { echo "SKIP: $t not installed"; exit 77; }
+        command -v "$t" >/dev/null 2>&1 || { echo "$t not installed"; exit 77; }
     done
     if [ "$(id -u)" -eq 0 ] && unshare -n true 2>/dev/null; then
         GLB_CHAIN_NETNS=1 exec unshare -n bash "$0" "$@"
     elif unshare -rn true 2>/dev/null; then
         GLB_CHAIN_NETNS=1 exec unshare -rn bash "$0" "$@"
     fi
-    echo "SKIP: cannot create a network namespace (unshare -n / unshare -rn refused)"
+    echo "cannot create a network namespace (unshare -n / unshare -rn refused)"
     exit 77
 fi
 
 . "$(dirname "$0")/lib.sh"
 PATH=$PATH:/usr/sbin:/sbin
 
-ip link set lo up || { echo "SKIP: cannot bring lo up in the namespace"; exit 77; }
+ip link set lo up || { echo "cannot bring lo up in the namespace"; exit 77; }
 # Only lo may exist here, so nothing can leave the machine.
 links=$(ip -o link show | awk -F': ' '{print $2}' | tr '\n' ' ')
 [ "$links" = "lo " ] || { echo "not in a private network namespace (links: $links)"; exit 1; }

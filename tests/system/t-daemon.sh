@@ -68,4 +68,17 @@ if kill -0 "$DNSB_PID" 2>/dev/null; then not_ok "SIGTERM: exited"; else
 fi
 [ -e "$TMP/dnsb.pid" ] && not_ok "SIGTERM: pid file removed" || ok "SIGTERM: pid file removed"
 check "SIGTERM: final stats logged" "$(cat "$TMP/dnsb.log")" 'stats: queries=[0-9]+'
+
+# Privilege drop: as root, with username set, the workers run as that user.
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+    write_conf 192.0.2.10
+    sed -i 's/^server:$/server:\n    username: nobody/' "$TMP/dnsb.conf"
+    start_dnsb "$TMP/dnsb.conf"
+    wait_dns 127.0.0.1 "$PORT" glb.example.net || exit 1
+    check "username: runs as nobody" "$(grep '^Uid:' /proc/$DNSB_PID/status)" "^Uid:[[:space:]]+$(id -u nobody)[[:space:]]+$(id -u nobody)[[:space:]]+$(id -u nobody)"
+    check_eq "username: still answers" "$(short)" "192.0.2.10"
+    stop_pid "$DNSB_PID"
+else
+    echo "# not root: privilege drop not checked"
+fi
 finish

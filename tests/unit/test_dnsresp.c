@@ -697,6 +697,25 @@ static void ecs_echo(void **state)
     assert_memory_equal(buf + d.rr[0].rdoff, want6, sizeof want6);
     assert_int_equal(d.rr[0].ttl, 0x8000);
     dmsg_free(&d);
+
+    /* scope larger than the family allows is clamped */
+    assert_int_equal(glb_resp_init(&r, buf, sizeof buf, 512, &q), 0);
+    n = glb_resp_finish(&r, 1232, 200);
+    decode_ok(buf, n, &d);
+    assert_int_equal(buf[d.rr[0].rdoff + 7], 128);
+    dmsg_free(&d);
+
+    /* SOURCE 0 in the query: SCOPE 0 in the answer, no address bytes */
+    static const uint8_t e0[] = {0, 1, 0, 0};
+    qopts o0 = {1, 0, e0, sizeof e0, 0, 0x0100};
+    mkq(&q, "\7example\3com", GLB_TYPE_A, &o0);
+    assert_int_equal(glb_resp_init(&r, buf, sizeof buf, 512, &q), 0);
+    n = glb_resp_finish(&r, 1232, 24);
+    decode_ok(buf, n, &d);
+    static const uint8_t want0[] = {0, 8, 0, 4, 0, 1, 0, 0};
+    assert_int_equal(d.rr[0].rdlen, sizeof want0);
+    assert_memory_equal(buf + d.rr[0].rdoff, want0, sizeof want0);
+    dmsg_free(&d);
 }
 
 static void reserve_keeps_room_for_opt(void **state)
