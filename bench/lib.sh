@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # bench/lib.sh: helpers for the benchmark scripts in bench/ (sourced, not run).
 # Needs bash, awk, ss (iproute2) and Linux /proc.
 
@@ -60,6 +61,7 @@ bench_tree() {
         for f in /proc/[0-9]*/stat; do
             read -r line 2>/dev/null <"$f" || continue
             rest=${line##*) }          # fields after "pid (comm) ": state ppid ...
+            # shellcheck disable=SC2086 # split the fields on purpose
             set -- $rest
             [[ $1 == Z ]] && continue
             f=${f#/proc/}
@@ -86,6 +88,7 @@ bench_cpu_ticks() {
     for p in $(bench_tree "$1"); do
         read -r line 2>/dev/null <"/proc/$p/stat" || continue
         rest=${line##*) }
+        # shellcheck disable=SC2086 # split the fields on purpose
         set -- $rest               # $1 state, $2 ppid, ... $12 utime $13 stime $14 cutime $15 cstime
         total=$((total + ${12} + ${13} + ${14} + ${15}))
     done

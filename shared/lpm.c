@@ -78,6 +78,8 @@ static int pool_reserve(lpm_pool *p, size_t esz)
     if (p->cap >= IDX_MAX)
         return -1;
     uint32_t nc = p->cap ? (p->cap > IDX_MAX / 2 ? IDX_MAX : p->cap * 2) : 64;
+    if ((size_t)nc > SIZE_MAX / esz)
+        return -1;
     void *na = realloc(p->a, (size_t)nc * esz);
     if (!na)
         return -1;
