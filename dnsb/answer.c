@@ -166,6 +166,16 @@ static long set_first(const dnsb_table *t, long set)
     return set < 0 ? -1 : (long)t->set_members[t->sets[set][0]];
 }
 
+/* The LB set of the client (-1: none); the ECS scope follows the mapping. */
+static long map_client(ctx *c)
+{
+    unsigned scope;
+    long set = dnsb_table_map(c->t, c->who, c->keylen, &scope);
+    if (c->ecs_scope >= 0)
+        c->ecs_scope = (int)scope;
+    return set;
+}
+
 static void fail_open(ctx *c, const dnsb_service *s)
 {
     glb_resp_set_aa(c->r, 1);
@@ -187,14 +197,11 @@ static void service_answer(ctx *c, uint32_t index)
         apex_answer(c, s->zone);
         return;
     }
-    if (s->apex && qt == 43 /* DS: the parent's, we hold none */) {
+    if (s->apex && qt == GLB_TYPE_DS /* the parent's: we hold none */) {
         negative(c, s->zone, GLB_RCODE_NOERROR);
         return;
     }
-    unsigned scope;
-    long set = dnsb_table_map(t, c->who, c->keylen, &scope);
-    if (c->ecs_scope >= 0)
-        c->ecs_scope = (int)scope;
+    long set = map_client(c);
     long first = set_first(t, set);
 
     if (s->conf->mode == DNSB_MODE_REFERRAL) {
@@ -247,15 +254,12 @@ static void lb_zone_answer(ctx *c, uint32_t index, const uint8_t *label, int dep
         negative(c, s->zone, GLB_RCODE_NXDOMAIN);
         return;
     }
-    if (depth == 1 && c->q->qtype == 43) {
+    if (depth == 1 && c->q->qtype == GLB_TYPE_DS) {
         /* DS sits on our side of the cut: none (the LB zone is unsigned). */
         negative(c, s->zone, GLB_RCODE_NOERROR);
         return;
     }
-    unsigned scope;
-    long set = dnsb_table_map(t, c->who, c->keylen, &scope);
-    if (c->ecs_scope >= 0)
-        c->ecs_scope = (int)scope;
+    long set = map_client(c);
     /* The whole set when this LB is one of the resolver's, else the LB alone. */
     int member = 0;
     for (uint32_t i = 0; set >= 0 && i < t->sets[set][1]; i++)

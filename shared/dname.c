@@ -6,7 +6,7 @@
 
 /* ASCII lower-casing; every other byte maps to itself. Label length bytes are
  * at most 63, below 'A', so whole wire names can be folded byte by byte. */
-static const uint8_t lc[256] = {
+const uint8_t glb_lc[256] = {
 #define R(b) (uint8_t)(b), (uint8_t)((b) + 1), (uint8_t)((b) + 2), (uint8_t)((b) + 3), \
              (uint8_t)((b) + 4), (uint8_t)((b) + 5), (uint8_t)((b) + 6), (uint8_t)((b) + 7)
     R(0x00), R(0x08), R(0x10), R(0x18), R(0x20), R(0x28), R(0x30), R(0x38),
@@ -64,7 +64,7 @@ size_t glb_dname_from_str(const char *s, uint8_t *out)
         /* the label byte goes at o + 1 + ll; the root byte must still fit */
         if (o + 1 + ll + 1 >= GLB_DNAME_MAX)
             return 0;
-        out[o + 1 + ll] = lc[c];
+        out[o + 1 + ll] = glb_lc[c];
         ll++;
     }
     if (o + 1 > GLB_DNAME_MAX)
@@ -151,7 +151,7 @@ void glb_dname_tolower(uint8_t *n)
     while (n[i] != 0) {
         size_t l = n[i++];
         for (size_t e = i + l; i < e; i++)
-            n[i] = lc[n[i]];
+            n[i] = glb_lc[n[i]];
     }
 }
 
@@ -160,7 +160,7 @@ int glb_dname_equal(const uint8_t *a, const uint8_t *b)
     /* Equal bytes at equal positions mean equal label structure, since
      * length bytes (<= 63) are never changed by folding. */
     for (size_t i = 0;; i++) {
-        if (lc[a[i]] != lc[b[i]])
+        if (glb_lc[a[i]] != glb_lc[b[i]])
             return 0;
         if (a[i] == 0)
             return 1;
@@ -168,7 +168,7 @@ int glb_dname_equal(const uint8_t *a, const uint8_t *b)
         size_t l = a[i];
         for (size_t e = i + l; i < e;) {
             i++;
-            if (lc[a[i]] != lc[b[i]])
+            if (glb_lc[a[i]] != glb_lc[b[i]])
                 return 0;
         }
     }

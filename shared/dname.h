@@ -9,6 +9,10 @@
 #define GLB_DNAME_MAX 255
 #define GLB_LABEL_MAX 63
 
+/* ASCII lower-casing of any byte (label length bytes, <= 63, map to
+ * themselves, so a whole wire name can be folded byte by byte). */
+extern const uint8_t glb_lc[256];
+
 /* Converts presentation text ("www.example.", relative names made absolute,
  * "\." and "\DDD" escapes) to lower-case wire form in out (>= 255 bytes).
  * Returns the wire length, or 0 when the text is not a valid name. */

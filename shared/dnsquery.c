@@ -39,18 +39,6 @@ static inline uint32_t rd32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/* ASCII lower-casing by table (label length bytes, <= 63, map to themselves). */
-static const uint8_t lc[256] = {
-#define R(b) (uint8_t)(b), (uint8_t)((b) + 1), (uint8_t)((b) + 2), (uint8_t)((b) + 3), \
-             (uint8_t)((b) + 4), (uint8_t)((b) + 5), (uint8_t)((b) + 6), (uint8_t)((b) + 7)
-    R(0x00), R(0x08), R(0x10), R(0x18), R(0x20), R(0x28), R(0x30), R(0x38),
-    0x40, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, R(0x68), R(0x70), /* 0x40..0x57 */
-    0x78, 0x79, 0x7a, 0x5b, 0x5c, 0x5d, 0x5e, 0x5f,                   /* 0x58..0x5f */
-    R(0x60), R(0x68), R(0x70), R(0x78),
-    R(0x80), R(0x88), R(0x90), R(0x98), R(0xa0), R(0xa8), R(0xb0), R(0xb8),
-    R(0xc0), R(0xc8), R(0xd0), R(0xd8), R(0xe0), R(0xe8), R(0xf0), R(0xf8),
-#undef R
-};
 
 /* The question starts right after the header; no pointers allowed. The
  * labels are checked first, then the name is copied in one go. */
@@ -76,7 +64,7 @@ static int parse_question(const uint8_t *pkt, size_t len, glb_query *q)
         return -1;
     memcpy(q->qname, pkt + start, n);
     for (size_t i = 0; i < n; i++)
-        q->qname_lc[i] = lc[pkt[start + i]];
+        q->qname_lc[i] = glb_lc[pkt[start + i]];
     q->qname_len = n;
     q->qtype = rd16(pkt + p);
     q->qclass = rd16(pkt + p + 2);

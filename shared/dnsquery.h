@@ -17,6 +17,7 @@
 #define GLB_TYPE_SOA    6
 #define GLB_TYPE_TXT    16
 #define GLB_TYPE_AAAA   28
+#define GLB_TYPE_DS     43
 #define GLB_TYPE_OPT    41
 #define GLB_TYPE_IXFR   251
 #define GLB_TYPE_AXFR   252

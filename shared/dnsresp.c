@@ -42,18 +42,6 @@ static inline void wr32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)v;
 }
 
-/* ASCII lower-casing by table. */
-static const uint8_t lc[256] = {
-#define R(b) (uint8_t)(b), (uint8_t)((b) + 1), (uint8_t)((b) + 2), (uint8_t)((b) + 3), \
-             (uint8_t)((b) + 4), (uint8_t)((b) + 5), (uint8_t)((b) + 6), (uint8_t)((b) + 7)
-    R(0x00), R(0x08), R(0x10), R(0x18), R(0x20), R(0x28), R(0x30), R(0x38),
-    0x40, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, R(0x68), R(0x70), /* 0x40..0x57 */
-    0x78, 0x79, 0x7a, 0x5b, 0x5c, 0x5d, 0x5e, 0x5f,                   /* 0x58..0x5f */
-    R(0x60), R(0x68), R(0x70), R(0x78),
-    R(0x80), R(0x88), R(0x90), R(0x98), R(0xa0), R(0xa8), R(0xb0), R(0xb8),
-    R(0xc0), R(0xc8), R(0xd0), R(0xd8), R(0xe0), R(0xe8), R(0xf0), R(0xf8),
-#undef R
-};
 
 static size_t ecs_bytes(const glb_query *q)
 {
@@ -103,7 +91,7 @@ static inline int label_eq(const uint8_t *a, const uint8_t *b, size_t c)
     return 1;
 fold:
     for (; i < c; i++)
-        if (lc[a[i]] != lc[b[i]])
+        if (glb_lc[a[i]] != glb_lc[b[i]])
             return 0;
     return 1;
 }

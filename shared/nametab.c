@@ -1,6 +1,8 @@
 /* Open-addressing hash of names. SPDX-License-Identifier: BSD-3-Clause */
 #include "shared/nametab.h"
 
+#include "shared/dname.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,24 +21,19 @@ struct glb_nametab {
     size_t pool_len, pool_cap;
 };
 
-static inline uint8_t lc(uint8_t c)
-{
-    return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
-}
-
 /* FNV-1a over the lower-cased bytes. */
 static uint32_t hash_key(const uint8_t *k, size_t n)
 {
     uint32_t h = 2166136261u;
     for (size_t i = 0; i < n; i++)
-        h = (h ^ lc(k[i])) * 16777619u;
+        h = (h ^ glb_lc[k[i]]) * 16777619u;
     return h;
 }
 
 static int key_equal(const uint8_t *stored, const uint8_t *k, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (stored[i] != lc(k[i]))
+        if (stored[i] != glb_lc[k[i]])
             return 0;
     return 1;
 }
@@ -125,7 +122,7 @@ int glb_nametab_add(glb_nametab *t, const uint8_t *key, size_t keylen, uint32_t 
         t->pool_cap = cap;
     }
     for (size_t i = 0; i < keylen; i++)
-        t->pool[t->pool_len + i] = lc(key[i]);
+        t->pool[t->pool_len + i] = glb_lc[key[i]];
     uint32_t h = hash_key(key, keylen);
     size_t i = h & t->mask;
     while (t->slots[i].off != UINT32_MAX)
