@@ -2,6 +2,7 @@
  * SPDX-License-Identifier: BSD-3-Clause */
 #include <event2/event.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -103,10 +104,13 @@ static void on_hup(evutil_socket_t fd, short what, void *arg)
         return;
     }
     const dnsb_table *old = atomic_load(&d->table);
-    if (t->conf->nlisten != old->conf->nlisten ||
-        memcmp(t->conf->listen, old->conf->listen, t->conf->nlisten * sizeof(glb_addr)) != 0 ||
-        t->conf->workers != old->conf->workers)
-        log_warn("reload: listen and workers changes take effect at the next restart");
+    const dnsb_conf *n = t->conf, *o = old->conf;
+    if (n->nlisten != o->nlisten || memcmp(n->listen, o->listen, n->nlisten * sizeof(glb_addr)) != 0 ||
+        n->workers != o->workers || n->tcp_idle_ms != o->tcp_idle_ms || n->tcp_max_conns != o->tcp_max_conns ||
+        strcmp(n->username, o->username) != 0 || strcmp(n->pidfile, o->pidfile) != 0 ||
+        n->use_syslog != o->use_syslog)
+        log_warn("reload: changes to listen, workers, tcp-*, username, pidfile and use-syslog "
+                 "take effect at the next restart");
     glb_log_init("dnsb", old->conf->use_syslog, t->conf->verbosity);
     dnsb_table_free(glb_qsbr_swap(d->qsbr, &d->table, t));
     log_notice("reloaded %s: %zu services, %zu lbs", d->conf_file, t->conf->nservices, t->conf->nlbs);
@@ -148,6 +152,10 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    /* Detached, we run in /: keep the path SIGHUP reads valid. */
+    char *conf_abs = realpath(d.conf_file, NULL);
+    if (conf_abs)
+        d.conf_file = conf_abs;
     glb_log_init("dnsb", 0, GLB_LOG_INFO);
     char err[1024];
     dnsb_table *t = load(d.conf_file, err, sizeof(err));
@@ -176,6 +184,10 @@ int main(int argc, char **argv)
     d.server = glb_server_new(&scfg, err, sizeof(err));
     if (!d.server) {
         fprintf(stderr, "dnsb: %s\n", err);
+        return 1;
+    }
+    if (cf->username[0] && getuid() == 0 && !getpwnam(cf->username)) {
+        fprintf(stderr, "dnsb: %s: key 'username': no such user '%s'\n", d.conf_file, cf->username);
         return 1;
     }
     if (!foreground && glb_daemonize() != 0) {
@@ -224,5 +236,6 @@ int main(int argc, char **argv)
     dnsb_table_free(t);
     glb_qsbr_free(d.qsbr);
     free(d.stats);
+    free(conf_abs);
     return 0;
 }
