@@ -30,8 +30,8 @@ typedef struct dnsb {
     _Atomic(void *) table;  /* dnsb_table *, read by workers under QSBR */
     glb_qsbr *qsbr;
     glb_server *server;
-    dnsb_stats *stats;      /* one per worker */
-    unsigned workers;
+    dnsb_stats *stats;      /* one per answering thread */
+    unsigned workers;       /* answering threads (glb_server_threads) */
     struct event_base *base;
 } dnsb;
 
@@ -171,16 +171,16 @@ int main(int argc, char **argv)
     const dnsb_conf *cf = t->conf;
     glb_log_init("dnsb", cf->use_syslog || !foreground, cf->verbosity);
     atomic_store(&d.table, t);
-    d.workers = cf->workers;
-    d.qsbr = glb_qsbr_new(cf->workers);
-    d.stats = aligned_alloc(64, sizeof(*d.stats) * cf->workers);
+    glb_server_cfg scfg = {cf->listen, cf->nlisten, cf->workers, cf->tcp_idle_ms, cf->tcp_max_conns,
+                           NULL, handle, &d};
+    d.workers = glb_server_threads(&scfg); /* every thread that answers has its reader id and counters */
+    d.qsbr = scfg.qsbr = glb_qsbr_new(d.workers);
+    d.stats = aligned_alloc(64, sizeof(*d.stats) * d.workers);
     if (!d.qsbr || !d.stats) {
         fprintf(stderr, "dnsb: out of memory\n");
         return 1;
     }
-    memset(d.stats, 0, sizeof(*d.stats) * cf->workers);
-    glb_server_cfg scfg = {cf->listen, cf->nlisten, cf->workers, cf->tcp_idle_ms, cf->tcp_max_conns,
-                           d.qsbr, handle, &d};
+    memset(d.stats, 0, sizeof(*d.stats) * d.workers);
     d.server = glb_server_new(&scfg, err, sizeof(err));
     if (!d.server) {
         fprintf(stderr, "dnsb: %s\n", err);

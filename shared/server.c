@@ -59,7 +59,7 @@ static void set_sockbuf(int fd, int opt_force, int opt)
 
 /* A non-blocking socket of type for a, with the options every listener
  * needs, bound. Returns the fd, or -1 with err filled. */
-static int open_bound(const glb_addr *a, int type, int *pktinfo, char *err, size_t errlen)
+int glb_srv_open_bound(const glb_addr *a, int type, int *pktinfo, char *err, size_t errlen)
 {
     char as[GLB_ADDRSTRLEN];
     struct sockaddr_storage ss;
@@ -137,14 +137,9 @@ static void worker_free(glb_worker *w, size_t nlisten)
     if (!w)
         return;
     glb_srv_tcp_close_all(w);
-    if (w->udp) {
-        for (size_t i = 0; i < nlisten; i++) {
-            if (w->udp[i].ev)
-                event_free(w->udp[i].ev);
-            if (w->udp[i].fd >= 0)
-                close(w->udp[i].fd);
-        }
-    }
+    if (w->udp)
+        for (size_t i = 0; i < nlisten; i++)
+            glb_srv_udp_free(w->udp[i]);
     if (w->tcp) {
         for (size_t i = 0; i < nlisten; i++) {
             if (w->tcp[i].ev)
@@ -161,8 +156,6 @@ static void worker_free(glb_worker *w, size_t nlisten)
         event_base_free(w->base); /* runs the finalizers of freed bufferevents */
     free(w->udp);
     free(w->tcp);
-    free(w->udp_in);
-    free(w->udp_out);
     free(w->tcp_in);
     free(w->tcp_out);
     free(w);
@@ -180,19 +173,14 @@ static glb_worker *worker_new(glb_server *s, unsigned id, char *err, size_t errl
     w->udp = calloc(s->nlisten, sizeof *w->udp);
     if (!w->udp)
         goto nomem;
-    for (size_t i = 0; i < s->nlisten; i++)
-        w->udp[i].fd = -1;
     w->tcp = calloc(s->nlisten, sizeof *w->tcp);
     if (!w->tcp)
         goto nomem;
     for (size_t i = 0; i < s->nlisten; i++)
         w->tcp[i].fd = -1;
-    /* Only the pages datagrams touch get committed. */
-    w->udp_in = malloc((size_t)GLB_SRV_UDP_BATCH * GLB_SRV_MSG_MAX);
-    w->udp_out = malloc((size_t)GLB_SRV_UDP_BATCH * GLB_SRV_MSG_MAX);
     w->tcp_in = malloc(GLB_SRV_MSG_MAX);
     w->tcp_out = malloc(2 + GLB_SRV_MSG_MAX);
-    if (!w->udp_in || !w->udp_out || !w->tcp_in || !w->tcp_out)
+    if (!w->tcp_in || !w->tcp_out)
         goto nomem;
     w->base = event_base_new();
     if (!w->base) {
@@ -203,12 +191,16 @@ static glb_worker *worker_new(glb_server *s, unsigned id, char *err, size_t errl
     w->stop_ev = event_new(w->base, -1, 0, stop_cb, w);
     if (!w->stop_ev)
         goto nomem;
-    glb_srv_udp_prepare(w);
     return w;
 nomem:
     snprintf(err, errlen, "worker %u: out of memory", id);
     worker_free(w, s->nlisten);
     return NULL;
+}
+
+unsigned glb_server_threads(const glb_server_cfg *cfg)
+{
+    return cfg->workers * (1 + (unsigned)cfg->nlisten);
 }
 
 glb_server *glb_server_new(const glb_server_cfg *cfg, char *err, size_t errlen)
@@ -270,17 +262,15 @@ glb_server *glb_server_new(const glb_server_cfg *cfg, char *err, size_t errlen)
         for (unsigned k = 0; k < s->nworkers; k++) {
             glb_worker *w = s->workers[k];
             int pi;
-            w->udp[i].w = w;
-            w->udp[i].family = a->family;
-            w->udp[i].fd = open_bound(a, SOCK_DGRAM, &pi, err, errlen);
-            if (w->udp[i].fd < 0)
+            /* Thread ids: workers' event loops first, then the UDP threads. */
+            w->udp[i] = glb_srv_udp_new(w, a, s->nworkers + k * (unsigned)s->nlisten + (unsigned)i, err, errlen);
+            if (!w->udp[i])
                 goto fail;
-            w->udp[i].pktinfo = pi;
             w->tcp[i].w = w;
-            w->tcp[i].fd = open_bound(a, SOCK_STREAM, &pi, err, errlen);
+            w->tcp[i].fd = glb_srv_open_bound(a, SOCK_STREAM, &pi, err, errlen);
             if (w->tcp[i].fd < 0)
                 goto fail;
-            if (glb_srv_udp_setup(w, &w->udp[i]) < 0 || glb_srv_tcp_setup(w, &w->tcp[i]) < 0) {
+            if (glb_srv_tcp_setup(w, &w->tcp[i]) < 0) {
                 snprintf(err, errlen, "%s: cannot create events", glb_addrport_str(a, as, sizeof as));
                 goto fail;
             }
@@ -343,6 +333,15 @@ int glb_server_start(glb_server *s)
             break;
         }
         w->started = 1;
+        for (size_t i = 0; i < s->nlisten && rc == 0; i++) {
+            e = glb_srv_udp_start(w->udp[i]);
+            if (e != 0) {
+                log_err("server: cannot start a UDP thread of worker %u: %s", k, strerror(e));
+                rc = -1;
+            }
+        }
+        if (rc < 0)
+            break;
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     s->state = GLB_SRV_RUNNING;
@@ -367,6 +366,8 @@ void glb_server_stop(glb_server *s)
             pthread_join(w->thread, NULL);
             w->started = 0;
         }
+        for (size_t i = 0; i < s->nlisten; i++)
+            glb_srv_udp_join(w->udp[i]);
     }
     s->state = GLB_SRV_STOPPED;
 }
@@ -389,8 +390,11 @@ void glb_server_stats_get(const glb_server *s, glb_server_stats *out)
     memset(out, 0, sizeof *out);
     if (!s)
         return;
-    for (unsigned k = 0; k < s->nworkers; k++) {
-        const glb_srv_stats *st = &s->workers[k]->stats;
+    for (unsigned t = 0; t < s->nworkers * (1 + s->nlisten); t++) {
+        /* Each thread's own counters: a worker's, or one of its UDP sockets'. */
+        unsigned k = t < s->nworkers ? t : (t - s->nworkers) / (unsigned)s->nlisten;
+        const glb_srv_stats *st = t < s->nworkers ? &s->workers[k]->stats
+                                                  : &s->workers[k]->udp[(t - s->nworkers) % s->nlisten]->stats;
 #define GLB_SRV_SUM(f) out->f += atomic_load_explicit(&st->f, memory_order_relaxed)
         GLB_SRV_SUM(udp_queries);
         GLB_SRV_SUM(udp_answers);

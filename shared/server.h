@@ -1,6 +1,7 @@
 /* The DNS serving engine shared by dnsb and dnslb: listeners on UDP and TCP
- * (v4/v6), one thread per worker with its own SO_REUSEPORT sockets and event
- * loop, batched recvmmsg/sendmmsg, TCP with pipelining and idle timeouts.
+ * (v4/v6), per worker its own SO_REUSEPORT sockets, one thread per UDP socket
+ * blocked in batched recvmmsg/sendmmsg and one event-loop thread for TCP with
+ * pipelining and idle timeouts.
  * The daemon supplies one handler that turns a query into a response.
  * SPDX-License-Identifier: BSD-3-Clause */
 #ifndef GLB_SERVER_H
@@ -19,7 +20,7 @@ typedef struct glb_request {
     size_t len;
     const glb_addr *from;     /* source address and port */
     int tcp;                  /* 1 over TCP */
-    unsigned worker;          /* worker index, 0..workers-1 (the QSBR reader id) */
+    unsigned worker;          /* calling thread, 0..glb_server_threads()-1: QSBR reader id, stats slot */
     uint8_t *out;             /* response buffer */
     size_t outcap;            /* its size: 65535 */
 } glb_request;
@@ -45,6 +46,11 @@ typedef struct glb_server_stats {
 } glb_server_stats;
 
 typedef struct glb_server glb_server;
+
+/* Threads that call the handler: per worker one for TCP and one per listen
+ * address for UDP (blocked in recvmmsg, no event loop in between). A QSBR
+ * domain in cfg needs this many readers. */
+unsigned glb_server_threads(const glb_server_cfg *cfg);
 
 /* Creates the sockets for every listen address and worker (binding needs the
  * privileges still held). Returns NULL with a message in err on failure. */

@@ -25,7 +25,7 @@ struct bufferevent;
 
 #define GLB_SRV_MSG_MAX      65535u /* largest DNS message (and outcap) */
 #define GLB_SRV_UDP_BATCH    32     /* datagrams per recvmmsg/sendmmsg */
-#define GLB_SRV_UDP_ROUNDS   8      /* batches per readiness event, for fairness */
+#define GLB_SRV_UDP_WAKE_MS  200    /* a UDP thread checks for stop this often when idle */
 #define GLB_SRV_ACCEPT_BATCH 64     /* accepts per readiness event */
 #define GLB_SRV_TCP_OUT_HIGH 65536u /* stop reading a connection while this much output is queued */
 #define GLB_SRV_SOCKBUF      (4 * 1024 * 1024) /* wanted SO_RCVBUF/SO_SNDBUF (best effort) */
@@ -49,12 +49,30 @@ static inline void glb_srv_stat_add(_Atomic unsigned long long *c, unsigned long
 typedef struct glb_worker glb_worker;
 
 /* One UDP socket of one worker. */
+typedef union glb_srv_ctrl {
+    struct cmsghdr align;
+    unsigned char buf[GLB_SRV_CTRL_LEN];
+} glb_srv_ctrl;
+
+/* One UDP socket and the thread that serves it. */
 typedef struct glb_udp_sock {
+    glb_srv_stats stats;      /* first: its own cache line, written by this thread only */
     glb_worker *w;
     int fd;
     int family;
     int pktinfo;              /* 1: wildcard bind, replies carry the queried address */
-    struct event *ev;
+    unsigned id;              /* thread index (QSBR reader id) */
+    pthread_t thread;
+    int started;
+
+    /* Batch state, preallocated: slot i receives into in + i*MSG_MAX and its
+     * answer is built in out + i*MSG_MAX. */
+    unsigned char *udp_in, *udp_out;
+    struct mmsghdr in_msg[GLB_SRV_UDP_BATCH], out_msg[GLB_SRV_UDP_BATCH];
+    struct iovec in_iov[GLB_SRV_UDP_BATCH], out_iov[GLB_SRV_UDP_BATCH];
+    struct sockaddr_storage peer[GLB_SRV_UDP_BATCH];
+    glb_srv_ctrl in_ctrl[GLB_SRV_UDP_BATCH], out_ctrl[GLB_SRV_UDP_BATCH];
+    glb_addr from[GLB_SRV_UDP_BATCH];
 } glb_udp_sock;
 
 /* One TCP listening socket of one worker. */
@@ -76,11 +94,6 @@ typedef struct glb_tcp_conn {
     glb_addr from;
 } glb_tcp_conn;
 
-typedef union glb_srv_ctrl {
-    struct cmsghdr align;
-    unsigned char buf[GLB_SRV_CTRL_LEN];
-} glb_srv_ctrl;
-
 struct glb_worker {
     glb_srv_stats stats;      /* first, so it starts on its own cache line */
 
@@ -92,17 +105,8 @@ struct glb_worker {
     struct event_base *base;
     struct event *stop_ev;    /* activated by glb_server_stop from another thread */
 
-    glb_udp_sock *udp;        /* srv->nlisten of them */
+    glb_udp_sock **udp;       /* srv->nlisten of them, each cache-line aligned */
     glb_tcp_listener *tcp;    /* srv->nlisten of them */
-
-    /* UDP batch state, preallocated: slot i receives into in + i*MSG_MAX
-     * and its answer is built in out + i*MSG_MAX. */
-    unsigned char *udp_in, *udp_out;
-    struct mmsghdr in_msg[GLB_SRV_UDP_BATCH], out_msg[GLB_SRV_UDP_BATCH];
-    struct iovec in_iov[GLB_SRV_UDP_BATCH], out_iov[GLB_SRV_UDP_BATCH];
-    struct sockaddr_storage peer[GLB_SRV_UDP_BATCH];
-    glb_srv_ctrl in_ctrl[GLB_SRV_UDP_BATCH], out_ctrl[GLB_SRV_UDP_BATCH];
-    glb_addr from[GLB_SRV_UDP_BATCH];
 
     /* TCP: one message in, one answer out (2 length bytes + MSG_MAX). */
     unsigned char *tcp_in, *tcp_out;
@@ -127,8 +131,16 @@ struct glb_server {
 enum { GLB_SRV_NEW = 0, GLB_SRV_RUNNING, GLB_SRV_STOPPED };
 
 /* server_udp.c */
-int glb_srv_udp_setup(glb_worker *w, glb_udp_sock *u);   /* 0 or -1 (ENOMEM) */
-void glb_srv_udp_prepare(glb_worker *w);                 /* once per worker */
+/* A socket of type (SOCK_DGRAM/SOCK_STREAM) bound to a, non-blocking;
+ * *pktinfo says whether replies must carry the queried address. -1 with err. */
+int glb_srv_open_bound(const glb_addr *a, int type, int *pktinfo, char *err, size_t errlen);
+
+/* A UDP socket for worker w, bound to a, served by thread number id.
+ * Returns NULL with err set. */
+glb_udp_sock *glb_srv_udp_new(glb_worker *w, const glb_addr *a, unsigned id, char *err, size_t errlen);
+void glb_srv_udp_free(glb_udp_sock *u);
+int glb_srv_udp_start(glb_udp_sock *u);                  /* 0, or an errno */
+void glb_srv_udp_join(glb_udp_sock *u);
 
 /* server_tcp.c */
 int glb_srv_tcp_setup(glb_worker *w, glb_tcp_listener *l); /* 0 or -1 (ENOMEM) */

@@ -214,8 +214,9 @@ static void srv_start(test_srv *t, const srv_opts *o)
     glb_addr la[2];
 
     atomic_store(&bad, 0);
-    atomic_store(&nworkers_now, o->workers);
     t->v6 = o->v6 && have_v6();
+    /* the handler's worker index names a thread: TCP loops and UDP sockets */
+    atomic_store(&nworkers_now, o->workers * (t->v6 ? 3u : 2u));
     for (int attempt = 0; attempt < 20; attempt++) {
         t->port = pick_port();
         la[0] = loop_addr(AF_INET, t->port);
@@ -771,7 +772,8 @@ static void test_qsbr_and_both_paths(void **state)
     (void)state;
     test_srv t;
     glb_server_stats st;
-    glb_qsbr *q = glb_qsbr_new(3);
+    /* 3 workers x (TCP loop + UDP on v4 and v6): at most 9 reader threads */
+    glb_qsbr *q = glb_qsbr_new(9);
     assert_non_null(q);
     srv_opts o = {.workers = 3, .qsbr = q, .v6 = 1};
     srv_start(&t, &o);
@@ -918,8 +920,8 @@ static int wildcard_child(void)
     la[0].port = 5300;
     la[1].family = AF_INET6;
     la[1].port = 5300;
-    atomic_store(&nworkers_now, 2);
     glb_server_cfg cfg = {.listen = la, .nlisten = v6 ? 2 : 1, .workers = 2, .handler = echo_handler};
+    atomic_store(&nworkers_now, glb_server_threads(&cfg));
     glb_server *srv = glb_server_new(&cfg, err, sizeof err);
     if (!srv) {
         fprintf(stderr, "wildcard: %s\n", err);
@@ -991,7 +993,7 @@ static void test_start_after_fork(void **state)
     char err[256];
     glb_addr a;
     glb_server_cfg cfg = {.workers = 2, .handler = echo_handler};
-    atomic_store(&nworkers_now, 2);
+    atomic_store(&nworkers_now, 2 * 2); /* one v4 listener: a TCP loop and a UDP thread per worker */
     atomic_store(&bad, 0);
     glb_server *srv = new_v4_server(&cfg, &a, err, sizeof err);
     uint16_t port = a.port;
