@@ -2,6 +2,7 @@
  * SPDX-License-Identifier: BSD-3-Clause */
 #include <event2/event.h>
 #include <getopt.h>
+#include <limits.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -153,8 +154,8 @@ int main(int argc, char **argv)
         return 2;
     }
     /* Detached, we run in /: keep the path SIGHUP reads valid. */
-    char *conf_abs = realpath(d.conf_file, NULL);
-    if (conf_abs)
+    static char conf_abs[PATH_MAX];
+    if (realpath(d.conf_file, conf_abs))
         d.conf_file = conf_abs;
     glb_log_init("dnsb", 0, GLB_LOG_INFO);
     char err[1024];
@@ -236,6 +237,5 @@ int main(int argc, char **argv)
     dnsb_table_free(t);
     glb_qsbr_free(d.qsbr);
     free(d.stats);
-    free(conf_abs);
     return 0;
 }
