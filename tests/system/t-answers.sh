@@ -3,10 +3,13 @@
 . "$(dirname "$0")/lib.sh"
 
 PORT=$(free_port)
+# IPv6 loopback where the machine has it.
+V6=0
+ip -6 addr show dev lo 2>/dev/null | grep -q 'inet6 ::1/128' && V6=1
 cat >"$TMP/dnsb.conf" <<CONF
 server:
     listen: 127.0.0.1@$PORT
-    listen: ::1@$PORT
+$([ $V6 = 1 ] && echo "    listen: ::1@$PORT")
     workers: 2
     zone: glb.example.net.
     zone-ns: b1.glb.example.net. 127.0.0.1
@@ -114,8 +117,12 @@ check "case: still answered" "$out" 'CNAME.lb42'
 
 out=$(q +tcp -b 127.0.0.1 www.foobar.example A)
 check "TCP: same referral" "$out" 'CNAME.lb42\.www'
-out=$(dig +norec +time=2 +tries=1 -p "$PORT" @::1 -b ::1 www.foobar.example A 2>&1)
-check "IPv6 listener answers" "$out" 'status: NOERROR'
+if [ $V6 = 1 ]; then
+    out=$(dig +norec +time=2 +tries=1 -p "$PORT" @::1 -b ::1 www.foobar.example A 2>&1)
+    check "IPv6 listener answers" "$out" 'status: NOERROR'
+else
+    echo "# no IPv6 loopback: the v6 listener is not checked"
+fi
 
 out=$(q +noedns +ignore -b 127.0.0.3 big.foobar.example AAAA)
 check "UDP without EDNS: TC when the answer exceeds 512" "$out" 'flags: qr aa tc;'
