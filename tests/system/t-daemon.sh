@@ -69,6 +69,24 @@ fi
 [ -e "$TMP/dnsb.pid" ] && not_ok "SIGTERM: pid file removed" || ok "SIGTERM: pid file removed"
 check "SIGTERM: final stats logged" "$(cat "$TMP/dnsb.log")" 'stats: queries=[0-9]+'
 
+# The configuration as the issue wrote it: accepted as is, and served (on a
+# free port and with the pid file in our directory, so as not to clash).
+out=$("$DNSB" -t -c "$SRCDIR/tests/system/data/dnsb-issue.conf" 2>&1)
+check "the issue's configuration is accepted as written" "$out" 'ok \(1 services, 1 lbs\)'
+if [ "$(id -u)" = 0 ] && id dnsb >/dev/null 2>&1; then
+    sed -e "s/127.0.0.1@5300/127.0.0.1@$PORT/" -e "s|/run/dnsb.pid|$TMP/issue.pid|" \
+        "$SRCDIR/tests/system/data/dnsb-issue.conf" >"$TMP/issue.conf"
+    chmod 755 "$TMP"
+    start_dnsb "$TMP/issue.conf"
+    wait_dns 127.0.0.1 "$PORT" glb.example.net || exit 1
+    out=$(dig +norec +time=1 +tries=1 -p "$PORT" @127.0.0.1 -b 127.0.0.1 www.foobar.example A 2>&1)
+    check "the issue's configuration: referral to lb42" "$out" 'CNAME.lb42\.www\.foobar\.example\.'
+    check "the issue's configuration: runs as dnsb" "$(grep '^Uid:' /proc/$DNSB_PID/status)" "^Uid:[[:space:]]+$(id -u dnsb)[[:space:]]"
+    stop_pid "$DNSB_PID"
+else
+    echo "# not root or no user dnsb (scripts/setup makes it): not run as written"
+fi
+
 # Privilege drop: as root, with username set, the workers run as that user.
 if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
     write_conf 192.0.2.10
