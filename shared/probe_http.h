@@ -1,0 +1,72 @@
+/* HTTP and HTTPS health checks on libevent (+ OpenSSL): one GET of a small
+ * test object, timed in phases. Used by dnslb and mservice.
+ * SPDX-License-Identifier: BSD-3-Clause */
+#ifndef GLB_PROBE_HTTP_H
+#define GLB_PROBE_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shared/addr.h"
+
+struct event_base;
+typedef struct ssl_ctx_st SSL_CTX;
+
+/* A check URL: http[s]://host[:port]/path */
+typedef struct glb_url {
+    int tls;            /* https */
+    char host[256];     /* as written (name or address, v6 without brackets) */
+    uint16_t port;      /* default 80 / 443 */
+    char path[1024];    /* "/" when none */
+} glb_url;
+
+/* Parses s. Returns 0, or -1 with a reason in *why (static string). */
+int glb_url_parse(const char *s, glb_url *u, const char **why);
+
+enum glb_http_error {
+    GLB_HTTP_OK = 0,
+    GLB_HTTP_ERR_CONNECT,  /* refused, unreachable */
+    GLB_HTTP_ERR_TLS,      /* handshake or certificate verification failed */
+    GLB_HTTP_ERR_TIMEOUT,  /* the whole check took longer than its timeout */
+    GLB_HTTP_ERR_RESET,    /* connection reset or closed before the response ended */
+    GLB_HTTP_ERR_PROTOCOL, /* not a well-formed HTTP/1.x response */
+    GLB_HTTP_ERR_STATUS,   /* a status outside 200..399 */
+    GLB_HTTP_ERR_TOO_BIG   /* body larger than the bound */
+};
+
+/* Names of the errors: "ok", "connect", "tls", "timeout", "reset", ... */
+const char *glb_http_error_str(enum glb_http_error e);
+
+/* The outcome of one check. Times are milliseconds from the start of the
+ * check; -1 for a phase that was not reached. */
+typedef struct glb_http_result {
+    enum glb_http_error err;
+    int status;          /* HTTP status, 0 when none was read */
+    double connect_ms;   /* TCP connected */
+    double tls_ms;       /* TLS handshake done (https only) */
+    double ttfb_ms;      /* first byte of the response */
+    double total_ms;     /* response complete */
+    size_t body_bytes;
+} glb_http_result;
+
+typedef void (*glb_http_cb)(void *arg, const glb_http_result *r);
+
+typedef struct glb_http_check glb_http_check;
+
+/* A client TLS context: TLS 1.2+, trust from ca_file or, when NULL, the
+ * system store. NULL on failure. Shared by every check. */
+SSL_CTX *glb_http_ssl_ctx_new(const char *ca_file);
+
+/* Starts GET u->path from addr:u->port (Host: u->host; SNI u->host when it
+ * is a name; certificate verified against u->host unless verify is 0).
+ * cb runs exactly once, from the event loop, unless the check is cancelled
+ * first. The body is read up to max_body bytes. Returns NULL when the check
+ * could not even start (no memory, bad address): then cb is not called. */
+glb_http_check *glb_http_check_start(struct event_base *base, SSL_CTX *ctx, const glb_url *u,
+                                     const glb_addr *addr, unsigned timeout_ms, int verify, size_t max_body,
+                                     glb_http_cb cb, void *arg);
+
+/* Abandons a running check: its callback will not run; resources freed. */
+void glb_http_check_cancel(glb_http_check *c);
+
+#endif
