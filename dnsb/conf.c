@@ -1,23 +1,12 @@
 /* dnsb's configuration schema and its checks. SPDX-License-Identifier: BSD-3-Clause */
 #include "dnsb/conf.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "shared/log.h"
-
-/* Appends one zeroed element to a growing array; NULL when out of memory. */
-static void *push(void *arrp, size_t *n, size_t elem)
-{
-    void **arr = arrp;
-    char *na = realloc(*arr, (*n + 1) * elem);
-    if (!na)
-        return NULL;
-    *arr = na;
-    memset(na + *n * elem, 0, elem);
-    return na + (*n)++ * elem;
-}
 
 #define NOMEM "out of memory"
 
@@ -37,24 +26,10 @@ static const char *h_listen(void *ctx, const glb_cfg_val *v, char *e, size_t el)
 {
     (void)e, (void)el;
     dnsb_conf *c = ctx;
-    glb_addr *a = push(&c->listen, &c->nlisten, sizeof(*a));
+    glb_addr *a = glb_cfg_push(&c->listen, &c->nlisten, sizeof(*a));
     if (!a)
         return NOMEM;
     *a = v->addr;
-    return NULL;
-}
-
-static const char *h_workers(void *ctx, const glb_cfg_val *v, char *e, size_t el)
-{
-    (void)e, (void)el;
-    ((dnsb_conf *)ctx)->workers = (unsigned)v->num;
-    return NULL;
-}
-
-static const char *h_zone(void *ctx, const glb_cfg_val *v, char *e, size_t el)
-{
-    (void)e, (void)el;
-    memcpy(((dnsb_conf *)ctx)->zone, v->dname, v->dname_len);
     return NULL;
 }
 
@@ -71,7 +46,7 @@ static const char *h_zone_ns(void *ctx, const glb_cfg_val *v, char *e, size_t el
         snprintf(e, el, "bad address '%s'", v->words[1]);
         return e;
     }
-    dnsb_zone_ns *ns = push(&c->zone_ns, &c->nzone_ns, sizeof(*ns));
+    dnsb_zone_ns *ns = glb_cfg_push(&c->zone_ns, &c->nzone_ns, sizeof(*ns));
     if (!ns)
         return NOMEM;
     memcpy(ns->name, name, glb_dname_len(name));
@@ -79,92 +54,7 @@ static const char *h_zone_ns(void *ctx, const glb_cfg_val *v, char *e, size_t el
     return NULL;
 }
 
-static const char *h_whoami(void *ctx, const glb_cfg_val *v, char *e, size_t el)
-{
-    (void)e, (void)el;
-    memcpy(((dnsb_conf *)ctx)->whoami, v->dname, v->dname_len);
-    return NULL;
-}
-
-static const char *h_contact(void *ctx, const glb_cfg_val *v, char *e, size_t el)
-{
-    (void)e, (void)el;
-    memcpy(((dnsb_conf *)ctx)->contact, v->dname, v->dname_len);
-    return NULL;
-}
-
-static const char *h_zone_ttl(void *ctx, const glb_cfg_val *v, char *e, size_t el)
-{
-    (void)e, (void)el;
-    ((dnsb_conf *)ctx)->zone_ttl = (uint32_t)v->num;
-    return NULL;
-}
-
-static const char *h_edns_size(void *ctx, const glb_cfg_val *v, char *e, size_t el)
-{
-    (void)e, (void)el;
-    ((dnsb_conf *)ctx)->edns_size = (uint16_t)v->num;
-    return NULL;
-}
-
-static const char *h_tcp_idle(void *ctx, const glb_cfg_val *v, char *e, size_t el)
-{
-    (void)e, (void)el;
-    ((dnsb_conf *)ctx)->tcp_idle_ms = (unsigned)v->num;
-    return NULL;
-}
-
-static const char *h_tcp_max(void *ctx, const glb_cfg_val *v, char *e, size_t el)
-{
-    (void)e, (void)el;
-    ((dnsb_conf *)ctx)->tcp_max_conns = (unsigned)v->num;
-    return NULL;
-}
-
-static const char *h_username(void *ctx, const glb_cfg_val *v, char *e, size_t el)
-{
-    dnsb_conf *c = ctx;
-    if (strlen(v->str) >= sizeof(c->username)) {
-        snprintf(e, el, "too long");
-        return e;
-    }
-    snprintf(c->username, sizeof(c->username), "%s", v->str);
-    return NULL;
-}
-
-static const char *h_pidfile(void *ctx, const glb_cfg_val *v, char *e, size_t el)
-{
-    dnsb_conf *c = ctx;
-    if (strlen(v->str) >= sizeof(c->pidfile)) {
-        snprintf(e, el, "too long");
-        return e;
-    }
-    snprintf(c->pidfile, sizeof(c->pidfile), "%s", v->str);
-    return NULL;
-}
-
-static const char *h_verbosity(void *ctx, const glb_cfg_val *v, char *e, size_t el)
-{
-    (void)e, (void)el;
-    ((dnsb_conf *)ctx)->verbosity = (int)v->num;
-    return NULL;
-}
-
-static const char *h_syslog(void *ctx, const glb_cfg_val *v, char *e, size_t el)
-{
-    (void)e, (void)el;
-    ((dnsb_conf *)ctx)->use_syslog = (int)v->num;
-    return NULL;
-}
-
 /* --- service: --- */
-
-static const char *h_svc_name(void *ctx, const glb_cfg_val *v, char *e, size_t el)
-{
-    (void)e, (void)el;
-    memcpy(cur_service(ctx)->name, v->dname, v->dname_len);
-    return NULL;
-}
 
 static const char *h_svc_mode(void *ctx, const glb_cfg_val *v, char *e, size_t el)
 {
@@ -178,20 +68,6 @@ static const char *h_svc_mode(void *ctx, const glb_cfg_val *v, char *e, size_t e
     return e;
 }
 
-static const char *h_svc_ttl_referral(void *ctx, const glb_cfg_val *v, char *e, size_t el)
-{
-    (void)e, (void)el;
-    cur_service(ctx)->ttl_referral = (uint32_t)v->num;
-    return NULL;
-}
-
-static const char *h_svc_ttl_answer(void *ctx, const glb_cfg_val *v, char *e, size_t el)
-{
-    (void)e, (void)el;
-    cur_service(ctx)->ttl_answer = (uint32_t)v->num;
-    return NULL;
-}
-
 static const char *h_svc_site(void *ctx, const glb_cfg_val *v, char *e, size_t el)
 {
     dnsb_service_conf *s = cur_service(ctx);
@@ -203,7 +79,7 @@ static const char *h_svc_site(void *ctx, const glb_cfg_val *v, char *e, size_t e
             snprintf(e, el, "site '%s' given twice", site.name);
             return e;
         }
-    glb_site *slot = push(&s->sites, &s->nsites, sizeof(*slot));
+    glb_site *slot = glb_cfg_push(&s->sites, &s->nsites, sizeof(*slot));
     if (!slot)
         return NOMEM;
     *slot = site;
@@ -226,7 +102,7 @@ static const char *h_lb_address(void *ctx, const glb_cfg_val *v, char *e, size_t
 {
     (void)e, (void)el;
     dnsb_lb_conf *lb = cur_lb(ctx);
-    glb_addr *a = push(&lb->addrs, &lb->naddrs, sizeof(*a));
+    glb_addr *a = glb_cfg_push(&lb->addrs, &lb->naddrs, sizeof(*a));
     if (!a)
         return NOMEM;
     *a = v->addr;
@@ -237,7 +113,7 @@ static const char *h_lb_proxy(void *ctx, const glb_cfg_val *v, char *e, size_t e
 {
     (void)e, (void)el;
     dnsb_lb_conf *lb = cur_lb(ctx);
-    glb_addr *a = push(&lb->proxy, &lb->nproxy, sizeof(*a));
+    glb_addr *a = glb_cfg_push(&lb->proxy, &lb->nproxy, sizeof(*a));
     if (!a)
         return NOMEM;
     *a = v->addr;
@@ -248,7 +124,7 @@ static const char *h_lb_resolver(void *ctx, const glb_cfg_val *v, char *e, size_
 {
     (void)e, (void)el;
     dnsb_lb_conf *lb = cur_lb(ctx);
-    glb_prefix *p = push(&lb->resolvers, &lb->nresolvers, sizeof(*p));
+    glb_prefix *p = glb_cfg_push(&lb->resolvers, &lb->nresolvers, sizeof(*p));
     if (!p)
         return NOMEM;
     *p = v->prefix;
@@ -263,7 +139,7 @@ static const char *h_lb_ranking(void *ctx, const glb_cfg_val *v, char *e, size_t
         snprintf(e, el, "bad service name '%s'", v->words[0]);
         return e;
     }
-    dnsb_ranking_conf *r = push(&lb->rankings, &lb->nrankings, sizeof(*r));
+    dnsb_ranking_conf *r = glb_cfg_push(&lb->rankings, &lb->nrankings, sizeof(*r));
     if (!r)
         return NOMEM;
     memcpy(r->service, svc, glb_dname_len(svc));
@@ -281,7 +157,7 @@ static const char *section_begin(void *ctx, const char *section, const char *fil
 {
     dnsb_conf *c = ctx;
     if (strcmp(section, "service") == 0) {
-        dnsb_service_conf *s = push(&c->services, &c->nservices, sizeof(*s));
+        dnsb_service_conf *s = glb_cfg_push(&c->services, &c->nservices, sizeof(*s));
         if (!s)
             return NOMEM;
         s->ttl_referral = 3600;
@@ -289,7 +165,7 @@ static const char *section_begin(void *ctx, const char *section, const char *fil
         snprintf(s->file, sizeof(s->file), "%s", file);
         s->line = line;
     } else if (strcmp(section, "lb") == 0) {
-        dnsb_lb_conf *lb = push(&c->lbs, &c->nlbs, sizeof(*lb));
+        dnsb_lb_conf *lb = glb_cfg_push(&c->lbs, &c->nlbs, sizeof(*lb));
         if (!lb)
             return NOMEM;
         snprintf(lb->file, sizeof(lb->file), "%s", file);
@@ -300,49 +176,66 @@ static const char *section_begin(void *ctx, const char *section, const char *fil
 
 #define U32MAX 2147483647LL /* TTLs are at most 2^31 - 1 (RFC 2181 §8) */
 
+#define SRV(f) offsetof(dnsb_conf, f)
+#define SVC(f) offsetof(dnsb_service_conf, f)
+
 const glb_cfg_key dnsb_conf_keys[] = {
     {"server", "listen", GLB_CFG_ADDRPORT, GLB_CFG_REPEAT | GLB_CFG_REQUIRED, 0, 0, 53, h_listen,
-     "ADDR[@PORT] to answer DNS on, UDP and TCP (repeatable)"},
-    {"server", "workers", GLB_CFG_INT, 0, 1, 64, 0, h_workers, "answering threads (default 1)"},
-    {"server", "zone", GLB_CFG_DNAME, GLB_CFG_REQUIRED, 0, 0, 0, h_zone, "the DNS-B's own zone"},
+     "ADDR[@PORT] to answer DNS on, UDP and TCP (repeatable)", 0},
+    {"server", "workers", GLB_CFG_INT, 0, 1, 64, 0, glb_cfg_set_uint, "answering threads (default 1)", SRV(workers)},
+    {"server", "zone", GLB_CFG_DNAME, GLB_CFG_REQUIRED, 0, 0, 0, glb_cfg_set_dname, "the DNS-B's own zone",
+     SRV(zone)},
     {"server", "zone-ns", GLB_CFG_WORDS, GLB_CFG_REPEAT | GLB_CFG_REQUIRED, 2, 2, 0, h_zone_ns,
-     "NAME ADDR: a name server of the zone and its address (repeatable)"},
-    {"server", "whoami", GLB_CFG_DNAME, 0, 0, 0, 0, h_whoami,
-     "name under which <any>.NAME TXT tells the asker's address (default whoami.<zone>)"},
-    {"server", "zone-contact", GLB_CFG_DNAME, 0, 0, 0, 0, h_contact,
-     "SOA RNAME (default hostmaster.<zone>)"},
-    {"server", "zone-ttl", GLB_CFG_INT, 0, 1, U32MAX, 0, h_zone_ttl, "TTL of SOA, NS and glue (default 3600)"},
-    {"server", "edns-buffer-size", GLB_CFG_INT, 0, 512, 4096, 0, h_edns_size,
-     "largest UDP answer sent (default 1232)"},
-    {"server", "tcp-idle-timeout", GLB_CFG_INT, 0, 100, 3600000, 0, h_tcp_idle,
-     "milliseconds before an idle TCP connection is closed (default 10000)"},
-    {"server", "tcp-max-connections", GLB_CFG_INT, 0, 1, 100000, 0, h_tcp_max,
-     "open TCP connections per worker (default 512)"},
-    {"server", "username", GLB_CFG_STR, 0, 0, 0, 0, h_username, "user to switch to after binding, when root"},
-    {"server", "pidfile", GLB_CFG_STR, 0, 0, 0, 0, h_pidfile, "where to write the process id"},
-    {"server", "verbosity", GLB_CFG_INT, 0, 0, 4, 0, h_verbosity, "0 errors .. 4 debug (default 3)"},
-    {"server", "use-syslog", GLB_CFG_BOOL, 0, 0, 0, 0, h_syslog, "log to syslog instead of stderr"},
-    {"service", "name", GLB_CFG_DNAME, GLB_CFG_REQUIRED, 0, 0, 0, h_svc_name,
-     "the load-balanced name (delegated to the DNS-Bs, or under zone)"},
-    {"service", "mode", GLB_CFG_STR, 0, 0, 0, 0, h_svc_mode, "referral | direct | proxy (default referral)"},
-    {"service", "ttl-referral", GLB_CFG_INT, 0, 0, U32MAX, 0, h_svc_ttl_referral,
-     "TTL of the CNAME and the delegation to a DNS-LB (default 3600)"},
-    {"service", "ttl-answer", GLB_CFG_INT, 0, 0, U32MAX, 0, h_svc_ttl_answer,
-     "TTL of address answers (default 300)"},
+     "NAME ADDR: a name server of the zone and its address (repeatable)", 0},
+    {"server", "whoami", GLB_CFG_DNAME, 0, 0, 0, 0, glb_cfg_set_dname,
+     "name under which <any>.NAME TXT tells the asker's address (default whoami.<zone>)", SRV(whoami)},
+    {"server", "zone-contact", GLB_CFG_DNAME, 0, 0, 0, 0, glb_cfg_set_dname,
+     "SOA RNAME (default hostmaster.<zone>)", SRV(contact)},
+    {"server", "zone-ttl", GLB_CFG_INT, 0, 1, U32MAX, 0, glb_cfg_set_u32, "TTL of SOA, NS and glue (default 3600)",
+     SRV(zone_ttl)},
+    {"server", "edns-buffer-size", GLB_CFG_INT, 0, 512, 4096, 0, glb_cfg_set_uint,
+     "largest UDP answer sent (default 1232)", SRV(edns_size)},
+    {"server", "tcp-idle-timeout", GLB_CFG_INT, 0, 100, 3600000, 0, glb_cfg_set_uint,
+     "milliseconds before an idle TCP connection is closed (default 10000)", SRV(tcp_idle_ms)},
+    {"server", "tcp-max-connections", GLB_CFG_INT, 0, 1, 100000, 0, glb_cfg_set_uint,
+     "open TCP connections per worker (default 512)", SRV(tcp_max_conns)},
+    {"server", "username", GLB_CFG_STR, 0, 0, 64, 0, glb_cfg_set_str,
+     "user to switch to after binding, when root", SRV(username)},
+    {"server", "pidfile", GLB_CFG_STR, 0, 0, 256, 0, glb_cfg_set_str, "where to write the process id", SRV(pidfile)},
+    {"server", "verbosity", GLB_CFG_INT, 0, 0, 4, 0, glb_cfg_set_uint, "0 errors .. 4 debug (default 3)",
+     SRV(verbosity)},
+    {"server", "use-syslog", GLB_CFG_BOOL, 0, 0, 0, 0, glb_cfg_set_bool, "log to syslog instead of stderr",
+     SRV(use_syslog)},
+    {"service", "name", GLB_CFG_DNAME, GLB_CFG_REQUIRED, 0, 0, 0, glb_cfg_set_dname,
+     "the load-balanced name (delegated to the DNS-Bs, or under zone)", SVC(name)},
+    {"service", "mode", GLB_CFG_STR, 0, 0, 0, 0, h_svc_mode, "referral | direct | proxy (default referral)", 0},
+    {"service", "ttl-referral", GLB_CFG_INT, 0, 0, U32MAX, 0, glb_cfg_set_u32,
+     "TTL of the CNAME and the delegation to a DNS-LB (default 3600)", SVC(ttl_referral)},
+    {"service", "ttl-answer", GLB_CFG_INT, 0, 0, U32MAX, 0, glb_cfg_set_u32, "TTL of address answers (default 300)",
+     SVC(ttl_answer)},
     {"service", "site", GLB_CFG_WORDS, GLB_CFG_REPEAT | GLB_CFG_REQUIRED, 2, 32, 0, h_svc_site,
-     "NAME ADDR|HOST [ADDR...] [weight=N] [cost=X] [location=LAT,LON] [check=URL] [check-verify=yes|no]"},
-    {"lb", "id", GLB_CFG_STR, GLB_CFG_REQUIRED, 0, 0, 0, h_lb_id, "the DNS-LB's identity, used as DNS label"},
+     "NAME ADDR|HOST [ADDR...] [weight=N] [cost=X] [location=LAT,LON] [check=URL] [check-verify=yes|no]", 0},
+    {"lb", "id", GLB_CFG_STR, GLB_CFG_REQUIRED, 0, 0, 0, h_lb_id, "the DNS-LB's identity, used as DNS label", 0},
     {"lb", "address", GLB_CFG_ADDR, GLB_CFG_REPEAT | GLB_CFG_REQUIRED, 0, 0, 0, h_lb_address,
-     "where the DNS-LB answers DNS (repeatable, v4/v6)"},
-    {"lb", "proxy-address", GLB_CFG_ADDR, GLB_CFG_REPEAT, 0, 0, 0, h_lb_proxy, "its HTTP proxy (proxy mode)"},
+     "where the DNS-LB answers DNS (repeatable, v4/v6)", 0},
+    {"lb", "proxy-address", GLB_CFG_ADDR, GLB_CFG_REPEAT, 0, 0, 0, h_lb_proxy, "its HTTP proxy (proxy mode)", 0},
     {"lb", "resolver", GLB_CFG_PREFIX, GLB_CFG_REPEAT, 0, 0, 0, h_lb_resolver,
-     "resolver address or prefix this DNS-LB serves (repeatable)"},
+     "resolver address or prefix this DNS-LB serves (repeatable)", 0},
     {"lb", "ranking", GLB_CFG_WORDS, GLB_CFG_REPEAT, 2, 33, 0, h_lb_ranking,
-     "SERVICE SITE...: its site order for SERVICE (direct mode)"},
-    {NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL},
+     "SERVICE SITE...: its site order for SERVICE (direct mode)", 0},
+    {NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, 0},
 };
 
-static const glb_cfg_schema dnsb_schema = {dnsb_conf_keys, section_begin, NULL};
+/* The struct a section's keys fill: the conf, or the service being read. */
+static void *section_target(void *ctx, const char *section)
+{
+    dnsb_conf *c = ctx;
+    if (strcmp(section, "service") == 0 && c->nservices)
+        return cur_service(c);
+    return c;
+}
+
+static const glb_cfg_schema dnsb_schema = {dnsb_conf_keys, section_begin, NULL, section_target};
 
 static const dnsb_service_conf *find_service(const dnsb_conf *c, const uint8_t *name)
 {

@@ -62,11 +62,11 @@ typedef struct dnsb_conf {
     uint8_t whoami[GLB_DNAME_MAX];
     uint8_t contact[GLB_DNAME_MAX]; /* SOA RNAME; default hostmaster.<zone> */
     uint32_t zone_ttl;
-    uint16_t edns_size;
+    unsigned edns_size;
     unsigned tcp_idle_ms, tcp_max_conns;
     char username[64];
     char pidfile[256];
-    int verbosity;
+    unsigned verbosity;
     int use_syslog;
     /* service: and lb: sections */
     dnsb_service_conf *services;

@@ -189,6 +189,8 @@ static int apply_key(parser *p, const glb_cfg_key *k, const char *file, unsigned
     v.line = line;
     v.section = p->section;
     v.key = k->key;
+    v.row = k;
+    v.target = p->schema->target ? p->schema->target(p->ctx, p->section) : NULL;
 
     int n = split_words(value, words, CFG_MAX_WORDS);
     if (n < 0)
@@ -377,4 +379,81 @@ int glb_cfg_parse_file(const char *file, const glb_cfg_schema *schema, void *ctx
     int r = parse_top(file, text, schema, ctx, err, errlen);
     free(text);
     return r;
+}
+
+void *glb_cfg_push(void *arrp, size_t *n, size_t elem)
+{
+    void **arr = arrp;
+    char *na = realloc(*arr, (*n + 1) * elem);
+    if (!na)
+        return NULL;
+    *arr = na;
+    memset(na + *n * elem, 0, elem);
+    return na + (*n)++ * elem;
+}
+
+/* --- generic handlers --- */
+
+#define FIELD(v, type) ((type *)((char *)(v)->target + (v)->row->offset))
+
+const char *glb_cfg_set_uint(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    (void)ctx, (void)e, (void)el;
+    *FIELD(v, unsigned) = (unsigned)v->num;
+    return NULL;
+}
+
+const char *glb_cfg_set_u32(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    (void)ctx, (void)e, (void)el;
+    *FIELD(v, uint32_t) = (uint32_t)v->num;
+    return NULL;
+}
+
+const char *glb_cfg_set_bool(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    (void)ctx, (void)e, (void)el;
+    *FIELD(v, int) = (int)v->num;
+    return NULL;
+}
+
+const char *glb_cfg_set_double(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    (void)ctx;
+    char *end;
+    errno = 0;
+    double x = strtod(v->str, &end);
+    if (end == v->str || *end != '\0' || errno || x != x || x < (double)v->row->min ||
+        x > (double)v->row->max) {
+        snprintf(e, el, "bad number '%s' (%lld..%lld)", v->str, v->row->min, v->row->max);
+        return e;
+    }
+    *FIELD(v, double) = x;
+    return NULL;
+}
+
+const char *glb_cfg_set_str(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    (void)ctx;
+    size_t cap = (size_t)v->row->max;
+    if (strlen(v->str) >= cap) {
+        snprintf(e, el, "longer than %zu characters", cap - 1);
+        return e;
+    }
+    memcpy(FIELD(v, char), v->str, strlen(v->str) + 1);
+    return NULL;
+}
+
+const char *glb_cfg_set_addr(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    (void)ctx, (void)e, (void)el;
+    *FIELD(v, glb_addr) = v->addr;
+    return NULL;
+}
+
+const char *glb_cfg_set_dname(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    (void)ctx, (void)e, (void)el;
+    memcpy(FIELD(v, uint8_t), v->dname, v->dname_len);
+    return NULL;
 }

@@ -53,6 +53,8 @@ typedef struct glb_cfg_val {
     size_t dname_len;
     char **words;         /* GLB_CFG_WORDS: argv-style, NULL-terminated */
     int nwords;
+    const struct glb_cfg_key *row; /* the schema row */
+    void *target;         /* the section's struct (schema->target), or NULL */
 } glb_cfg_val;
 
 /* One schema row. */
@@ -65,6 +67,7 @@ typedef struct glb_cfg_key {
     uint16_t defport;     /* GLB_CFG_ADDRPORT: port when none is given */
     glb_cfg_handler handler;
     const char *help;     /* one line for --help and docs */
+    size_t offset;        /* for the glb_cfg_set_* handlers: field offset in the target */
 } glb_cfg_key;
 
 /* Called when a section line is seen ("name:" with no value), so a daemon
@@ -77,7 +80,28 @@ typedef struct glb_cfg_schema {
     const glb_cfg_key *keys;  /* terminated by a row with section == NULL */
     glb_cfg_section_fn section_begin;
     glb_cfg_section_fn section_end; /* may be NULL; called at section end */
+    /* May be NULL: the struct that the current instance of section fills,
+     * handed to handlers as v->target (for the glb_cfg_set_* handlers). */
+    void *(*target)(void *ctx, const char *section);
 } glb_cfg_schema;
+
+/* Appends one zeroed element of elem bytes to the array *arrp holding *n;
+ * returns it, or NULL when out of memory (the array is unchanged). */
+void *glb_cfg_push(void *arrp, size_t *n, size_t elem);
+
+/* Generic handlers: store the checked value at v->target + row->offset.
+ * set_uint: unsigned int (GLB_CFG_INT); set_u32: uint32_t (GLB_CFG_INT);
+ * set_bool: int (GLB_CFG_BOOL); set_double: double parsed from the value,
+ * within [min, max] (GLB_CFG_STR); set_str: char array of row->max bytes
+ * (GLB_CFG_STR); set_addr: glb_addr (GLB_CFG_ADDR/ADDRPORT); set_dname:
+ * uint8_t[255] (GLB_CFG_DNAME). */
+const char *glb_cfg_set_uint(void *ctx, const glb_cfg_val *v, char *e, size_t el);
+const char *glb_cfg_set_u32(void *ctx, const glb_cfg_val *v, char *e, size_t el);
+const char *glb_cfg_set_bool(void *ctx, const glb_cfg_val *v, char *e, size_t el);
+const char *glb_cfg_set_double(void *ctx, const glb_cfg_val *v, char *e, size_t el);
+const char *glb_cfg_set_str(void *ctx, const glb_cfg_val *v, char *e, size_t el);
+const char *glb_cfg_set_addr(void *ctx, const glb_cfg_val *v, char *e, size_t el);
+const char *glb_cfg_set_dname(void *ctx, const glb_cfg_val *v, char *e, size_t el);
 
 /* Parses file against schema, calling handlers with ctx. Errors are written
  * to err (one "FILE:LINE: ..." line, NUL-terminated). Returns 0, or -1. */

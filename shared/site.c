@@ -49,6 +49,19 @@ static int parse_double(const char *s, double *out)
     return (end == s || *end != '\0' || errno || !isfinite(*out)) ? -1 : 0;
 }
 
+int glb_location_parse(const char *s, double *lat, double *lon)
+{
+    char buf[64];
+    const char *comma = strchr(s, ',');
+    if (!comma || (size_t)(comma - s) >= sizeof(buf))
+        return -1;
+    memcpy(buf, s, (size_t)(comma - s));
+    buf[comma - s] = '\0';
+    if (parse_double(buf, lat) != 0 || parse_double(comma + 1, lon) != 0 || fabs(*lat) > 90 || fabs(*lon) > 180)
+        return -1;
+    return 0;
+}
+
 static int site_option(glb_site *out, const char *w, const char *eq, char *err, size_t errlen)
 {
     size_t klen = (size_t)(eq - w);
@@ -68,16 +81,7 @@ static int site_option(glb_site *out, const char *w, const char *eq, char *err, 
             return -1;
         }
     } else if (klen == 8 && strncmp(w, "location", 8) == 0) {
-        char buf[64];
-        const char *comma = strchr(v, ',');
-        if (!comma || (size_t)(comma - v) >= sizeof(buf)) {
-            snprintf(err, errlen, "bad location '%s' (expected LAT,LON)", v);
-            return -1;
-        }
-        memcpy(buf, v, (size_t)(comma - v));
-        buf[comma - v] = '\0';
-        if (parse_double(buf, &out->lat) != 0 || parse_double(comma + 1, &out->lon) != 0 ||
-            fabs(out->lat) > 90 || fabs(out->lon) > 180) {
+        if (glb_location_parse(v, &out->lat, &out->lon) != 0) {
             snprintf(err, errlen, "bad location '%s' (expected LAT,LON in degrees)", v);
             return -1;
         }

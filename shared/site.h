@@ -29,6 +29,9 @@ typedef struct glb_site {
  * naming the offending word. */
 int glb_site_parse(char *const *words, int nwords, glb_site *out, char *err, size_t errlen);
 
+/* Parses "LAT,LON" in degrees (|lat| <= 90, |lon| <= 180). 0, or -1. */
+int glb_location_parse(const char *s, double *lat, double *lon);
+
 /* 1 when s is a usable identifier (site name, LB id): 1..63 chars of
  * [a-z0-9-], not starting or ending with '-'. Such ids double as DNS labels. */
 int glb_id_valid(const char *s);

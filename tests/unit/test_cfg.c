@@ -82,17 +82,17 @@ static const char *begin(void *ctx, const char *section, const char *file, unsig
 }
 
 static const glb_cfg_key keys[] = {
-    {"server", "name", GLB_CFG_STR, 0, 0, 0, 0, h_name, "a name"},
-    {"server", "port", GLB_CFG_INT, 0, 1, 65535, 0, h_port, "a port"},
-    {"server", "verbose", GLB_CFG_BOOL, 0, 0, 0, 0, h_verbose, "yes or no"},
-    {"server", "listen", GLB_CFG_ADDRPORT, GLB_CFG_REPEAT, 0, 0, 53, h_listen, "ADDR@PORT"},
-    {"server", "zone", GLB_CFG_DNAME, 0, 0, 0, 0, h_zone, "a zone"},
-    {"service", "name", GLB_CFG_DNAME, GLB_CFG_REQUIRED, 0, 0, 0, NULL, "service name"},
-    {"service", "site", GLB_CFG_WORDS, GLB_CFG_REPEAT, 2, 5, 0, h_site, "NAME ADDR..."},
-    {"service", "prefix", GLB_CFG_PREFIX, 0, 0, 0, 0, h_prefix, "a prefix"},
-    {NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL},
+    {"server", "name", GLB_CFG_STR, 0, 0, 0, 0, h_name, "a name", 0},
+    {"server", "port", GLB_CFG_INT, 0, 1, 65535, 0, h_port, "a port", 0},
+    {"server", "verbose", GLB_CFG_BOOL, 0, 0, 0, 0, h_verbose, "yes or no", 0},
+    {"server", "listen", GLB_CFG_ADDRPORT, GLB_CFG_REPEAT, 0, 0, 53, h_listen, "ADDR@PORT", 0},
+    {"server", "zone", GLB_CFG_DNAME, 0, 0, 0, 0, h_zone, "a zone", 0},
+    {"service", "name", GLB_CFG_DNAME, GLB_CFG_REQUIRED, 0, 0, 0, NULL, "service name", 0},
+    {"service", "site", GLB_CFG_WORDS, GLB_CFG_REPEAT, 2, 5, 0, h_site, "NAME ADDR...", 0},
+    {"service", "prefix", GLB_CFG_PREFIX, 0, 0, 0, 0, h_prefix, "a prefix", 0},
+    {NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, 0},
 };
-static const glb_cfg_schema schema = {keys, begin, NULL};
+static const glb_cfg_schema schema = {keys, begin, NULL, NULL};
 
 static int parse(const char *text, toy *t, char *err, size_t errlen)
 {
