@@ -357,36 +357,22 @@ static void lookup(ctx *c)
 size_t dnsb_answer(const dnsb_table *t, const uint8_t *pkt, size_t len, const glb_addr *from, int tcp,
                    uint8_t *out, size_t outcap, dnsb_stats *st)
 {
+    static const int parse_stat[] = {
+        [GLB_PARSE_DROP] = DNSB_ST_DROPPED,
+        [GLB_PARSE_FORMERR] = DNSB_ST_FORMERR,
+        [GLB_PARSE_NOTIMP] = DNSB_ST_NOTIMP,
+        [GLB_PARSE_BADVERS] = DNSB_ST_BADVERS,
+    };
     glb_query q;
-    uint16_t edns = t->conf->edns_size;
-    st->n[DNSB_ST_QUERIES]++;
-    switch (glb_query_parse(pkt, len, &q)) {
-    case GLB_PARSE_OK:
-        break;
-    case GLB_PARSE_DROP:
-        st->n[DNSB_ST_DROPPED]++;
-        return 0;
-    case GLB_PARSE_FORMERR:
-        st->n[DNSB_ST_FORMERR]++;
-        return glb_resp_error(out, outcap, pkt, len, &q, GLB_RCODE_FORMERR, edns);
-    case GLB_PARSE_NOTIMP:
-        st->n[DNSB_ST_NOTIMP]++;
-        return glb_resp_error(out, outcap, pkt, len, &q, GLB_RCODE_NOTIMP, edns);
-    case GLB_PARSE_BADVERS:
-        st->n[DNSB_ST_BADVERS]++;
-        return glb_resp_error(out, outcap, pkt, len, &q, GLB_RCODE_BADVERS, edns);
-    }
-    size_t limit = 512;
-    if (tcp)
-        limit = 65535;
-    else if (q.edns)
-        limit = q.edns_udp_size < 512 ? 512 : q.edns_udp_size > edns ? edns : q.edns_udp_size;
-    if (limit > outcap)
-        limit = outcap;
-
     glb_resp r;
-    if (glb_resp_init(&r, out, outcap, limit, &q) != 0)
-        return 0;
+    size_t reply_len;
+    uint16_t edns = (uint16_t)t->conf->edns_size;
+    st->n[DNSB_ST_QUERIES]++;
+    enum glb_parse_result res = glb_resp_start(&r, &q, pkt, len, tcp, edns, out, outcap, &reply_len);
+    if (res != GLB_PARSE_OK) {
+        st->n[parse_stat[res]]++;
+        return reply_len;
+    }
     ctx c = {t, &q, &r, from, from, (unsigned)glb_addr_bytes(from->family) * 8, -1, st};
     if (q.ecs) {
         st->n[DNSB_ST_ECS]++;

@@ -3,7 +3,6 @@
 #include <event2/event.h>
 #include <getopt.h>
 #include <limits.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -187,22 +186,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "dnsb: %s\n", err);
         return 1;
     }
-    if (cf->username[0] && getuid() == 0 && !getpwnam(cf->username)) {
-        fprintf(stderr, "dnsb: %s: key 'username': no such user '%s'\n", d.conf_file, cf->username);
-        return 1;
-    }
-    if (!foreground && glb_daemonize() != 0) {
-        fprintf(stderr, "dnsb: cannot detach\n");
-        return 1;
-    }
     char pidfile[sizeof(cf->pidfile)];
     snprintf(pidfile, sizeof(pidfile), "%s", cf->pidfile); /* the one to remove, whatever reloads say */
-    if (pidfile[0] && glb_pidfile_write(pidfile, err, sizeof(err)) != 0) {
-        log_err("%s", err);
-        return 1;
-    }
-    if (glb_drop_privileges(cf->username, err, sizeof(err)) != 0) {
-        log_err("%s", err);
+    if (glb_daemon_detach(foreground, pidfile, cf->username, err, sizeof(err)) != 0 ||
+        glb_drop_privileges(cf->username, err, sizeof(err)) != 0) {
+        fprintf(stderr, "dnsb: %s: %s\n", d.conf_file, err);
+        log_err("%s: %s", d.conf_file, err);
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);

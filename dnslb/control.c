@@ -1,1 +1,98 @@
-/* stub: to be written */
+/* dnslb's control commands. SPDX-License-Identifier: BSD-3-Clause */
+#include "dnslb/control.h"
+
+#include <event2/buffer.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+
+static int cmd_status(void *arg, const char *args, struct evbuffer *out, glb_control_conn *conn)
+{
+    (void)args, (void)conn;
+    lb_ctl *c = arg;
+    evbuffer_add_printf(out, "version: dnslb %s\nid: %s\nuptime: %.0f s\n", PACKAGE_VERSION, c->id,
+                        difftime(time(NULL), (time_t)c->started));
+    lb_prober_report_status(c->prober, out);
+    return 0;
+}
+
+static int cmd_sites(void *arg, const char *args, struct evbuffer *out, glb_control_conn *conn)
+{
+    (void)args, (void)conn;
+    lb_prober_report_sites(((lb_ctl *)arg)->prober, out);
+    return 0;
+}
+
+typedef struct pending {
+    lb_ctl *ctl;
+    glb_control_conn *conn;
+} pending;
+
+static void check_done(void *arg, size_t found)
+{
+    pending *p = arg;
+    struct evbuffer *out = glb_control_out(p->conn);
+    if (found) {
+        lb_prober_report_sites(p->ctl->prober, out);
+        glb_control_reply(p->conn, 1);
+    } else {
+        evbuffer_add_printf(out, "no such site\n");
+        glb_control_reply(p->conn, 0);
+    }
+    free(p);
+}
+
+static int cmd_check(void *arg, const char *args, struct evbuffer *out, glb_control_conn *conn)
+{
+    if (!*args) {
+        evbuffer_add_printf(out, "usage: check SITE | check SERVICE/SITE\n");
+        return -1;
+    }
+    pending *p = malloc(sizeof(*p));
+    if (!p) {
+        evbuffer_add_printf(out, "out of memory\n");
+        return -1;
+    }
+    p->ctl = arg;
+    p->conn = conn;
+    /* The answer goes out when the checks are back (check_done). */
+    lb_prober_check_now(p->ctl->prober, args, check_done, p);
+    return 1;
+}
+
+static int cmd_stats(void *arg, const char *args, struct evbuffer *out, glb_control_conn *conn)
+{
+    (void)args, (void)conn;
+    lb_ctl *c = arg;
+    unsigned long long sum[LB_ST_COUNT] = {0};
+    for (unsigned w = 0; w < c->nstats; w++)
+        for (int i = 0; i < LB_ST_COUNT; i++)
+            sum[i] += __atomic_load_n(&c->stats[w].n[i], __ATOMIC_RELAXED);
+    for (int i = 0; i < LB_ST_COUNT; i++)
+        evbuffer_add_printf(out, "dns.%s=%llu\n", lb_stat_names[i], sum[i]);
+    glb_server_stats ss;
+    glb_server_stats_get(c->server, &ss);
+    evbuffer_add_printf(out,
+                        "net.udp_queries=%llu\nnet.udp_answers=%llu\nnet.tcp_queries=%llu\nnet.tcp_answers=%llu\n"
+                        "net.tcp_conns=%llu\nnet.tcp_refused=%llu\nnet.tcp_timeouts=%llu\nnet.send_errors=%llu\n",
+                        ss.udp_queries, ss.udp_answers, ss.tcp_queries, ss.tcp_answers, ss.tcp_conns,
+                        ss.tcp_refused, ss.tcp_timeouts, ss.send_errors);
+    lb_prober_stats ps;
+    lb_prober_stats_get(c->prober, &ps);
+    evbuffer_add_printf(out,
+                        "probe.http_checks=%llu\nprobe.http_failures=%llu\nprobe.icmp_sent=%llu\n"
+                        "probe.icmp_lost=%llu\nprobe.late_checks=%llu\nprobe.refreshes=%llu\nprobe.tables=%llu\n",
+                        ps.http_checks, ps.http_failures, ps.icmp_sent, ps.icmp_lost, ps.late_checks,
+                        ps.refreshes, ps.tables);
+    return 0;
+}
+
+const glb_control_cmd lb_control_cmds[] = {
+    {"status", cmd_status, "version, id, uptime, sites by state, ICMP modes"},
+    {"sites", cmd_sites, "per site: addresses, state, EWMA latency and loss, score, last check"},
+    {"check", cmd_check, "check SITE (or SERVICE/SITE): measure now, then show the sites"},
+    {"stats", cmd_stats, "counters: DNS answers by kind, network, probes"},
+    {NULL, NULL, NULL},
+};

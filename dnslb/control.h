@@ -1,0 +1,24 @@
+/* dnslb's control commands (status, sites, check SITE, stats), served over
+ * shared/control.h. SPDX-License-Identifier: BSD-3-Clause */
+#ifndef DNSLB_CONTROL_H
+#define DNSLB_CONTROL_H
+
+#include "dnslb/answer.h"
+#include "dnslb/prober.h"
+#include "shared/control.h"
+#include "shared/server.h"
+
+/* What the commands look at; owned by the daemon. */
+typedef struct lb_ctl {
+    lb_prober *prober;
+    lb_stats *stats;          /* one block per answering thread */
+    unsigned nstats;
+    glb_server *server;
+    const char *id;
+    double started;           /* wall-clock seconds */
+} lb_ctl;
+
+/* The command table; the handlers take an lb_ctl * as their argument. */
+extern const glb_control_cmd lb_control_cmds[];
+
+#endif

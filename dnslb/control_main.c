@@ -1,1 +1,63 @@
-int main(void) { return 0; }
+/* dnslb-control: asks a running dnslb (status, sites, check SITE, stats).
+ * SPDX-License-Identifier: BSD-3-Clause */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "shared/addr.h"
+#include "shared/control.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: dnslb-control [-s ADDR[@PORT]] [-t SECONDS] COMMAND [ARGS]\n"
+               "  -s ADDR[@PORT]  the dnslb control address (default 127.0.0.1@8954)\n"
+               "  -t SECONDS      give up after this long (default 30)\n"
+               "commands:\n"
+               "  status          version, id, uptime, sites by state, ICMP modes\n"
+               "  sites           per site: addresses, state, EWMA latency and loss, score, last check\n"
+               "  check SITE      measure SITE (or SERVICE/SITE) now, then show the sites\n"
+               "  stats           counters: DNS answers by kind, network, probes\n"
+               "exit status: 0 ok, 1 the server refused, 2 unreachable or usage\n");
+}
+
+int main(int argc, char **argv)
+{
+    glb_addr addr;
+    unsigned timeout = 30;
+    glb_addrport_parse("127.0.0.1@8954", 8954, &addr);
+    int c;
+    while ((c = getopt(argc, argv, "s:t:hv")) != -1) {
+        switch (c) {
+        case 's':
+            if (glb_addrport_parse(optarg, 8954, &addr) != 0) {
+                fprintf(stderr, "dnslb-control: bad address '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 't':
+            if (sscanf(optarg, "%u", &timeout) != 1 || timeout == 0) {
+                fprintf(stderr, "dnslb-control: bad timeout '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'v': printf("dnslb-control %s\n", PACKAGE_VERSION); return 0;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    char line[512] = "";
+    for (int i = optind; i < argc; i++) {
+        size_t l = strlen(line);
+        if (l + strlen(argv[i]) + 2 >= sizeof(line)) {
+            fprintf(stderr, "dnslb-control: request too long\n");
+            return 2;
+        }
+        snprintf(line + l, sizeof(line) - l, "%s%s", i > optind ? " " : "", argv[i]);
+    }
+    return glb_control_request(&addr, line, stdout, timeout);
+}

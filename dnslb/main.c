@@ -1,1 +1,231 @@
-int main(void) { return 0; }
+/* dnslb: the load-balancing DNS server next to an ISP's POP. Thin daemon
+ * around dnslb/ and shared/. SPDX-License-Identifier: BSD-3-Clause */
+#include <event2/event.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "dnslb/answer.h"
+#include "dnslb/conf.h"
+#include "dnslb/control.h"
+#include "dnslb/prober.h"
+#include "dnslb/table.h"
+#include "shared/daemon.h"
+#include "shared/log.h"
+#include "shared/qsbr.h"
+#include "shared/server.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#define DEFAULT_CONF SYSCONFDIR "/glb/dnslb.conf"
+
+typedef struct dnslb {
+    const char *conf_file;
+    lb_conf *conf;            /* in force; the prober points into it */
+    _Atomic(void *) table;    /* lb_table *, read by the answering threads under QSBR */
+    glb_qsbr *qsbr;
+    glb_server *server;
+    lb_prober *prober;
+    glb_control *control;
+    lb_ctl ctl;
+    lb_stats *stats;          /* one per answering thread */
+    unsigned threads;
+    struct event_base *base;
+} dnslb;
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts); /* cheap: read on every query */
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static size_t handle(void *arg, const glb_request *req)
+{
+    dnslb *d = arg;
+    const lb_table *t = atomic_load_explicit(&d->table, memory_order_acquire);
+    return lb_answer(t, req->pkt, req->len, req->tcp, mono_now(), req->out, req->outcap, &d->stats[req->worker]);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: dnslb [-c FILE] [-d] [-t] [-v] [-h]\n"
+               "  -c FILE  configuration file (default %s)\n"
+               "  -d       stay in the foreground, log to stderr\n"
+               "  -t       check the configuration and exit\n"
+               "  -v       print the version and exit\n"
+               "  -h       this help, with every configuration key\n",
+            DEFAULT_CONF);
+}
+
+static void help_keys(void)
+{
+    const char *section = "";
+    printf("\nconfiguration keys (see dnslb.conf(5)):\n");
+    for (const glb_cfg_key *k = lb_conf_keys; k->section; k++) {
+        if (strcmp(section, k->section) != 0) {
+            section = k->section;
+            printf("%s:\n", section);
+        }
+        printf("    %-20s %s%s\n", k->key, k->help, (k->flags & GLB_CFG_REQUIRED) ? " [required]" : "");
+    }
+}
+
+static void on_hup(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    dnslb *d = arg;
+    char err[1024];
+    lb_conf *c = lb_conf_load(d->conf_file, err, sizeof(err));
+    if (!c) {
+        log_err("reload refused, still serving the previous configuration: %s", err);
+        return;
+    }
+    if (lb_prober_configure(d->prober, c, err, sizeof(err)) != 0) {
+        log_err("reload refused, still serving the previous configuration: %s: %s", d->conf_file, err);
+        lb_conf_free(c);
+        return;
+    }
+    const lb_conf *o = d->conf;
+    if (c->nlisten != o->nlisten || memcmp(c->listen, o->listen, c->nlisten * sizeof(glb_addr)) != 0 ||
+        c->workers != o->workers || strcmp(c->id, o->id) != 0 ||
+        memcmp(&c->control, &o->control, sizeof(c->control)) != 0 || strcmp(c->username, o->username) != 0 ||
+        strcmp(c->pidfile, o->pidfile) != 0 || c->use_syslog != o->use_syslog ||
+        c->resolver.naddrs != o->resolver.naddrs)
+        log_warn("reload: changes to listen, workers, id, control, username, pidfile, use-syslog and "
+                 "resolver take effect at the next restart");
+    glb_log_init("dnslb", o->use_syslog, (int)c->verbosity);
+    lb_conf_free(d->conf);
+    d->conf = c;
+    log_notice("reloaded %s: %zu services", d->conf_file, c->nservices);
+}
+
+static void on_term(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    log_notice("exiting on signal");
+    event_base_loopbreak(((dnslb *)arg)->base);
+}
+
+int main(int argc, char **argv)
+{
+    dnslb d;
+    memset(&d, 0, sizeof(d));
+    d.conf_file = DEFAULT_CONF;
+    int foreground = 0, check_only = 0, c;
+    static const struct option longopts[] = {
+        {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'v'}, {NULL, 0, NULL, 0}};
+    while ((c = getopt_long(argc, argv, "c:dtvh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c': d.conf_file = optarg; break;
+        case 'd': foreground = 1; break;
+        case 't': check_only = 1; break;
+        case 'v': printf("dnslb %s\n", PACKAGE_VERSION); return 0;
+        case 'h': usage(stdout); help_keys(); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    static char conf_abs[PATH_MAX]; /* detached, we run in /: keep SIGHUP's path valid */
+    if (realpath(d.conf_file, conf_abs))
+        d.conf_file = conf_abs;
+    glb_log_init("dnslb", 0, GLB_LOG_INFO);
+    char err[1024];
+    d.conf = lb_conf_load(d.conf_file, err, sizeof(err));
+    if (!d.conf) {
+        fprintf(stderr, "dnslb: %s\n", err);
+        return 1;
+    }
+    const lb_conf *cf = d.conf;
+    if (check_only) {
+        printf("%s: ok (%zu services)\n", d.conf_file, cf->nservices);
+        lb_conf_free(d.conf);
+        return 0;
+    }
+    glb_server_cfg scfg = {cf->listen, cf->nlisten, cf->workers, cf->tcp_idle_ms, cf->tcp_max_conns, NULL, handle, &d};
+    d.threads = glb_server_threads(&scfg);
+    d.qsbr = scfg.qsbr = glb_qsbr_new(d.threads);
+    d.stats = aligned_alloc(64, sizeof(*d.stats) * d.threads);
+    if (!d.qsbr || !d.stats) {
+        fprintf(stderr, "dnslb: out of memory\n");
+        return 1;
+    }
+    memset(d.stats, 0, sizeof(*d.stats) * d.threads);
+    d.server = glb_server_new(&scfg, err, sizeof(err));
+    if (!d.server) {
+        fprintf(stderr, "dnslb: %s\n", err);
+        return 1;
+    }
+    char pidfile[sizeof(cf->pidfile)];
+    snprintf(pidfile, sizeof(pidfile), "%s", cf->pidfile);
+    if (glb_daemon_detach(foreground, pidfile, cf->username, err, sizeof(err)) != 0) {
+        fprintf(stderr, "dnslb: %s: %s\n", d.conf_file, err);
+        log_err("%s: %s", d.conf_file, err);
+        return 1;
+    }
+    glb_log_init("dnslb", cf->use_syslog || !foreground, (int)cf->verbosity);
+    signal(SIGPIPE, SIG_IGN);
+    /* After detaching (the event base, probes and resolver live in this
+     * process) and before dropping privileges (raw ICMP sockets need them). */
+    d.base = event_base_new();
+    if (!d.base) {
+        log_err("cannot create the event loop");
+        return 1;
+    }
+    d.prober = lb_prober_new(d.base, d.qsbr, &d.table, err, sizeof(err));
+    if (!d.prober || lb_prober_configure(d.prober, cf, err, sizeof(err)) != 0) {
+        log_err("%s: %s", d.conf_file, err);
+        return 1;
+    }
+    if (glb_drop_privileges(cf->username, err, sizeof(err)) != 0) {
+        log_err("%s: %s", d.conf_file, err);
+        return 1;
+    }
+    d.ctl = (lb_ctl){d.prober, d.stats, d.threads, d.server, cf->id, (double)time(NULL)};
+    d.control = glb_control_new(d.base, &cf->control, lb_control_cmds, &d.ctl, err, sizeof(err));
+    if (!d.control) {
+        log_err("%s", err);
+        return 1;
+    }
+    struct event *ev_hup = evsignal_new(d.base, SIGHUP, on_hup, &d);
+    struct event *ev_term = evsignal_new(d.base, SIGTERM, on_term, &d);
+    struct event *ev_int = evsignal_new(d.base, SIGINT, on_term, &d);
+    if (!ev_hup || !ev_term || !ev_int || event_add(ev_hup, NULL) || event_add(ev_term, NULL) ||
+        event_add(ev_int, NULL)) {
+        log_err("cannot set up signal handling");
+        return 1;
+    }
+    if (glb_server_start(d.server) != 0) {
+        log_err("cannot start the workers");
+        return 1;
+    }
+    log_notice("dnslb %s (%s) serving %zu services with %u workers", PACKAGE_VERSION, cf->id, cf->nservices,
+               cf->workers);
+    event_base_dispatch(d.base);
+
+    glb_server_free(d.server);
+    lb_prober_free(d.prober); /* answers pending control requests first */
+    glb_control_free(d.control);
+    lb_table_free(atomic_load(&d.table));
+    if (pidfile[0])
+        glb_pidfile_remove(pidfile);
+    event_free(ev_hup);
+    event_free(ev_term);
+    event_free(ev_int);
+    event_base_free(d.base);
+    lb_conf_free(d.conf);
+    glb_qsbr_free(d.qsbr);
+    free(d.stats);
+    return 0;
+}

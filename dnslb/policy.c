@@ -1,1 +1,291 @@
-/* stub: to be written */
+/* Turning the sites' health into an answer order (DESIGN §5). Pure functions,
+ * no allocation: the caller's order array is sorted in place.
+ *
+ * Candidates: DEAD sites are left out. ALIVE sites form the leading group;
+ * UNKNOWN sites (never decided) follow them when unmeasured_last = 1, or are
+ * left out when unmeasured_last = 0 and at least one site is ALIVE (they are
+ * still ranked when nothing else is). When every site is DEAD the ranking
+ * fails open: all sites, heaviest first, then by index; share = 1.
+ *
+ * Keys, smaller first, within each group (NaN always after any number):
+ *   latency:   score
+ *   cost:      cost, then score
+ *   proximity: distance_km, then score
+ *   combined:  w_latency * L + w_cost * C + w_distance * D, where each term is
+ *              normalised across the candidate sites as value / max over the
+ *              candidates (so 0..1; ratios are kept, which a min-max scaling
+ *              would not: 20 vs 21 ms would become 0 vs 1). The max is taken
+ *              within each group (ALIVE sites; not yet measured ones), since
+ *              keys are only compared within a group: a site being discovered
+ *              does not rescale, hence reorder, the measured ones.
+ * Then weight (heavier first), then index: the order is fully deterministic.
+ *
+ * Share: the leading entries of the first group whose primary key k is
+ * within the relative margin of the best one's b: k <= b + |b| * margin
+ * (= b * (1 + margin) for the usual b >= 0). The secondary key (score for
+ * cost and proximity) orders but does not split a share. When the best key
+ * is NaN (e.g. latency policy and no site measured yet) the sites with a NaN
+ * key tie and share.
+ *
+ * Decisions (contract ambiguities):
+ * - "Alive" for unmeasured_last = 0 and for the groups is state ALIVE; an
+ *   ALIVE site without a score (rare) stays in the first group, sorted after
+ *   the scored ones under the latency policy.
+ * - A state outside enum lb_state is treated as UNKNOWN.
+ * - An unknown policy value ranks like latency.
+ * - Combined: a term whose weight is 0, NaN or negative is ignored; a term
+ *   for which no candidate has data (finite value) contributes 0 to every
+ *   site; a site without data for a term where others have some gets the
+ *   worst normalised value, 1 (a site of unknown location must not look
+ *   nearest); negative values count as 0; when the max is 0 every site's
+ *   term is 0.
+ * - A margin that is negative or NaN counts as 0 (only exact ties share).
+ * SPDX-License-Identifier: BSD-3-Clause */
+#include "dnslb/policy.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "dnslb/health.h"
+
+static const char *const policy_names[] = {"latency", "cost", "proximity", "combined"};
+#define NPOLICIES (sizeof(policy_names) / sizeof(policy_names[0]))
+
+int lb_policy_parse(const char *s)
+{
+    if (!s)
+        return -1;
+    for (size_t i = 0; i < NPOLICIES; i++)
+        if (strcmp(s, policy_names[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
+const char *lb_policy_str(int policy)
+{
+    if (policy < 0 || (size_t)policy >= NPOLICIES)
+        return "unknown";
+    return policy_names[policy];
+}
+
+void lb_policy_params_default(lb_policy_params *p)
+{
+    p->policy = LB_POLICY_LATENCY;
+    p->margin = 0.1;
+    p->w_latency = 1;
+    p->w_cost = 0;
+    p->w_distance = 0;
+    p->unmeasured_last = 1;
+}
+
+enum { T_LATENCY, T_COST, T_DISTANCE, NTERMS };
+
+typedef struct rank_ctx {
+    int policy;
+    const lb_rank_in *in;
+    double w[NTERMS];   /* usable weights (0 = term ignored) */
+    double max[2][NTERMS]; /* per group: max over the candidates with data */
+    int has[2][NTERMS];    /* per group: some candidate has data */
+} rank_ctx;
+
+static int group_of(const lb_rank_in *s)
+{
+    return s->state == LB_SITE_ALIVE ? 0 : 1;
+}
+
+/* A term's raw value, NaN when the site has no data for it. */
+static double term_value(const lb_rank_in *s, int t)
+{
+    double v = t == T_LATENCY ? s->score : t == T_COST ? s->cost : s->distance_km;
+    if (!isfinite(v))
+        return NAN;
+    return v < 0 ? 0 : v;
+}
+
+static double combined_key(const rank_ctx *c, const lb_rank_in *s)
+{
+    int g = group_of(s);
+    double k = 0;
+    for (int t = 0; t < NTERMS; t++) {
+        if (!(c->w[t] > 0) || !c->has[g][t])
+            continue;
+        double v = term_value(s, t), norm;
+        if (isnan(v))
+            norm = 1;
+        else if (c->max[g][t] > 0)
+            norm = v / c->max[g][t];
+        else
+            norm = 0;
+        k += c->w[t] * norm;
+    }
+    return k;
+}
+
+static double primary_key(const rank_ctx *c, uint32_t i)
+{
+    const lb_rank_in *s = &c->in[i];
+    switch (c->policy) {
+    case LB_POLICY_COST: return s->cost;
+    case LB_POLICY_PROXIMITY: return s->distance_km;
+    case LB_POLICY_COMBINED: return combined_key(c, s);
+    default: return s->score;
+    }
+}
+
+static double secondary_key(const rank_ctx *c, uint32_t i)
+{
+    if (c->policy == LB_POLICY_COST || c->policy == LB_POLICY_PROXIMITY)
+        return c->in[i].score;
+    return 0;
+}
+
+/* Smaller first, NaN after every number, NaNs equal. */
+static int cmp_nan_last(double a, double b)
+{
+    int na = isnan(a), nb = isnan(b);
+    if (na || nb)
+        return na - nb;
+    return a < b ? -1 : a > b ? 1 : 0;
+}
+
+static int cmp_weight_index(const lb_rank_in *in, uint32_t a, uint32_t b)
+{
+    if (in[a].weight != in[b].weight)
+        return in[a].weight > in[b].weight ? -1 : 1;
+    return a < b ? -1 : a > b ? 1 : 0;
+}
+
+static int cmp_sites(const rank_ctx *c, uint32_t a, uint32_t b)
+{
+    int d = group_of(&c->in[a]) - group_of(&c->in[b]);
+    if (d)
+        return d;
+    d = cmp_nan_last(primary_key(c, a), primary_key(c, b));
+    if (d)
+        return d;
+    d = cmp_nan_last(secondary_key(c, a), secondary_key(c, b));
+    if (d)
+        return d;
+    return cmp_weight_index(c->in, a, b);
+}
+
+/* Insertion sort: a service has a handful of sites, and the comparison is a
+ * total order, so the result does not depend on the algorithm. c NULL sorts
+ * by weight and index only (fail-open). */
+static void sort_order(const rank_ctx *c, const lb_rank_in *in, uint32_t *order, size_t count)
+{
+    for (size_t i = 1; i < count; i++) {
+        uint32_t x = order[i];
+        size_t j = i;
+        while (j > 0 && (c ? cmp_sites(c, x, order[j - 1]) : cmp_weight_index(in, x, order[j - 1])) < 0) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = x;
+    }
+}
+
+static double usable_weight(double w)
+{
+    return w > 0 ? w : 0; /* NaN and negatives: ignored */
+}
+
+void lb_rank(const lb_policy_params *p, const lb_rank_in *in, size_t n, lb_rank_out *out)
+{
+    out->count = 0;
+    out->share = 0;
+    out->failopen = 0;
+    if (n == 0 || !in)
+        return;
+
+    size_t alive = 0, dead = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (in[i].state == LB_SITE_ALIVE)
+            alive++;
+        else if (in[i].state == LB_SITE_DEAD)
+            dead++;
+    }
+
+    if (dead == n) {
+        for (size_t i = 0; i < n; i++)
+            out->order[i] = (uint32_t)i;
+        sort_order(NULL, in, out->order, n);
+        out->count = n;
+        out->share = 1;
+        out->failopen = 1;
+        return;
+    }
+
+    int skip_unknown = !p->unmeasured_last && alive > 0;
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (in[i].state == LB_SITE_DEAD)
+            continue;
+        if (skip_unknown && in[i].state != LB_SITE_ALIVE)
+            continue;
+        out->order[count++] = (uint32_t)i;
+    }
+
+    rank_ctx c;
+    c.policy = p->policy;
+    c.in = in;
+    c.w[T_LATENCY] = usable_weight(p->w_latency);
+    c.w[T_COST] = usable_weight(p->w_cost);
+    c.w[T_DISTANCE] = usable_weight(p->w_distance);
+    memset(c.max, 0, sizeof(c.max));
+    memset(c.has, 0, sizeof(c.has));
+    for (size_t k = 0; k < count; k++) {
+        const lb_rank_in *s = &in[out->order[k]];
+        int g = group_of(s);
+        for (int t = 0; t < NTERMS; t++) {
+            double v = term_value(s, t);
+            if (isnan(v))
+                continue;
+            if (!c.has[g][t] || v > c.max[g][t])
+                c.max[g][t] = v;
+            c.has[g][t] = 1;
+        }
+    }
+
+    sort_order(&c, in, out->order, count);
+    out->count = count;
+
+    double margin = p->margin > 0 ? p->margin : 0;
+    uint32_t first = out->order[0];
+    double best = primary_key(&c, first);
+    double limit = best + fabs(best) * margin;
+    size_t share = 1;
+    while (share < count) {
+        uint32_t i = out->order[share];
+        if (group_of(&in[i]) != group_of(&in[first]))
+            break;
+        double k = primary_key(&c, i);
+        if (isnan(best) ? !isnan(k) : !(k <= limit))
+            break;
+        share++;
+    }
+    out->share = share;
+}
+
+/* counter modulo the total weight, walked through the group's weights: over
+ * any total-weight consecutive counters each site is picked exactly weight
+ * times. Zero-weight sites are never picked unless every weight is 0, then
+ * it is plain round robin. */
+size_t lb_rank_pick(const lb_rank_in *in, const uint32_t *order, size_t share, uint64_t counter)
+{
+    if (share <= 1)
+        return 0;
+    uint64_t total = 0;
+    for (size_t k = 0; k < share; k++)
+        total += in[order[k]].weight;
+    if (total == 0)
+        return (size_t)(counter % share);
+    uint64_t r = counter % total;
+    for (size_t k = 0; k < share; k++) {
+        uint64_t w = in[order[k]].weight;
+        if (r < w)
+            return k;
+        r -= w;
+    }
+    return 0; /* not reached */
+}

@@ -1,1 +1,661 @@
-/* stub: to be written */
+/* The prober: check scheduling, health updates, ranking, publication.
+ * SPDX-License-Identifier: BSD-3-Clause */
+#include "dnslb/prober.h"
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <math.h>
+#include <openssl/ssl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dnslb/health.h"
+#include "dnslb/policy.h"
+#include "dnslb/resolve.h"
+#include "dnslb/table.h"
+#include "shared/geo.h"
+#include "shared/log.h"
+#include "shared/probe_http.h"
+#include "shared/probe_icmp.h"
+
+#define LATE_S 0.25        /* a check starting later than this after its time is late */
+#define PUBLISH_MS 100     /* at most this often a new table */
+
+typedef struct waiter waiter;
+
+typedef struct psite {
+    lb_prober *p;
+    size_t svc, idx;           /* in the configuration */
+    glb_site site;             /* addresses resolved for host-name sites */
+    glb_url url;
+    int has_url;
+    lb_health h;
+    struct event *http_ev, *icmp_ev;
+    double http_due, icmp_due; /* monotonic seconds */
+    glb_http_check *hc;        /* in flight */
+    uint32_t ping;             /* in flight */
+    unsigned watch;            /* host-name resolution */
+    waiter *waiters;           /* check-now requests waiting for this site */
+} psite;
+
+struct waiter {
+    waiter *next_in_site;
+    struct check_req *req;
+};
+
+typedef struct check_req {
+    size_t pending, found;
+    void (*done)(void *arg, size_t found);
+    void *arg;
+} check_req;
+
+struct lb_prober {
+    struct event_base *base;
+    glb_qsbr *qsbr;
+    _Atomic(void *) *slot;
+    const lb_conf *conf;
+    lb_health_params hp;
+    psite **sites;
+    size_t nsites;
+    SSL_CTX *ssl;
+    glb_pinger *pinger;
+    lb_resolver *resolver;
+    struct event *publish_ev, *wake_ev;
+    int publish_pending;
+    unsigned char *failopen;   /* per service: last published fail-open state */
+    lb_prober_stats st;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double jitter(void)
+{
+    return 0.95 + 0.1 * ((double)random() / RAND_MAX);
+}
+
+static void arm(struct event *ev, double due, double now)
+{
+    double d = due > now ? due - now : 0;
+    struct timeval tv = {(time_t)d, (suseconds_t)((d - floor(d)) * 1e6)};
+    event_add(ev, &tv);
+}
+
+/* --- publication ------------------------------------------------------- */
+
+static void publish_now(lb_prober *p)
+{
+    const lb_conf *c = p->conf;
+    lb_table *t = lb_table_new(c, (uint32_t)time(NULL), p->wake_ev);
+    if (!t) {
+        log_err("prober: out of memory building the answer table");
+        return;
+    }
+    size_t off = 0; /* sites are stored service by service */
+    for (size_t s = 0; s < c->nservices; s++) {
+        const lb_service_conf *sc = &c->services[s];
+        size_t n = sc->nsites;
+        lb_rank_in *in = calloc(n + 1, sizeof(*in));
+        uint32_t *order = calloc(n + 1, sizeof(*order));
+        const glb_site **ranked = calloc(n + 1, sizeof(*ranked));
+        if (!in || !order || !ranked) {
+            free(in), free(order), free(ranked);
+            lb_table_free(t);
+            log_err("prober: out of memory ranking");
+            return;
+        }
+        double oldest = INFINITY;
+        for (size_t k = 0; k < n; k++) {
+            const psite *ps = p->sites[off + k];
+            in[k].state = ps->h.state;
+            in[k].score = lb_health_score(&ps->h, &p->hp);
+            in[k].cost = ps->site.cost;
+            in[k].distance_km = c->has_location && ps->site.has_location
+                                    ? glb_geo_distance_km(c->lat, c->lon, ps->site.lat, ps->site.lon)
+                                    : NAN;
+            in[k].weight = ps->site.weight;
+            if (ps->h.last_check < oldest)
+                oldest = ps->h.last_check;
+        }
+        lb_rank_out out = {order, 0, 0, 0};
+        lb_rank(&sc->policy, in, n, &out);
+        for (size_t k = 0; k < out.count; k++)
+            ranked[k] = &p->sites[off + order[k]]->site;
+        if (lb_table_set_rank(t, s, ranked, out.count, out.share, out.failopen, n ? oldest : now_s()) != 0) {
+            free(in), free(order), free(ranked);
+            lb_table_free(t);
+            log_err("prober: out of memory ranking");
+            return;
+        }
+        if (out.failopen != p->failopen[s]) {
+            char name[1024];
+            glb_dname_to_str(sc->name, name, sizeof(name));
+            if (out.failopen)
+                log_warn("service %s: every site is dead, answering all of them by weight (fail-open)", name);
+            else
+                log_notice("service %s: a site is alive again, fail-open ends", name);
+            p->failopen[s] = (unsigned char)out.failopen;
+        }
+        free(in), free(order), free(ranked);
+        off += n;
+    }
+    lb_table_free(glb_qsbr_swap(p->qsbr, p->slot, t));
+    p->st.tables++;
+}
+
+static void publish_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    lb_prober *p = arg;
+    p->publish_pending = 0;
+    publish_now(p);
+}
+
+/* Health changed: a new table soon (batched, at most every PUBLISH_MS). */
+static void mark_dirty(lb_prober *p)
+{
+    if (p->publish_pending)
+        return;
+    p->publish_pending = 1;
+    struct timeval tv = {0, PUBLISH_MS * 1000};
+    event_add(p->publish_ev, &tv);
+}
+
+/* --- checks ------------------------------------------------------------ */
+
+static void waiters_done(psite *s)
+{
+    while (s->hc == NULL && s->ping == 0 && s->waiters) {
+        waiter *w = s->waiters;
+        s->waiters = w->next_in_site;
+        check_req *r = w->req;
+        free(w);
+        if (--r->pending == 0) {
+            r->done(r->arg, r->found);
+            free(r);
+        }
+    }
+}
+
+static void log_transition(const psite *s, int before)
+{
+    if (s->h.state == before)
+        return;
+    char name[1024];
+    glb_dname_to_str(s->p->conf->services[s->svc].name, name, sizeof(name));
+    log_notice("service %s site %s: %s -> %s (%s)", name, s->site.name, lb_state_str(before),
+               lb_state_str(s->h.state), s->h.last_result);
+}
+
+static void http_done(void *arg, const glb_http_result *r)
+{
+    psite *s = arg;
+    int before = s->h.state;
+    s->hc = NULL;
+    s->p->st.http_checks++;
+    if (r->err != GLB_HTTP_OK)
+        s->p->st.http_failures++;
+    lb_health_http(&s->h, &s->p->hp, now_s(), r);
+    log_transition(s, before);
+    mark_dirty(s->p);
+    waiters_done(s);
+}
+
+static void icmp_done(void *arg, int ok, double rtt_ms)
+{
+    psite *s = arg;
+    int before = s->h.state;
+    s->ping = 0;
+    if (!ok)
+        s->p->st.icmp_lost++;
+    lb_health_icmp(&s->h, &s->p->hp, now_s(), ok, rtt_ms);
+    log_transition(s, before);
+    mark_dirty(s->p);
+    waiters_done(s);
+}
+
+static int start_http(psite *s)
+{
+    if (s->hc || !s->has_url || s->site.naddrs == 0)
+        return 0;
+    const lb_probe_conf *pc = &s->p->conf->probe;
+    glb_addr a = s->site.addrs[0];
+    a.port = s->url.port;
+    s->hc = glb_http_check_start(s->p->base, s->p->ssl, &s->url, &a, pc->timeout * 1000, s->site.check_verify,
+                                 pc->max_body, http_done, s);
+    return s->hc != NULL;
+}
+
+static int start_icmp(psite *s)
+{
+    if (s->ping || !s->h.icmp_ok || s->site.naddrs == 0)
+        return 0;
+    s->ping = glb_ping_send(s->p->pinger, &s->site.addrs[0], s->p->conf->probe.timeout * 1000, icmp_done, s);
+    if (s->ping)
+        s->p->st.icmp_sent++;
+    return s->ping != 0;
+}
+
+static void http_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    psite *s = arg;
+    double now = now_s();
+    if (now - s->http_due > LATE_S || s->hc)
+        s->p->st.late_checks++;
+    start_http(s);
+    /* From the due time, not from now: no drift, no bunching. */
+    s->http_due += s->p->conf->probe.http_interval * jitter();
+    if (s->http_due < now)
+        s->http_due = now + s->p->conf->probe.http_interval * jitter();
+    arm(s->http_ev, s->http_due, now);
+}
+
+static void icmp_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    psite *s = arg;
+    double now = now_s();
+    if (now - s->icmp_due > LATE_S || s->ping)
+        s->p->st.late_checks++;
+    start_icmp(s);
+    s->icmp_due += s->p->conf->probe.icmp_interval * jitter();
+    if (s->icmp_due < now)
+        s->icmp_due = now + s->p->conf->probe.icmp_interval * jitter();
+    arm(s->icmp_ev, s->icmp_due, now);
+}
+
+/* Runs a site's checks now (for a stale query or the control tool). */
+static int check_site_now(psite *s)
+{
+    int started = start_http(s);
+    started += start_icmp(s);
+    return started;
+}
+
+static void wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    lb_prober *p = arg;
+    const lb_table *t = atomic_load(p->slot);
+    if (!t)
+        return;
+    double now = now_s();
+    size_t off = 0;
+    for (size_t sv = 0; sv < p->conf->nservices && sv < t->nsvcs; sv++) {
+        size_t n = p->conf->services[sv].nsites;
+        if (atomic_exchange(&t->want_refresh[sv], 0)) {
+            for (size_t k = 0; k < n; k++) {
+                psite *s = p->sites[off + k];
+                /* Only what is really old: a check in flight will do. */
+                if (now - s->h.last_check > p->conf->probe.stale_after / 2.0 && check_site_now(s))
+                    p->st.refreshes++;
+            }
+            /* Keep answering the stale data until the checks are back, but
+             * do not ask again for it at once. */
+        }
+        off += n;
+    }
+}
+
+/* --- sites ------------------------------------------------------------- */
+
+static void resolved(void *arg, const glb_addr *addrs, size_t n, const char *why)
+{
+    psite *s = arg;
+    char name[1024];
+    glb_dname_to_str(s->p->conf->services[s->svc].name, name, sizeof(name));
+    if (n == 0) {
+        log_warn("service %s site %s: cannot resolve %s: %s", name, s->site.name, s->site.host, why);
+        return; /* keep the addresses we had */
+    }
+    int first = s->site.naddrs == 0;
+    s->site.naddrs = n < GLB_SITE_MAX_ADDRS ? n : GLB_SITE_MAX_ADDRS;
+    memcpy(s->site.addrs, addrs, s->site.naddrs * sizeof(*addrs));
+    s->h.icmp_ok = strcmp(glb_pinger_mode(s->p->pinger, s->site.addrs[0].family), "unavailable") != 0;
+    log_info("service %s site %s: %s has %zu addresses", name, s->site.name, s->site.host, n);
+    if (first)
+        check_site_now(s); /* its first checks were waiting for an address */
+    mark_dirty(s->p);
+}
+
+static void psite_free(psite *s)
+{
+    if (!s)
+        return;
+    if (s->hc)
+        glb_http_check_cancel(s->hc);
+    if (s->ping)
+        glb_ping_cancel(s->p->pinger, s->ping);
+    if (s->watch)
+        lb_resolve_unwatch(s->p->resolver, s->watch);
+    if (s->http_ev)
+        event_free(s->http_ev);
+    if (s->icmp_ev)
+        event_free(s->icmp_ev);
+    s->hc = NULL;
+    s->ping = 0;
+    /* Waiting control requests learn the site went away. */
+    while (s->waiters) {
+        waiter *w = s->waiters;
+        s->waiters = w->next_in_site;
+        if (--w->req->pending == 0) {
+            w->req->done(w->req->arg, w->req->found);
+            free(w->req);
+        }
+        free(w);
+    }
+    free(s);
+}
+
+static psite *psite_new(lb_prober *p, const lb_conf *c, size_t svc, size_t idx, char *err, size_t errlen)
+{
+    psite *s = calloc(1, sizeof(*s));
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->p = p;
+    s->svc = svc;
+    s->idx = idx;
+    s->site = c->services[svc].sites[idx];
+    if (s->site.check[0]) {
+        const char *why;
+        if (glb_url_parse(s->site.check, &s->url, &why) != 0) {
+            snprintf(err, errlen, "site '%s': check URL: %s", s->site.name, why);
+            free(s);
+            return NULL;
+        }
+        s->has_url = 1;
+    }
+    int fam = s->site.naddrs ? s->site.addrs[0].family : AF_INET;
+    lb_health_init(&s->h, &p->hp, s->has_url, strcmp(glb_pinger_mode(p->pinger, fam), "unavailable") != 0);
+    s->http_ev = evtimer_new(p->base, http_timer, s);
+    s->icmp_ev = evtimer_new(p->base, icmp_timer, s);
+    if (!s->http_ev || !s->icmp_ev) {
+        snprintf(err, errlen, "out of memory");
+        psite_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* Same site across a reload: same service name, site name, addresses and check. */
+static int same_site(const lb_conf *a, const psite *old, const lb_conf *b, size_t svc, size_t idx)
+{
+    const glb_site *x = &a->services[old->svc].sites[old->idx], *y = &b->services[svc].sites[idx];
+    return glb_dname_equal(a->services[old->svc].name, b->services[svc].name) && strcmp(x->name, y->name) == 0 &&
+           x->naddrs == y->naddrs && memcmp(x->addrs, y->addrs, x->naddrs * sizeof(*x->addrs)) == 0 &&
+           strcmp(x->host, y->host) == 0 && strcmp(x->check, y->check) == 0;
+}
+
+static void start_site(lb_prober *p, psite *s, double spread, double now)
+{
+    if (s->site.host[0] && !s->watch)
+        s->watch = lb_resolve_watch(p->resolver, s->site.host, resolved, s);
+    s->http_due = now + spread * ((double)random() / RAND_MAX);
+    s->icmp_due = now + spread * ((double)random() / RAND_MAX);
+    if (s->has_url)
+        arm(s->http_ev, s->http_due, now);
+    if (s->h.icmp_ok || s->site.host[0])
+        arm(s->icmp_ev, s->icmp_due, now);
+}
+
+int lb_prober_configure(lb_prober *p, const lb_conf *c, char *err, size_t errlen)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->nservices; i++)
+        n += c->services[i].nsites;
+    psite **sites = calloc(n + 1, sizeof(*sites));
+    unsigned char *failopen = calloc(c->nservices + 1, 1);
+    if (!sites || !failopen) {
+        free(sites), free(failopen);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    lb_health_params hp;
+    lb_health_params_default(&hp);
+    hp.ewma_c = c->probe.ewma_constant;
+    hp.dead_after = c->probe.dead_after;
+    hp.alive_after = c->probe.alive_after;
+    hp.score = c->probe.score;
+
+    lb_health_params saved = p->hp;
+    p->hp = hp;
+    size_t k = 0;
+    for (size_t i = 0; i < c->nservices; i++)
+        for (size_t j = 0; j < c->services[i].nsites; j++) {
+            sites[k] = psite_new(p, c, i, j, err, errlen);
+            if (!sites[k]) {
+                while (k > 0)
+                    psite_free(sites[--k]);
+                free(sites), free(failopen);
+                p->hp = saved;
+                return -1;
+            }
+            k++;
+        }
+    if (!p->ssl || c->probe.ca_file[0]) {
+        SSL_CTX *ssl = glb_http_ssl_ctx_new(c->probe.ca_file[0] ? c->probe.ca_file : NULL);
+        if (!ssl) {
+            snprintf(err, errlen, "key 'ca-file': cannot load '%s'", c->probe.ca_file);
+            while (k > 0)
+                psite_free(sites[--k]);
+            free(sites), free(failopen);
+            p->hp = saved;
+            return -1;
+        }
+        if (p->ssl)
+            SSL_CTX_free(p->ssl);
+        p->ssl = ssl;
+    }
+    int need_resolver = 0;
+    for (size_t m = 0; m < n; m++)
+        need_resolver |= sites[m]->site.host[0] != 0;
+    if (need_resolver && !p->resolver) {
+        p->resolver = lb_resolver_new(p->base, &c->resolver, err, errlen);
+        if (!p->resolver) {
+            while (k > 0)
+                psite_free(sites[--k]);
+            free(sites), free(failopen);
+            p->hp = saved;
+            return -1;
+        }
+    }
+    /* Carry the health of sites that stay; the rest stop at once. */
+    for (size_t i = 0; i < p->nsites; i++) {
+        psite *old = p->sites[i];
+        for (size_t m = 0; m < n && old; m++)
+            if (same_site(p->conf, old, c, sites[m]->svc, sites[m]->idx)) {
+                sites[m]->h = old->h;
+                if (old->site.host[0]) { /* keep what was resolved until it is again */
+                    sites[m]->site.naddrs = old->site.naddrs;
+                    memcpy(sites[m]->site.addrs, old->site.addrs, sizeof(old->site.addrs));
+                }
+                break;
+            }
+        psite_free(old);
+    }
+    free(p->sites);
+    free(p->failopen);
+    p->sites = sites;
+    p->nsites = n;
+    p->failopen = failopen;
+    p->conf = c;
+    /* The first round spreads over at most one interval, and never faster
+     * than about 500 sites a second. */
+    double now = now_s();
+    double spread = n / 500.0;
+    if (spread < 0.5)
+        spread = 0.5;
+    if (spread > c->probe.http_interval)
+        spread = c->probe.http_interval;
+    for (size_t i = 0; i < n; i++)
+        start_site(p, sites[i], spread, now);
+    publish_now(p);
+    return 0;
+}
+
+lb_prober *lb_prober_new(struct event_base *base, glb_qsbr *qsbr, _Atomic(void *) *slot, char *err, size_t errlen)
+{
+    lb_prober *p = calloc(1, sizeof(*p));
+    if (!p) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    p->base = base;
+    p->qsbr = qsbr;
+    p->slot = slot;
+    lb_health_params_default(&p->hp);
+    p->pinger = glb_pinger_new(base);
+    p->publish_ev = evtimer_new(base, publish_cb, p);
+    p->wake_ev = event_new(base, -1, 0, wake_cb, p);
+    if (!p->pinger || !p->publish_ev || !p->wake_ev) {
+        snprintf(err, errlen, "out of memory");
+        lb_prober_free(p);
+        return NULL;
+    }
+    log_info("icmp: v4 %s, v6 %s", glb_pinger_mode(p->pinger, AF_INET), glb_pinger_mode(p->pinger, AF_INET6));
+    return p;
+}
+
+void lb_prober_free(lb_prober *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->nsites; i++)
+        psite_free(p->sites[i]);
+    free(p->sites);
+    free(p->failopen);
+    if (p->resolver)
+        lb_resolver_free(p->resolver);
+    if (p->pinger)
+        glb_pinger_free(p->pinger);
+    if (p->publish_ev)
+        event_free(p->publish_ev);
+    if (p->wake_ev)
+        event_free(p->wake_ev);
+    if (p->ssl)
+        SSL_CTX_free(p->ssl);
+    free(p);
+}
+
+/* --- control ----------------------------------------------------------- */
+
+static void check_one_done(void *arg, size_t found)
+{
+    (void)arg, (void)found;
+}
+
+size_t lb_prober_check_now(lb_prober *p, const char *name, void (*done)(void *arg, size_t found), void *arg)
+{
+    check_req *r = calloc(1, sizeof(*r));
+    if (!r) {
+        done(arg, 0);
+        return 0;
+    }
+    r->done = done ? done : check_one_done;
+    r->arg = arg;
+    r->pending = 1; /* held until the loop below is over */
+    const char *slash = strchr(name, '/');
+    for (size_t i = 0; i < p->nsites; i++) {
+        psite *s = p->sites[i];
+        if (slash) {
+            char svc[1024];
+            glb_dname_to_str(p->conf->services[s->svc].name, svc, sizeof(svc));
+            size_t sl = strlen(svc);
+            size_t given = (size_t)(slash - name);
+            /* SERVICE with or without its final dot */
+            if (!((given == sl || given + 1 == sl) && strncmp(svc, name, given) == 0) ||
+                strcmp(slash + 1, s->site.name) != 0)
+                continue;
+        } else if (strcmp(name, s->site.name) != 0) {
+            continue;
+        }
+        r->found++;
+        check_site_now(s);
+        if (s->hc || s->ping) {
+            waiter *w = calloc(1, sizeof(*w));
+            if (w) {
+                w->req = r;
+                w->next_in_site = s->waiters;
+                s->waiters = w;
+                r->pending++;
+            }
+        }
+    }
+    size_t found = r->found;
+    if (--r->pending == 0) {
+        r->done(r->arg, r->found);
+        free(r);
+    }
+    return found;
+}
+
+static void fmt_ms(char *buf, size_t len, double v)
+{
+    if (isnan(v))
+        snprintf(buf, len, "-");
+    else
+        snprintf(buf, len, "%.1f", v);
+}
+
+void lb_prober_report_sites(lb_prober *p, struct evbuffer *out)
+{
+    double now = now_s();
+    evbuffer_add_printf(out, "%-24s %-10s %-24s %-7s %9s %7s %9s %9s %8s %s\n", "service", "site", "addresses",
+                        "state", "latency", "loss", "score", "icmp-rtt", "age", "last");
+    for (size_t i = 0; i < p->nsites; i++) {
+        const psite *s = p->sites[i];
+        char svc[1024], addrs[256] = "", a[GLB_ADDRSTRLEN], lat[32], score[32], rtt[32], age[32], loss[32];
+        glb_dname_to_str(p->conf->services[s->svc].name, svc, sizeof(svc));
+        for (size_t k = 0; k < s->site.naddrs; k++) {
+            size_t l = strlen(addrs);
+            snprintf(addrs + l, sizeof(addrs) - l, "%s%s", k ? "," : "", glb_addr_str(&s->site.addrs[k], a, sizeof(a)));
+        }
+        if (!addrs[0])
+            snprintf(addrs, sizeof(addrs), "%s", s->site.host[0] ? s->site.host : "-");
+        fmt_ms(lat, sizeof(lat), glb_ewma_value(&s->h.latency));
+        fmt_ms(score, sizeof(score), lb_health_score(&s->h, &p->hp));
+        fmt_ms(rtt, sizeof(rtt), glb_ewma_value(&s->h.rtt));
+        double l = glb_ewma_value(&s->h.loss);
+        if (isnan(l))
+            snprintf(loss, sizeof(loss), "-");
+        else
+            snprintf(loss, sizeof(loss), "%.1f%%", 100 * l);
+        if (s->h.last_check > 0)
+            snprintf(age, sizeof(age), "%.1fs", now - s->h.last_check);
+        else
+            snprintf(age, sizeof(age), "never");
+        evbuffer_add_printf(out, "%-24s %-10s %-24s %-7s %9s %7s %9s %9s %8s %s\n", svc, s->site.name, addrs,
+                            lb_state_str(s->h.state), lat, loss, score, rtt, age,
+                            s->h.last_result[0] ? s->h.last_result : "-");
+    }
+}
+
+void lb_prober_report_status(lb_prober *p, struct evbuffer *out)
+{
+    size_t n[3] = {0, 0, 0};
+    for (size_t i = 0; i < p->nsites; i++)
+        n[p->sites[i]->h.state]++;
+    evbuffer_add_printf(out, "services: %zu\nsites: %zu (alive %zu, dead %zu, unknown %zu)\nicmp: v4 %s, v6 %s\n",
+                        p->conf ? p->conf->nservices : 0, p->nsites, n[LB_SITE_ALIVE], n[LB_SITE_DEAD],
+                        n[LB_SITE_UNKNOWN], glb_pinger_mode(p->pinger, AF_INET),
+                        glb_pinger_mode(p->pinger, AF_INET6));
+}
+
+void lb_prober_stats_get(const lb_prober *p, lb_prober_stats *out)
+{
+    *out = p->st;
+}
+
+struct event *lb_prober_wake_event(lb_prober *p)
+{
+    return p->wake_ev;
+}

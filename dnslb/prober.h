@@ -1,0 +1,57 @@
+/* The prober: schedules the HTTP and ICMP checks of every site (spread with
+ * jitter), feeds their results into each site's health, ranks the sites of
+ * each service by its policy and publishes the answer table. Runs in the
+ * main event loop; the answering threads only read what it publishes.
+ * SPDX-License-Identifier: BSD-3-Clause */
+#ifndef DNSLB_PROBER_H
+#define DNSLB_PROBER_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "dnslb/conf.h"
+#include "shared/qsbr.h"
+
+struct event_base;
+struct evbuffer;
+
+typedef struct lb_prober lb_prober;
+
+typedef struct lb_prober_stats {
+    unsigned long long http_checks, http_failures;
+    unsigned long long icmp_sent, icmp_lost;
+    unsigned long long late_checks;    /* started more than 250 ms after their time */
+    unsigned long long refreshes;      /* checks run early because a query found stale data */
+    unsigned long long tables;         /* answer tables published */
+} lb_prober_stats;
+
+/* A prober publishing into *slot (an lb_table *) through qsbr. NULL with err. */
+lb_prober *lb_prober_new(struct event_base *base, glb_qsbr *qsbr, _Atomic(void *) *slot, char *err,
+                         size_t errlen);
+
+/* Applies a configuration (the prober keeps the pointer: conf must live until
+ * the next call or lb_prober_free). Sites kept by name keep their health;
+ * removed sites stop being probed at once. Publishes a table at once.
+ * Returns 0, or -1 with err (the old configuration then stays in force). */
+int lb_prober_configure(lb_prober *p, const lb_conf *conf, char *err, size_t errlen);
+
+/* Stops every check and frees the prober (not the published table). */
+void lb_prober_free(lb_prober *p);
+
+/* Runs the checks of every site named site (in any service, or
+ * "SERVICE/SITE") now; done(arg, found) runs when they have all completed.
+ * Returns the number of sites started (0: done already ran with found 0). */
+size_t lb_prober_check_now(lb_prober *p, const char *site, void (*done)(void *arg, size_t found), void *arg);
+
+/* One line per site: service, site, addresses, state, averages, score, last check. */
+void lb_prober_report_sites(lb_prober *p, struct evbuffer *out);
+
+/* Counts of sites by state, and the ICMP modes. */
+void lb_prober_report_status(lb_prober *p, struct evbuffer *out);
+
+void lb_prober_stats_get(const lb_prober *p, lb_prober_stats *out);
+
+/* The event that answering threads activate to ask for fresh checks. */
+struct event *lb_prober_wake_event(lb_prober *p);
+
+#endif

@@ -1,1 +1,83 @@
-/* stub: to be written */
+/* Building the DNS-LB's answer table. SPDX-License-Identifier: BSD-3-Clause */
+#include "dnslb/table.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+lb_table *lb_table_new(const lb_conf *conf, uint32_t serial, struct event *wake)
+{
+    lb_table *t = calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    t->svcs = calloc(conf->nservices + 1, sizeof(*t->svcs));
+    t->ns = calloc(conf->nns_addrs + 1, sizeof(*t->ns));
+    t->want_refresh = calloc(conf->nservices + 1, sizeof(*t->want_refresh));
+    t->index = glb_nametab_new();
+    if (!t->svcs || !t->ns || !t->want_refresh || !t->index)
+        goto fail;
+    t->nsvcs = conf->nservices;
+    for (size_t i = 0; i < conf->nservices; i++) {
+        const lb_service_conf *s = &conf->services[i];
+        lb_tsvc *ts = &t->svcs[i];
+        memcpy(ts->name, s->name, glb_dname_len(s->name));
+        ts->ttl = s->ttl_answer;
+        ts->answer_count = s->answer_count;
+        if (glb_nametab_add(t->index, s->name, glb_dname_len(s->name), (uint32_t)i) < 0)
+            goto fail;
+    }
+    memcpy(t->ns, conf->ns_addrs, conf->nns_addrs * sizeof(*t->ns));
+    t->nns = conf->nns_addrs;
+    t->serial = serial;
+    t->edns_size = (uint16_t)conf->edns_size;
+    t->stale_after = conf->probe.stale_after;
+    t->wake = wake;
+    return t;
+fail:
+    lb_table_free(t);
+    return NULL;
+}
+
+int lb_table_set_rank(lb_table *t, size_t i, const glb_site *const *ranked, size_t n, size_t share, int failopen,
+                      double oldest)
+{
+    size_t more_addrs = 0;
+    for (size_t k = 0; k < n; k++)
+        more_addrs += ranked[k]->naddrs;
+    lb_tsite *ns = realloc(t->sites, (t->nsites + n + 1) * sizeof(*ns));
+    if (!ns)
+        return -1;
+    t->sites = ns;
+    glb_addr *na = realloc(t->addrs, (t->naddrs + more_addrs + 1) * sizeof(*na));
+    if (!na)
+        return -1;
+    t->addrs = na;
+    lb_tsvc *ts = &t->svcs[i];
+    ts->first = (uint32_t)t->nsites;
+    ts->count = (uint32_t)n;
+    ts->share = (uint32_t)(share ? share : 1);
+    ts->failopen = failopen;
+    ts->oldest_check = oldest;
+    for (size_t k = 0; k < n; k++) {
+        const glb_site *site = ranked[k];
+        lb_tsite *out = &t->sites[t->nsites++];
+        out->addr_first = (uint32_t)t->naddrs;
+        out->naddrs = (uint32_t)site->naddrs;
+        out->weight = site->weight;
+        memcpy(t->addrs + t->naddrs, site->addrs, site->naddrs * sizeof(*t->addrs));
+        t->naddrs += site->naddrs;
+    }
+    return 0;
+}
+
+void lb_table_free(lb_table *t)
+{
+    if (!t)
+        return;
+    free(t->svcs);
+    free(t->sites);
+    free(t->addrs);
+    free(t->ns);
+    free((void *)t->want_refresh);
+    glb_nametab_free(t->index);
+    free(t);
+}

@@ -1,0 +1,65 @@
+/* The DNS-LB's answer table: per service the current site order with the
+ * addresses to answer, built by the prober from the sites' health (a few
+ * times a second at most) and published to the answering threads, which only
+ * read it (gdnsd's model: monitors publish, answerers read).
+ * SPDX-License-Identifier: BSD-3-Clause */
+#ifndef DNSLB_TABLE_H
+#define DNSLB_TABLE_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dnslb/conf.h"
+#include "shared/nametab.h"
+
+struct event;
+
+typedef struct lb_tsite {
+    uint32_t addr_first, naddrs;  /* into lb_table.addrs */
+    unsigned weight;
+} lb_tsite;
+
+typedef struct lb_tsvc {
+    uint8_t name[GLB_DNAME_MAX];
+    uint32_t ttl;
+    unsigned answer_count;
+    uint32_t first, count;        /* its ranked sites: sites[first .. first+count), best first */
+    uint32_t share;               /* leading sites that share first place by weight */
+    int failopen;                 /* every site is dead */
+    double oldest_check;          /* monotonic seconds of the oldest measurement in use */
+} lb_tsvc;
+
+typedef struct lb_table {
+    lb_tsvc *svcs;
+    size_t nsvcs;
+    lb_tsite *sites;
+    size_t nsites;
+    glb_addr *addrs;
+    size_t naddrs;
+    glb_nametab *index;           /* service name -> index into svcs */
+    glb_addr *ns;                 /* addresses of ns.<label>.<service> */
+    size_t nns;
+    uint32_t serial;              /* SOA serial */
+    uint16_t edns_size;
+    double stale_after;           /* seconds */
+    /* Staleness requests from answering threads to the prober: one flag per
+     * service, and the event that wakes the prober (thread-safe to activate). */
+    _Atomic unsigned char *want_refresh;
+    struct event *wake;
+} lb_table;
+
+/* An empty table for conf's services (no site ranked yet). NULL when out of
+ * memory. The table copies what it needs: conf may be freed before it. */
+lb_table *lb_table_new(const lb_conf *conf, uint32_t serial, struct event *wake);
+
+/* Sets service i's ranking: ranked[0..n) best first (their addresses are
+ * copied: resolved ones for sites given by host name); oldest: monotonic
+ * time of the oldest measurement behind it. Called while the table is being
+ * built, before publication. -1 when out of memory. */
+int lb_table_set_rank(lb_table *t, size_t i, const glb_site *const *ranked, size_t n, size_t share, int failopen,
+                      double oldest);
+
+void lb_table_free(lb_table *t);
+
+#endif

@@ -165,3 +165,18 @@ int glb_drop_privileges(const char *user, char *err, size_t errlen)
     }
     return 0;
 }
+
+int glb_daemon_detach(int foreground, const char *pidfile, const char *username, char *err, size_t errlen)
+{
+    if (username[0] && getuid() == 0 && !getpwnam(username)) {
+        snprintf(err, errlen, "key 'username': no such user '%s'", username);
+        return -1;
+    }
+    if (!foreground && glb_daemonize() != 0) {
+        snprintf(err, errlen, "cannot detach: %s", strerror(errno));
+        return -1;
+    }
+    if (pidfile[0] && glb_pidfile_write(pidfile, err, errlen) != 0)
+        return -1;
+    return 0;
+}

@@ -20,4 +20,11 @@ void glb_pidfile_remove(const char *path);
  * that user. Returns 0 (also when nothing to do), or -1 with a message. */
 int glb_drop_privileges(const char *user, char *err, size_t errlen);
 
+/* The start every daemon shares, after binding its sockets: checks that
+ * username exists (when root), detaches unless foreground, and writes
+ * pidfile (when non-empty). Privileges are dropped after, with
+ * glb_drop_privileges, once everything that needs them is open. Returns 0,
+ * or -1 with err (before detaching it still reaches the terminal). */
+int glb_daemon_detach(int foreground, const char *pidfile, const char *username, char *err, size_t errlen);
+
 #endif

@@ -456,3 +456,33 @@ size_t glb_resp_error(uint8_t *buf, size_t cap, const uint8_t *pkt, size_t len, 
     }
     return o;
 }
+
+enum glb_parse_result glb_resp_start(glb_resp *r, glb_query *q, const uint8_t *pkt, size_t len, int tcp,
+                                     uint16_t edns_size, uint8_t *out, size_t outcap, size_t *reply_len)
+{
+    enum glb_parse_result res = glb_query_parse(pkt, len, q);
+    static const unsigned rcode[] = {
+        [GLB_PARSE_FORMERR] = GLB_RCODE_FORMERR,
+        [GLB_PARSE_NOTIMP] = GLB_RCODE_NOTIMP,
+        [GLB_PARSE_BADVERS] = GLB_RCODE_BADVERS,
+    };
+    *reply_len = 0;
+    if (res == GLB_PARSE_DROP)
+        return res;
+    if (res != GLB_PARSE_OK) {
+        *reply_len = glb_resp_error(out, outcap, pkt, len, q, rcode[res], edns_size);
+        return res;
+    }
+    size_t limit = 512;
+    if (tcp)
+        limit = 65535;
+    else if (q->edns)
+        limit = q->edns_udp_size < 512 ? 512 : q->edns_udp_size > edns_size ? edns_size : q->edns_udp_size;
+    if (limit > outcap)
+        limit = outcap;
+    if (glb_resp_init(r, out, outcap, limit, q) != 0) {
+        res = GLB_PARSE_FORMERR; /* cannot happen: a parsed question fits in 512 */
+        *reply_len = glb_resp_error(out, outcap, pkt, len, q, GLB_RCODE_FORMERR, edns_size);
+    }
+    return res;
+}

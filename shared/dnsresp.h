@@ -67,6 +67,13 @@ void glb_resp_truncate(glb_resp *r);
  * length. */
 size_t glb_resp_finish(glb_resp *r, uint16_t udp_size, int ecs_scope);
 
+/* The start every server shares: parses pkt; for a well-formed query sets
+ * up r in out (limit: 65535 over TCP, else the client's EDNS size within
+ * [512, edns_size], or 512) and returns GLB_PARSE_OK. Otherwise returns the
+ * parse result with *reply_len the error answer to send (0: drop it). */
+enum glb_parse_result glb_resp_start(glb_resp *r, glb_query *q, const uint8_t *pkt, size_t len, int tcp,
+                                     uint16_t edns_size, uint8_t *out, size_t outcap, size_t *reply_len);
+
 /* Builds a bare error response (FORMERR, NOTIMP, BADVERS, REFUSED...) for q,
  * which may be only partly parsed; the question is echoed when it was parsed.
  * Returns the length, or 0 when nothing should be sent. */

@@ -1,1 +1,989 @@
-/* stub: to be written */
+/* HTTP/HTTPS health checks: one GET per check on its own connection.
+ *
+ * A check is one allocation holding its state and two libevent events (the
+ * whole-check timer and the connect watcher, placed with event_assign). The
+ * TCP connect is a raw non-blocking socket watched for writability, so the
+ * connect time is measured apart from the TLS handshake; once connected the
+ * socket goes to a bufferevent (plain, or OpenSSL in the connecting state,
+ * whose CONNECTED event marks the end of the handshake). The response is
+ * parsed straight out of the bufferevent's input buffer and drained as it
+ * goes: headers are bounded (MAX_HEADER), the body is counted, never kept,
+ * and stops at max_body. Nothing grows with the size of the response.
+ *
+ * Every outcome is reported from a libevent callback (an immediate failure in
+ * glb_http_check_start activates the timer event), everything is released
+ * before the user callback runs, and the check itself is freed after it, so
+ * the callback may start new checks. Cancelling during one's own callback is
+ * a no-op.
+ * SPDX-License-Identifier: BSD-3-Clause */
+#include "shared/probe_http.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdalign.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "shared/log.h"
+
+#define MAX_HEADER (16 * 1024) /* status line + headers (+ trailers), all interim responses included */
+#define MAX_CHUNK_LINE 1024    /* one chunk-size line, extensions included */
+#define USER_AGENT "glb-probe/0.1"
+
+/* ------------------------------------------------------------------ */
+/* URLs */
+
+static int is_name_char(int ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+           ch == '_';
+}
+
+/* A host name: dot-separated labels of 1..63 letters, digits, '-' or '_'
+ * (no leading or trailing '-'), at most 253 characters; a name made only of
+ * digits and dots must be an IPv4 address instead. */
+static int check_host(const char *h, size_t n, const char **why)
+{
+    size_t label = 0, i;
+    int alldigits = 1;
+
+    if (n == 0) {
+        *why = "empty host";
+        return -1;
+    }
+    if (n > 253) {
+        *why = "host name too long";
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)h[i];
+        if (ch == '.') {
+            if (label == 0) {
+                *why = "empty label in host name";
+                return -1;
+            }
+            if (h[i - 1] == '-') {
+                *why = "host name label ends with '-'";
+                return -1;
+            }
+            label = 0;
+            continue;
+        }
+        if (!is_name_char(ch)) {
+            *why = "bad character in host";
+            return -1;
+        }
+        if (ch < '0' || ch > '9')
+            alldigits = 0;
+        if (label == 0 && ch == '-') {
+            *why = "host name label starts with '-'";
+            return -1;
+        }
+        if (++label > 63) {
+            *why = "host name label longer than 63";
+            return -1;
+        }
+    }
+    if (label == 0) {
+        *why = "empty label in host name";
+        return -1;
+    }
+    if (h[n - 1] == '-') {
+        *why = "host name label ends with '-'";
+        return -1;
+    }
+    if (alldigits) {
+        char buf[256];
+        glb_addr a;
+        memcpy(buf, h, n);
+        buf[n] = '\0';
+        if (glb_addr_parse(buf, &a) != 0 || a.family != AF_INET) {
+            *why = "bad IPv4 address";
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int glb_url_parse(const char *s, glb_url *u, const char **why)
+{
+    const char *dummy;
+    const char *p, *auth, *aend, *hend, *path, *pend;
+    size_t n;
+
+    if (!why)
+        why = &dummy;
+    if (!s || !u) {
+        *why = "no URL";
+        return -1;
+    }
+    memset(u, 0, sizeof(*u));
+    for (p = s; *p; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch <= ' ' || ch >= 0x7f) {
+            *why = "space, control or non-ASCII character in URL";
+            return -1;
+        }
+    }
+    if (strncasecmp(s, "http://", 7) == 0) {
+        u->tls = 0;
+        u->port = 80;
+        auth = s + 7;
+    } else if (strncasecmp(s, "https://", 8) == 0) {
+        u->tls = 1;
+        u->port = 443;
+        auth = s + 8;
+    } else {
+        *why = "scheme must be http:// or https://";
+        return -1;
+    }
+
+    aend = auth + strcspn(auth, "/?#");
+    if (memchr(auth, '@', (size_t)(aend - auth))) {
+        *why = "user information in URL not allowed";
+        return -1;
+    }
+
+    /* host */
+    if (*auth == '[') {
+        const char *close = memchr(auth, ']', (size_t)(aend - auth));
+        glb_addr a;
+        if (!close) {
+            *why = "missing ']' after IPv6 address";
+            return -1;
+        }
+        n = (size_t)(close - auth - 1);
+        if (n == 0 || n >= sizeof(u->host)) {
+            *why = "bad IPv6 address";
+            return -1;
+        }
+        memcpy(u->host, auth + 1, n);
+        u->host[n] = '\0';
+        if (glb_addr_parse(u->host, &a) != 0 || a.family != AF_INET6) {
+            *why = "bad IPv6 address";
+            return -1;
+        }
+        hend = close + 1;
+        if (hend != aend && *hend != ':') {
+            *why = "junk after IPv6 address";
+            return -1;
+        }
+    } else {
+        hend = memchr(auth, ':', (size_t)(aend - auth));
+        if (!hend)
+            hend = aend;
+        n = (size_t)(hend - auth);
+        if (check_host(auth, n, why) != 0)
+            return -1;
+        memcpy(u->host, auth, n);
+        u->host[n] = '\0';
+    }
+
+    /* port */
+    if (hend != aend) { /* *hend == ':' */
+        const char *d = hend + 1;
+        unsigned long port = 0;
+        if (d == aend) {
+            *why = "empty port";
+            return -1;
+        }
+        for (; d < aend; d++) {
+            if (*d < '0' || *d > '9') {
+                *why = "bad port";
+                return -1;
+            }
+            port = port * 10 + (unsigned long)(*d - '0');
+            if (port > 65535) {
+                *why = "port out of range 1..65535";
+                return -1;
+            }
+        }
+        if (port == 0) {
+            *why = "port out of range 1..65535";
+            return -1;
+        }
+        u->port = (uint16_t)port;
+    }
+
+    /* path and query; the fragment is dropped */
+    path = aend;
+    pend = path + strcspn(path, "#");
+    if (path == pend) {
+        strcpy(u->path, "/");
+    } else {
+        size_t off = 0;
+        n = (size_t)(pend - path);
+        if (*path == '?')
+            u->path[off++] = '/';
+        if (off + n >= sizeof(u->path)) {
+            *why = "path too long";
+            return -1;
+        }
+        memcpy(u->path + off, path, n);
+        u->path[off + n] = '\0';
+    }
+    return 0;
+}
+
+const char *glb_http_error_str(enum glb_http_error e)
+{
+    switch (e) {
+    case GLB_HTTP_OK:
+        return "ok";
+    case GLB_HTTP_ERR_CONNECT:
+        return "connect";
+    case GLB_HTTP_ERR_TLS:
+        return "tls";
+    case GLB_HTTP_ERR_TIMEOUT:
+        return "timeout";
+    case GLB_HTTP_ERR_RESET:
+        return "reset";
+    case GLB_HTTP_ERR_PROTOCOL:
+        return "protocol";
+    case GLB_HTTP_ERR_STATUS:
+        return "status";
+    case GLB_HTTP_ERR_TOO_BIG:
+        return "too-big";
+    }
+    return "unknown";
+}
+
+/* ------------------------------------------------------------------ */
+/* TLS context */
+
+static void log_ssl_errors(int level, const char *what)
+{
+    unsigned long e;
+    char buf[256];
+    int any = 0;
+
+    while ((e = ERR_get_error()) != 0) {
+        ERR_error_string_n(e, buf, sizeof(buf));
+        glb_log(level, "%s: %s", what, buf);
+        any = 1;
+    }
+    if (!any)
+        glb_log(level, "%s", what);
+}
+
+SSL_CTX *glb_http_ssl_ctx_new(const char *ca_file)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+    if (!ctx) {
+        log_ssl_errors(GLB_LOG_ERR, "SSL_CTX_new");
+        return NULL;
+    }
+    if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
+        log_ssl_errors(GLB_LOG_ERR, "TLS 1.2 minimum");
+        goto fail;
+    }
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    X509_VERIFY_PARAM_clear_flags(SSL_CTX_get0_param(ctx), X509_V_FLAG_PARTIAL_CHAIN);
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+#endif
+    if (ca_file) {
+        if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
+            char what[300];
+            snprintf(what, sizeof(what), "cannot load CA file %s", ca_file);
+            log_ssl_errors(GLB_LOG_ERR, what);
+            goto fail;
+        }
+    } else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+        log_ssl_errors(GLB_LOG_ERR, "cannot load the system trust store");
+        goto fail;
+    }
+    return ctx;
+fail:
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Checks */
+
+enum phase {
+    PH_CONNECT = 0,  /* waiting for the TCP connection */
+    PH_HANDSHAKE,    /* TLS handshake running */
+    PH_STATUS,       /* reading the status line */
+    PH_HEADERS,      /* reading header lines */
+    PH_BODY_LEN,     /* Content-Length body */
+    PH_BODY_CLOSE,   /* body delimited by the end of the connection */
+    PH_CHUNK_SIZE,   /* chunk-size line */
+    PH_CHUNK_DATA,   /* chunk data */
+    PH_CHUNK_END,    /* the CRLF after chunk data */
+    PH_TRAILERS      /* trailer lines after the last chunk */
+};
+
+struct glb_http_check {
+    struct event_base *base;
+    SSL_CTX *ctx;
+    glb_http_cb cb;
+    void *arg;
+    struct event *timer;   /* whole-check timeout; also reports immediate failures */
+    struct event *conn_ev; /* writability of the connecting socket */
+    struct bufferevent *bev;
+    int fd;                /* owned here until the bufferevent takes it */
+    int tls, verify;
+    int fail;              /* an error to report from the timer, 0 when none */
+    int in_cb;
+    int ev_assigned;       /* event_assign done: bit 0 timer, bit 1 conn_ev */
+    enum phase ph;
+    int interim;           /* the current response is a 1xx */
+    int chunked;           /* 0 no Transfer-Encoding, 1 chunked, -1 another coding */
+    int have_len;
+    uint64_t remaining;    /* of the Content-Length body or the current chunk */
+    uint64_t content_length;
+    size_t max_body;
+    size_t hdr_bytes;
+    struct timespec t0;
+    glb_http_result r;
+    uint16_t port;
+    char host[256];
+    char path[1024];
+    glb_addr addr;
+};
+
+static double ms_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* The events live in the same allocation, after the struct. */
+static size_t events_offset(void)
+{
+    size_t a = alignof(max_align_t);
+    return (sizeof(struct glb_http_check) + a - 1) / a * a;
+}
+
+static size_t event_slot(void)
+{
+    size_t a = alignof(max_align_t);
+    return (event_get_struct_event_size() + a - 1) / a * a;
+}
+
+/* Releases the network resources; idempotent. */
+static void teardown(glb_http_check *c)
+{
+    if (c->ev_assigned & 1) {
+        event_del(c->timer);
+        event_debug_unassign(c->timer);
+    }
+    if (c->ev_assigned & 2) {
+        event_del(c->conn_ev);
+        event_debug_unassign(c->conn_ev);
+    }
+    c->ev_assigned = 0;
+    if (c->bev) {
+        bufferevent_free(c->bev); /* closes the socket, frees the SSL */
+        c->bev = NULL;
+    }
+    if (c->fd >= 0) {
+        close(c->fd);
+        c->fd = -1;
+    }
+}
+
+/* Reports and frees. Once a final status outside 200..399 has been read,
+ * any later failure (reset, timeout, oversized or malformed body) is
+ * reported as STATUS: that is what the site said. */
+static void finish(glb_http_check *c, enum glb_http_error err)
+{
+    int st = c->r.status;
+
+    if (err != GLB_HTTP_OK && st != 0 && !c->interim && (st < 200 || st > 399))
+        err = GLB_HTTP_ERR_STATUS;
+    c->r.err = err;
+    teardown(c);
+    c->in_cb = 1;
+    c->cb(c->arg, &c->r);
+    free(c);
+}
+
+/* The response is complete. */
+static void complete(glb_http_check *c)
+{
+    c->r.total_ms = ms_since(&c->t0);
+    finish(c, c->r.status >= 200 && c->r.status <= 399 ? GLB_HTTP_OK : GLB_HTTP_ERR_STATUS);
+}
+
+static int lower_eq(const char *s, size_t n, const char *lit)
+{
+    return strlen(lit) == n && strncasecmp(s, lit, n) == 0;
+}
+
+/* "HTTP/1.x DDD[ reason]". Returns the status or -1. */
+static int parse_status_line(const char *s, size_t n)
+{
+    int st;
+    if (n < 12 || memcmp(s, "HTTP/1.", 7) != 0 || (s[7] != '0' && s[7] != '1') || s[8] != ' ')
+        return -1;
+    if (s[9] < '1' || s[9] > '9' || s[10] < '0' || s[10] > '9' || s[11] < '0' || s[11] > '9')
+        return -1;
+    if (n > 12 && s[12] != ' ')
+        return -1;
+    st = (s[9] - '0') * 100 + (s[10] - '0') * 10 + (s[11] - '0');
+    return st;
+}
+
+/* A header line (no EOL). Returns 0 or -1 (malformed). */
+static int parse_header(glb_http_check *c, const char *s, size_t n)
+{
+    const char *colon = memchr(s, ':', n);
+    const char *v, *ve;
+    size_t i, nlen;
+
+    if (!colon || colon == s)
+        return -1;
+    nlen = (size_t)(colon - s);
+    for (i = 0; i < nlen; i++)
+        if (s[i] == ' ' || s[i] == '\t') /* also rejects obsolete line folding */
+            return -1;
+    v = colon + 1;
+    ve = s + n;
+    while (v < ve && (*v == ' ' || *v == '\t'))
+        v++;
+    while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+        ve--;
+    if (c->interim)
+        return 0;
+    if (lower_eq(s, nlen, "content-length")) {
+        uint64_t len = 0;
+        if (v == ve)
+            return -1;
+        for (const char *d = v; d < ve; d++) {
+            if (*d < '0' || *d > '9' || len > (UINT64_MAX - 9) / 10)
+                return -1;
+            len = len * 10 + (uint64_t)(*d - '0');
+        }
+        if (c->have_len && len != c->content_length)
+            return -1;
+        c->have_len = 1;
+        c->content_length = len;
+    } else if (lower_eq(s, nlen, "transfer-encoding")) {
+        /* chunked when it is the last coding */
+        const char *last = ve;
+        while (last > v && last[-1] != ',')
+            last--;
+        while (last < ve && (*last == ' ' || *last == '\t'))
+            last++;
+        /* Transfer-Encoding overrides Content-Length; a final coding other
+         * than chunked leaves the body delimited by the close */
+        c->chunked = lower_eq(last, (size_t)(ve - last), "chunked") ? 1 : -1;
+    }
+    return 0;
+}
+
+/* The blank line after the headers. Returns 1 when the check finished. */
+static int headers_done(glb_http_check *c)
+{
+    int st = c->r.status;
+
+    if (c->interim) { /* 1xx: another status line follows */
+        c->interim = 0;
+        c->ph = PH_STATUS;
+        return 0;
+    }
+    if (st == 204 || st == 304) {
+        complete(c);
+        return 1;
+    }
+    if (c->chunked == 1) {
+        c->ph = PH_CHUNK_SIZE;
+    } else if (c->chunked == 0 && c->have_len) {
+        if (c->content_length > c->max_body) {
+            finish(c, GLB_HTTP_ERR_TOO_BIG);
+            return 1;
+        }
+        if (c->content_length == 0) {
+            complete(c);
+            return 1;
+        }
+        c->remaining = c->content_length;
+        c->ph = PH_BODY_LEN;
+    } else {
+        c->ph = PH_BODY_CLOSE;
+    }
+    return 0;
+}
+
+/* Counts n body bytes. Returns 1 when the check finished (too big). */
+static int count_body(glb_http_check *c, size_t n)
+{
+    if (n > c->max_body - c->r.body_bytes) {
+        c->r.body_bytes = c->max_body;
+        finish(c, GLB_HTTP_ERR_TOO_BIG);
+        return 1;
+    }
+    c->r.body_bytes += n;
+    return 0;
+}
+
+/* One line in a line-oriented phase. Returns 1 when the check finished. */
+static int handle_line(glb_http_check *c, const char *s, size_t n)
+{
+    switch (c->ph) {
+    case PH_STATUS: {
+        int st = parse_status_line(s, n);
+        if (st < 100 || st == 101) {
+            finish(c, GLB_HTTP_ERR_PROTOCOL);
+            return 1;
+        }
+        c->r.status = st;
+        c->interim = st < 200;
+        c->have_len = 0;
+        c->chunked = 0;
+        c->content_length = 0;
+        c->ph = PH_HEADERS;
+        return 0;
+    }
+    case PH_HEADERS:
+        if (n == 0)
+            return headers_done(c);
+        if (parse_header(c, s, n) != 0) {
+            finish(c, GLB_HTTP_ERR_PROTOCOL);
+            return 1;
+        }
+        return 0;
+    case PH_CHUNK_SIZE: {
+        uint64_t size = 0;
+        size_t i;
+        for (i = 0; i < n; i++) {
+            int ch = (unsigned char)s[i], d;
+            if (ch >= '0' && ch <= '9')
+                d = ch - '0';
+            else if (ch >= 'a' && ch <= 'f')
+                d = ch - 'a' + 10;
+            else if (ch >= 'A' && ch <= 'F')
+                d = ch - 'A' + 10;
+            else
+                break;
+            if (size > (UINT64_MAX >> 4)) {
+                finish(c, GLB_HTTP_ERR_PROTOCOL);
+                return 1;
+            }
+            size = size << 4 | (uint64_t)d;
+        }
+        /* at least one digit, then optional whitespace and extensions */
+        if (i == 0 || (i < n && s[i] != ';' && s[i] != ' ' && s[i] != '\t')) {
+            finish(c, GLB_HTTP_ERR_PROTOCOL);
+            return 1;
+        }
+        if (size == 0) {
+            c->ph = PH_TRAILERS;
+            return 0;
+        }
+        if (size > (uint64_t)(c->max_body - c->r.body_bytes)) {
+            c->r.body_bytes = c->max_body;
+            finish(c, GLB_HTTP_ERR_TOO_BIG);
+            return 1;
+        }
+        c->remaining = size;
+        c->ph = PH_CHUNK_DATA;
+        return 0;
+    }
+    case PH_CHUNK_END:
+        if (n != 0) {
+            finish(c, GLB_HTTP_ERR_PROTOCOL);
+            return 1;
+        }
+        c->ph = PH_CHUNK_SIZE;
+        return 0;
+    case PH_TRAILERS:
+        if (n == 0) {
+            complete(c);
+            return 1;
+        }
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+/* Consumes what the input holds. Returns 1 when the check finished (and is
+ * freed), 0 when it needs more. */
+static int process_input(glb_http_check *c)
+{
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+
+    for (;;) {
+        size_t avail = evbuffer_get_length(in);
+
+        switch (c->ph) {
+        case PH_STATUS:
+        case PH_HEADERS:
+        case PH_TRAILERS:
+        case PH_CHUNK_SIZE:
+        case PH_CHUNK_END: {
+            size_t eol_len = 0, len, limit;
+            struct evbuffer_ptr p;
+            unsigned char *line;
+            int hdr = c->ph == PH_STATUS || c->ph == PH_HEADERS || c->ph == PH_TRAILERS;
+
+            if (avail == 0)
+                return 0;
+            if (c->ph == PH_STATUS) {
+                /* fail fast on something that is not HTTP at all */
+                char start[5];
+                size_t k = avail < 5 ? avail : 5;
+                if (evbuffer_copyout(in, start, k) != (ev_ssize_t)k || memcmp(start, "HTTP/", k) != 0) {
+                    finish(c, GLB_HTTP_ERR_PROTOCOL);
+                    return 1;
+                }
+            }
+            limit = hdr ? MAX_HEADER - c->hdr_bytes : MAX_CHUNK_LINE;
+            p = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
+            if (p.pos < 0) {
+                if (avail > limit) {
+                    finish(c, GLB_HTTP_ERR_PROTOCOL);
+                    return 1;
+                }
+                return 0;
+            }
+            len = (size_t)p.pos;
+            if (len + eol_len > limit) {
+                finish(c, GLB_HTTP_ERR_PROTOCOL);
+                return 1;
+            }
+            if (hdr)
+                c->hdr_bytes += len + eol_len;
+            line = evbuffer_pullup(in, (ev_ssize_t)(len + eol_len));
+            if (!line) {
+                finish(c, GLB_HTTP_ERR_PROTOCOL);
+                return 1;
+            }
+            if (handle_line(c, (const char *)line, len))
+                return 1;
+            evbuffer_drain(in, len + eol_len);
+            break;
+        }
+        case PH_BODY_LEN:
+        case PH_CHUNK_DATA: {
+            size_t n = avail;
+            if (n == 0)
+                return 0;
+            if ((uint64_t)n > c->remaining)
+                n = (size_t)c->remaining;
+            /* a Content-Length body was checked against max_body already,
+             * a chunk when its size was read */
+            c->r.body_bytes += n;
+            evbuffer_drain(in, n);
+            c->remaining -= n;
+            if (c->remaining == 0) {
+                if (c->ph == PH_BODY_LEN) {
+                    complete(c);
+                    return 1;
+                }
+                c->ph = PH_CHUNK_END;
+            }
+            break;
+        }
+        case PH_BODY_CLOSE:
+            if (avail == 0)
+                return 0;
+            if (count_body(c, avail))
+                return 1;
+            evbuffer_drain(in, avail);
+            return 0;
+        default:
+            return 0;
+        }
+    }
+}
+
+static void read_cb(struct bufferevent *bev, void *arg)
+{
+    glb_http_check *c = arg;
+
+    if (c->ph < PH_STATUS) /* nothing is read before the handshake event */
+        return;
+    if (c->r.ttfb_ms < 0 && evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+        c->r.ttfb_ms = ms_since(&c->t0);
+    process_input(c);
+}
+
+static void event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    glb_http_check *c = arg;
+
+    if (what & BEV_EVENT_CONNECTED) { /* TLS handshake done */
+        if (c->ph == PH_HANDSHAKE) {
+            c->r.tls_ms = ms_since(&c->t0);
+            c->ph = PH_STATUS;
+            if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+                read_cb(bev, c);
+        }
+        return;
+    }
+    if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
+        return;
+
+    if (c->ph == PH_HANDSHAKE) {
+        int err = EVUTIL_SOCKET_ERROR();
+        unsigned long e, first = 0;
+        long vr = c->verify ? SSL_get_verify_result(bufferevent_openssl_get_ssl(bev)) : X509_V_OK;
+
+        while ((e = bufferevent_get_openssl_error(bev)) != 0)
+            first = e; /* popped newest first: keep the oldest */
+        if (vr != X509_V_OK) {
+            log_debug("https %s@%u: certificate: %s", c->host, (unsigned)c->port, X509_verify_cert_error_string(vr));
+        } else if (first) {
+            char buf[256];
+            ERR_error_string_n(first, buf, sizeof(buf));
+            log_debug("https %s@%u: handshake: %s", c->host, (unsigned)c->port, buf);
+        }
+        /* a reset with no TLS error is a reset; anything else is TLS */
+        if (!first && vr == X509_V_OK && (what & BEV_EVENT_ERROR) && (err == ECONNRESET || err == EPIPE))
+            finish(c, GLB_HTTP_ERR_RESET);
+        else
+            finish(c, GLB_HTTP_ERR_TLS);
+        return;
+    }
+
+    /* use what arrived before the end, then judge */
+    if (evbuffer_get_length(bufferevent_get_input(bev)) > 0) {
+        if (c->r.ttfb_ms < 0)
+            c->r.ttfb_ms = ms_since(&c->t0);
+        if (process_input(c))
+            return;
+    }
+    if ((what & BEV_EVENT_EOF) && c->ph == PH_BODY_CLOSE)
+        complete(c);
+    else
+        finish(c, GLB_HTTP_ERR_RESET);
+}
+
+static void connected(glb_http_check *c)
+{
+    struct bufferevent *bev;
+    int fd = c->fd;
+
+    c->r.connect_ms = ms_since(&c->t0);
+    if (c->tls) {
+        SSL *ssl = SSL_new(c->ctx);
+        glb_addr tmp;
+        int is_ip = glb_addr_parse(c->host, &tmp) == 0;
+
+        if (!ssl) {
+            log_ssl_errors(GLB_LOG_WARN, "SSL_new");
+            finish(c, GLB_HTTP_ERR_TLS);
+            return;
+        }
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+        /* a close without close_notify is an EOF (framing is checked here) */
+        SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
+#endif
+        if (!is_ip && SSL_set_tlsext_host_name(ssl, c->host) != 1)
+            goto ssl_fail;
+        if (c->verify) {
+            SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
+            if (is_ip) {
+                if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), c->host) != 1)
+                    goto ssl_fail;
+            } else {
+                SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+                if (SSL_set1_host(ssl, c->host) != 1)
+                    goto ssl_fail;
+            }
+        } else {
+            SSL_set_verify(ssl, SSL_VERIFY_NONE, NULL);
+        }
+        /* On failure libevent has freed the SSL (BEV_OPT_CLOSE_ON_FREE) but
+         * not the socket. */
+        bev = bufferevent_openssl_socket_new(c->base, fd, ssl, BUFFEREVENT_SSL_CONNECTING,
+                                             BEV_OPT_CLOSE_ON_FREE);
+        if (!bev) {
+            log_warn("https %s@%u: cannot create the TLS bufferevent", c->host, (unsigned)c->port);
+            finish(c, GLB_HTTP_ERR_TLS);
+            return;
+        }
+        c->fd = -1;
+        bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+        c->ph = PH_HANDSHAKE;
+        goto go;
+    ssl_fail:
+        log_ssl_errors(GLB_LOG_WARN, "TLS setup");
+        SSL_free(ssl);
+        finish(c, GLB_HTTP_ERR_TLS);
+        return;
+    }
+    bev = bufferevent_socket_new(c->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (!bev) {
+        log_warn("http %s@%u: cannot create a bufferevent", c->host, (unsigned)c->port);
+        finish(c, GLB_HTTP_ERR_CONNECT);
+        return;
+    }
+    c->fd = -1;
+    c->ph = PH_STATUS;
+go:
+    c->bev = bev;
+    bufferevent_setcb(bev, read_cb, NULL, event_cb, c);
+    {
+        int v6 = strchr(c->host, ':') != NULL;
+        uint16_t defport = c->tls ? 443 : 80;
+        char portbuf[8] = "";
+        if (c->port != defport)
+            snprintf(portbuf, sizeof(portbuf), ":%u", (unsigned)c->port);
+        if (evbuffer_add_printf(bufferevent_get_output(bev),
+                                "GET %s HTTP/1.1\r\nHost: %s%s%s%s\r\nUser-Agent: " USER_AGENT
+                                "\r\nConnection: close\r\nAccept: */*\r\n\r\n",
+                                c->path, v6 ? "[" : "", c->host, v6 ? "]" : "", portbuf) < 0 ||
+            bufferevent_enable(bev, EV_READ | EV_WRITE) != 0) {
+            finish(c, c->tls ? GLB_HTTP_ERR_TLS : GLB_HTTP_ERR_CONNECT);
+            return;
+        }
+    }
+}
+
+static void conn_cb(evutil_socket_t fd, short what, void *arg)
+{
+    glb_http_check *c = arg;
+    int err = 0;
+    socklen_t len = sizeof(err);
+
+    (void)what;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+        err = errno;
+    if ((err == EINPROGRESS || err == EALREADY) && event_add(c->conn_ev, NULL) == 0)
+        return; /* spurious wake-up */
+    if (err != 0) {
+        char a[GLB_ADDRSTRLEN];
+        log_debug("http %s@%u: connect to %s: %s", c->host, (unsigned)c->port,
+                  glb_addrport_str(&c->addr, a, sizeof(a)), strerror(err));
+        finish(c, GLB_HTTP_ERR_CONNECT);
+        return;
+    }
+    connected(c);
+}
+
+static void timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    glb_http_check *c = arg;
+
+    (void)fd;
+    (void)what;
+    finish(c, c->fail ? (enum glb_http_error)c->fail : GLB_HTTP_ERR_TIMEOUT);
+}
+
+/* A non-empty NUL-terminated string of visible ASCII within n bytes (what
+ * can go into the request line and Host header as it is). */
+static int printable(const char *s, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n && s[i]; i++)
+        if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f)
+            return 0;
+    return i > 0 && i < n;
+}
+
+glb_http_check *glb_http_check_start(struct event_base *base, SSL_CTX *ctx, const glb_url *u,
+                                     const glb_addr *addr, unsigned timeout_ms, int verify, size_t max_body,
+                                     glb_http_cb cb, void *arg)
+{
+    glb_http_check *c;
+    struct sockaddr_storage ss;
+    socklen_t slen;
+    struct timeval tv;
+    size_t off = events_offset(), slot = event_slot();
+    unsigned char *mem;
+    int fd;
+
+    if (!base || !u || !addr || !cb || (u->tls && !ctx) || (addr->family != AF_INET && addr->family != AF_INET6) ||
+        !printable(u->host, sizeof(u->host)) || !printable(u->path, sizeof(u->path)) || u->path[0] != '/' ||
+        u->port == 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    mem = calloc(1, off + 2 * slot);
+    if (!mem)
+        return NULL;
+    c = (glb_http_check *)(void *)mem;
+    c->timer = (struct event *)(void *)(mem + off);
+    c->conn_ev = (struct event *)(void *)(mem + off + slot);
+    c->base = base;
+    c->ctx = ctx;
+    c->cb = cb;
+    c->arg = arg;
+    c->fd = -1;
+    c->tls = u->tls ? 1 : 0;
+    c->verify = verify ? 1 : 0;
+    c->max_body = max_body;
+    c->port = u->port;
+    memcpy(c->host, u->host, sizeof(c->host));
+    memcpy(c->path, u->path, sizeof(c->path));
+    c->addr = *addr;
+    c->addr.port = u->port;
+    c->r.err = GLB_HTTP_OK;
+    c->r.status = 0;
+    c->r.connect_ms = c->r.tls_ms = c->r.ttfb_ms = c->r.total_ms = -1;
+    c->r.body_bytes = 0;
+    c->ph = PH_CONNECT;
+    clock_gettime(CLOCK_MONOTONIC, &c->t0);
+
+    fd = socket(addr->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        int e = errno;
+        log_warn("http check: socket: %s", strerror(e));
+        free(c);
+        errno = e;
+        return NULL;
+    }
+    c->fd = fd;
+    if (event_assign(c->timer, base, -1, 0, timer_cb, c) != 0)
+        goto fail;
+    c->ev_assigned |= 1;
+    if (event_assign(c->conn_ev, base, fd, EV_WRITE, conn_cb, c) != 0)
+        goto fail;
+    c->ev_assigned |= 2;
+    tv.tv_sec = timeout_ms / 1000;
+    tv.tv_usec = (long)(timeout_ms % 1000) * 1000;
+    if (event_add(c->timer, &tv) != 0)
+        goto fail;
+
+    slen = glb_addr_to_sockaddr(&c->addr, &ss);
+    if (connect(fd, (struct sockaddr *)&ss, slen) == 0 || errno == EINPROGRESS) {
+        if (event_add(c->conn_ev, NULL) != 0)
+            goto fail;
+    } else {
+        /* refused at once, unreachable, no route...: reported from the loop */
+        char a[GLB_ADDRSTRLEN];
+        log_debug("http %s@%u: connect to %s: %s", c->host, (unsigned)c->port,
+                  glb_addrport_str(&c->addr, a, sizeof(a)), strerror(errno));
+        c->fail = GLB_HTTP_ERR_CONNECT;
+        close(fd);
+        c->fd = -1;
+        event_active(c->timer, EV_TIMEOUT, 1);
+    }
+    return c;
+fail:
+    teardown(c);
+    free(c);
+    errno = ENOMEM;
+    return NULL;
+}
+
+void glb_http_check_cancel(glb_http_check *c)
+{
+    if (!c || c->in_cb)
+        return;
+    teardown(c);
+    free(c);
+}
