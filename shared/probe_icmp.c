@@ -84,6 +84,7 @@ struct glb_pinger {
     uint32_t *heap;     /* slot indices ordered by deadline */
     uint32_t nheap;
     struct event *timer;
+    uint64_t armed_ns;  /* deadline the timer is set for, 0 when idle */
     int depth;          /* nesting of our event callbacks */
     int dying;          /* freed from a callback: finish when depth is 0 */
 };
@@ -173,14 +174,19 @@ static void heap_remove(glb_pinger *p, uint32_t pos)
     heap_down(p, p->slots[moved].heap_pos);
 }
 
-/* Arms the timer for the earliest deadline, or stops it. */
+/* Sets the timer for the earliest deadline, or stops it. */
 static void timer_arm(glb_pinger *p)
 {
     if (p->nheap == 0) {
-        evtimer_del(p->timer);
+        if (p->armed_ns)
+            evtimer_del(p->timer);
+        p->armed_ns = 0;
         return;
     }
     uint64_t now = now_ns(), due = p->slots[p->heap[0]].deadline_ns;
+    if (p->armed_ns == due)
+        return;
+    p->armed_ns = due;
     uint64_t wait = due > now ? due - now : 0;
     struct timeval tv = {.tv_sec = (time_t)(wait / 1000000000u),
                          .tv_usec = (suseconds_t)((wait % 1000000000u + 999) / 1000)};
@@ -344,6 +350,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     (void)what;
     glb_pinger *p = arg;
     p->depth++;
+    p->armed_ns = 0;
     uint64_t now = now_ns();
     while (p->nheap > 0 && p->slots[p->heap[0]].deadline_ns <= now)
         if (slot_finish(p, p->heap[0], 0, 0.0) < 0)
@@ -537,7 +544,7 @@ uint32_t glb_ping_send(glb_pinger *p, const glb_addr *a, unsigned timeout_ms, gl
     s->heap_pos = p->nheap;
     p->heap[p->nheap++] = i;
     heap_up(p, s->heap_pos);
-    if (s->heap_pos == 0 && p->depth == 0)
+    if (p->depth == 0) /* else our callback re-arms on its way out */
         timer_arm(p);
     return (uint32_t)gen << 16 | i;
 }
@@ -552,6 +559,6 @@ void glb_ping_cancel(glb_pinger *p, uint32_t handle)
         return;
     heap_remove(p, s->heap_pos);
     slot_release(p, i);
-    if (p->nheap == 0 && p->depth == 0)
-        evtimer_del(p->timer);
+    if (p->depth == 0)
+        timer_arm(p);
 }

@@ -1,1 +1,113 @@
-int main(void) { return 0; }
+/* Unit tests for dnslb's configuration: the shipped example, defaults, and
+ * the mistakes an operator can make, reported as FILE:LINE + key. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dnslb/conf.h"
+
+#define BASE "server:\n  listen: 127.0.0.42@5300\n  id: lb42\n"
+#define SVC "service:\n  name: www.foobar.example.\n  site: paris 127.0.0.11\n"
+
+static void test_example_config(void **state)
+{
+    (void)state;
+    const char *top = getenv("top_srcdir");
+    char path[1024], err[512];
+    snprintf(path, sizeof(path), "%s/conf/dnslb.conf.example", top ? top : "../..");
+    lb_conf *c = lb_conf_load(path, err, sizeof(err));
+    if (!c)
+        fail_msg("%s", err);
+    assert_string_equal(c->id, "lb42");
+    assert_int_equal(c->listen[0].port, 5300);
+    assert_int_equal(c->control.port, 8954);
+    assert_true(c->has_location);
+    assert_int_equal(c->probe.http_interval, 10);
+    assert_int_equal(c->probe.icmp_interval, 30);
+    assert_int_equal(c->probe.dead_after, 3);
+    assert_true(fabs(c->probe.ewma_constant - 300) < 1e-9);
+    assert_int_equal(c->nservices, 1);
+    assert_int_equal(c->services[0].policy.policy, LB_POLICY_LATENCY);
+    assert_int_equal(c->services[0].answer_count, 2);
+    assert_int_equal(c->services[0].nsites, 2);
+    assert_string_equal(c->services[0].sites[1].check, "https://127.0.0.12:18443/probe");
+    assert_int_equal(c->services[0].sites[1].check_verify, 0);
+    /* ns.<label>.<service> defaults to the listen address */
+    assert_int_equal(c->nns_addrs, 1);
+    assert_int_equal(c->ns_addrs[0].b[3], 42);
+    lb_conf_free(c);
+}
+
+static void test_defaults_and_penalty(void **state)
+{
+    (void)state;
+    char err[512];
+    lb_conf *c = lb_conf_parse("t.conf", BASE "probe:\n  loss-penalty: 0:0 0.1:5 1:40\n  margin: 5\n" SVC, err,
+                               sizeof(err));
+    /* margin belongs to service:, not probe: */
+    assert_null(c);
+    assert_non_null(strstr(err, "t.conf:6: key 'margin': unknown in section 'probe'"));
+    c = lb_conf_parse("t.conf", BASE "probe:\n  loss-penalty: 0:0 0.1:5 1:40\n" SVC "  margin: 5\n", err, sizeof(err));
+    if (!c)
+        fail_msg("%s", err);
+    assert_int_equal(c->probe.score.npoints, 3);
+    assert_true(fabs(c->probe.score.penalty[1] - 5) < 1e-9);
+    assert_true(fabs(c->services[0].policy.margin - 0.05) < 1e-9);
+    assert_int_equal(c->probe.stale_after, 30); /* 3 x http-interval */
+    assert_int_equal(c->workers, 1);
+    assert_int_equal(c->services[0].ttl_answer, 300);
+    lb_conf_free(c);
+}
+
+static void expect(const char *text, const char *want)
+{
+    char err[512];
+    lb_conf *c = lb_conf_parse("t.conf", text, err, sizeof(err));
+    if (c) {
+        lb_conf_free(c);
+        fail_msg("accepted a bad config, wanted '%s'", want);
+    }
+    if (!strstr(err, want))
+        fail_msg("error '%s' does not contain '%s'", err, want);
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    expect("server:\n  listen: 127.0.0.42@5300\n" SVC, "t.conf:1: key 'id': missing");
+    expect("server:\n  listen: 127.0.0.42@5300\n  id: LB 42\n", "t.conf:3: key 'id': expected one value");
+    expect("server:\n  listen: 127.0.0.42@5300\n  id: LB_42\n", "t.conf:3: key 'id': bad id 'LB_42'");
+    expect(BASE "  control: 192.0.2.1@8954\n", "t.conf:4: key 'control': must be a loopback address");
+    expect(BASE "  location: 95,0\n", "t.conf:4: key 'location': bad location '95,0'");
+    expect(BASE "probe:\n  http-interval: 0\n", "t.conf:5: key 'http-interval': 0 out of range");
+    expect(BASE "probe:\n  ewma-constant: fast\n", "t.conf:5: key 'ewma-constant': bad number 'fast'");
+    expect(BASE "probe:\n  loss-penalty: 0.5:3 0.1:4\n", "t.conf:5: key 'loss-penalty': bad point '0.1:4'");
+    expect(BASE "probe:\n  loss-penalty: lots\n", "t.conf:5: key 'loss-penalty': bad penalty 'lots'");
+    expect(BASE "probe:\n  unmeasured: hide\n", "t.conf:5: key 'unmeasured': expected last or omit");
+    expect(BASE "probe:\n  timeout: 10\n  http-interval: 10\n", "key 'timeout': must be shorter than http-interval");
+    expect(BASE "resolver:\n  address: resolver.example\n", "t.conf:5: key 'address': bad address");
+    expect(BASE SVC "  policy: fastest\n", "t.conf:7: key 'policy': unknown policy 'fastest'");
+    expect(BASE SVC "  policy: proximity\n", "key 'policy': proximity needs 'location'");
+    expect(BASE SVC "  answer-count: 0\n", "t.conf:7: key 'answer-count': 0 out of range");
+    expect(BASE SVC "  site: tokyo 127.0.0.12 check=gopher://x/\n", "t.conf:7: key 'site': bad check URL");
+    expect(BASE SVC "service:\n  name: a.www.foobar.example.\n  site: x 127.0.0.1\n",
+           "t.conf:7: key 'name': service repeats or nests with the one at t.conf:4");
+    expect("server:\n  listen: 0.0.0.0@53\n  id: lb1\n" SVC, "key 'ns-address': needed when every listen address is a wildcard");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_example_config),
+        cmocka_unit_test(test_defaults_and_penalty),
+        cmocka_unit_test(test_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
