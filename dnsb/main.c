@@ -32,6 +32,7 @@ typedef struct dnsb {
     glb_server *server;
     dnsb_stats *stats;      /* one per answering thread */
     unsigned workers;       /* answering threads (glb_server_threads) */
+    int use_syslog;         /* as decided at start: reloads keep it */
     struct event_base *base;
 } dnsb;
 
@@ -111,7 +112,7 @@ static void on_hup(evutil_socket_t fd, short what, void *arg)
         n->use_syslog != o->use_syslog)
         log_warn("reload: changes to listen, workers, tcp-*, username, pidfile and use-syslog "
                  "take effect at the next restart");
-    glb_log_init("dnsb", old->conf->use_syslog, t->conf->verbosity);
+    glb_log_init("dnsb", d->use_syslog, (int)t->conf->verbosity);
     dnsb_table_free(glb_qsbr_swap(d->qsbr, &d->table, t));
     log_notice("reloaded %s: %zu services, %zu lbs", d->conf_file, t->conf->nservices, t->conf->nlbs);
 }
@@ -169,7 +170,8 @@ int main(int argc, char **argv)
         return 0;
     }
     const dnsb_conf *cf = t->conf;
-    glb_log_init("dnsb", cf->use_syslog || !foreground, cf->verbosity);
+    d.use_syslog = cf->use_syslog || !foreground;
+    glb_log_init("dnsb", d.use_syslog, (int)cf->verbosity);
     atomic_store(&d.table, t);
     glb_server_cfg scfg = {cf->listen, cf->nlisten, cf->workers, cf->tcp_idle_ms, cf->tcp_max_conns,
                            NULL, handle, &d};

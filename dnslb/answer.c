@@ -140,11 +140,11 @@ static void apex_answer(ctx *c)
 }
 
 /* Asks the prober for fresh checks when the data behind this service is
- * older than stale-after (once until the prober has looked). */
+ * too old (once until the prober has looked). */
 static void check_stale(ctx *c, double now)
 {
     const lb_table *t = c->t;
-    if (now - t->svcs[c->svc].oldest_check <= t->stale_after || !t->wake)
+    if (now <= t->svcs[c->svc].stale_at || !t->wake)
         return;
     if (atomic_exchange_explicit(&t->want_refresh[c->svc], 1, memory_order_relaxed) == 0) {
         event_active(t->wake, EV_READ, 0);

@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "shared/probe_http.h"
 
 #define NOMEM "out of memory"
 
@@ -240,7 +243,8 @@ const glb_cfg_key lb_conf_keys[] = {
     {"probe", "alive-after", GLB_CFG_INT, 0, 1, 100, 0, glb_cfg_set_uint,
      "consecutive successes that make a dead site alive (default 2)", PRB(alive_after)},
     {"probe", "stale-after", GLB_CFG_INT, 0, 1, 86400, 0, glb_cfg_set_uint,
-     "seconds after which a query asks for fresh checks (default 3 x http-interval)", PRB(stale_after)},
+     "seconds after which a query asks for fresh checks (default: 3 check intervals of the site)",
+     PRB(stale_after)},
     {"probe", "max-body", GLB_CFG_INT, 0, 0, 16777216, 0, glb_cfg_set_uint,
      "bytes of a check's body read at most (default 65536)", PRB(max_body)},
     {"probe", "unmeasured", GLB_CFG_STR, 0, 0, 0, 0, h_unmeasured,
@@ -299,6 +303,27 @@ static int finish(lb_conf *c, const char *file, char *err, size_t errlen)
         }
         s->policy.margin = s->margin_pct / 100;
     }
+    for (size_t i = 0; i < c->nservices; i++)
+        for (size_t k = 0; k < c->services[i].nsites; k++) {
+            const glb_site *site = &c->services[i].sites[k];
+            glb_url u;
+            const char *why;
+            if (site->check[0] && glb_url_parse(site->check, &u, &why) != 0) {
+                snprintf(err, errlen, "%s:%u: site '%s': check URL '%s': %s", c->services[i].file,
+                         c->services[i].line, site->name, site->check, why);
+                return -1;
+            }
+        }
+    /* Files are read at start; say now if they cannot be, not at start. */
+    if (c->probe.ca_file[0] && access(c->probe.ca_file, R_OK) != 0) {
+        snprintf(err, errlen, "%s: key 'ca-file': cannot read '%s': %s", file, c->probe.ca_file, strerror(errno));
+        return -1;
+    }
+    if (c->resolver.trust_anchor[0] && access(c->resolver.trust_anchor, R_OK) != 0) {
+        snprintf(err, errlen, "%s: key 'trust-anchor-file': cannot read '%s': %s", file, c->resolver.trust_anchor,
+                 strerror(errno));
+        return -1;
+    }
     lb_probe_conf *p = &c->probe;
     if (p->timeout >= p->http_interval && p->http_interval) {
         snprintf(err, errlen, "%s: key 'timeout': must be shorter than http-interval", file);
@@ -355,8 +380,6 @@ static lb_conf *conf_done(lb_conf *c, int rc, const char *file, char *err, size_
         return NULL;
     }
     c->probe.score.floor_ms = c->probe.loss_floor;
-    if (c->probe.stale_after == 0)
-        c->probe.stale_after = 3 * c->probe.http_interval;
     for (size_t i = 0; i < c->nservices; i++)
         c->services[i].policy.unmeasured_last = c->probe.unmeasured_last;
     return c;

@@ -14,7 +14,7 @@ typedef struct lb_ctl {
     lb_stats *stats;          /* one block per answering thread */
     unsigned nstats;
     glb_server *server;
-    const char *id;
+    char id[64];
     double started;           /* wall-clock seconds */
 } lb_ctl;
 

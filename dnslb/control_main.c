@@ -12,7 +12,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: dnslb-control [-s ADDR[@PORT]] [-t SECONDS] COMMAND [ARGS]\n"
                "  -s ADDR[@PORT]  the dnslb control address (default 127.0.0.1@8954)\n"
-               "  -t SECONDS      give up after this long (default 30)\n"
+               "  -t SECONDS      give up after this long (default 60)\n"
                "commands:\n"
                "  status          version, id, uptime, sites by state, ICMP modes\n"
                "  sites           per site: addresses, state, EWMA latency and loss, score, last check\n"
@@ -24,7 +24,7 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     glb_addr addr;
-    unsigned timeout = 30;
+    unsigned timeout = 60;
     glb_addrport_parse("127.0.0.1@8954", 8954, &addr);
     int c;
     while ((c = getopt(argc, argv, "s:t:hv")) != -1) {

@@ -1,5 +1,6 @@
 /* dnslb: the load-balancing DNS server next to an ISP's POP. Thin daemon
  * around dnslb/ and shared/. SPDX-License-Identifier: BSD-3-Clause */
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <getopt.h>
 #include <limits.h>
@@ -38,6 +39,7 @@ typedef struct dnslb {
     lb_ctl ctl;
     lb_stats *stats;          /* one per answering thread */
     unsigned threads;
+    int use_syslog;           /* as decided at start: reloads keep it */
     struct event_base *base;
 } dnslb;
 
@@ -96,16 +98,39 @@ static void on_hup(evutil_socket_t fd, short what, void *arg)
     }
     const lb_conf *o = d->conf;
     if (c->nlisten != o->nlisten || memcmp(c->listen, o->listen, c->nlisten * sizeof(glb_addr)) != 0 ||
-        c->workers != o->workers || strcmp(c->id, o->id) != 0 ||
-        memcmp(&c->control, &o->control, sizeof(c->control)) != 0 || strcmp(c->username, o->username) != 0 ||
-        strcmp(c->pidfile, o->pidfile) != 0 || c->use_syslog != o->use_syslog ||
-        c->resolver.naddrs != o->resolver.naddrs)
-        log_warn("reload: changes to listen, workers, id, control, username, pidfile, use-syslog and "
+        c->workers != o->workers || memcmp(&c->control, &o->control, sizeof(c->control)) != 0 ||
+        strcmp(c->username, o->username) != 0 || strcmp(c->pidfile, o->pidfile) != 0 ||
+        c->use_syslog != o->use_syslog || c->tcp_idle_ms != o->tcp_idle_ms || c->tcp_max_conns != o->tcp_max_conns ||
+        c->resolver.naddrs != o->resolver.naddrs ||
+        memcmp(c->resolver.addrs, o->resolver.addrs, c->resolver.naddrs * sizeof(glb_addr)) != 0 ||
+        strcmp(c->resolver.trust_anchor, o->resolver.trust_anchor) != 0)
+        log_warn("reload: changes to listen, workers, control, username, pidfile, use-syslog, tcp-* and "
                  "resolver take effect at the next restart");
-    glb_log_init("dnslb", o->use_syslog, (int)c->verbosity);
+    glb_log_init("dnslb", d->use_syslog, (int)c->verbosity);
+    snprintf(d->ctl.id, sizeof(d->ctl.id), "%s", c->id);
     lb_conf_free(d->conf);
     d->conf = c;
     log_notice("reloaded %s: %zu services", d->conf_file, c->nservices);
+}
+
+static void on_usr1(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    dnslb *d = arg;
+    struct evbuffer *b = evbuffer_new();
+    if (!b)
+        return;
+    for (const glb_control_cmd *c = lb_control_cmds; c->name; c++)
+        if (strcmp(c->name, "stats") == 0)
+            c->fn(&d->ctl, "", b, NULL);
+    /* one line, like dnsb's SIGUSR1 */
+    size_t n = evbuffer_get_length(b);
+    char *s = (char *)evbuffer_pullup(b, -1);
+    for (size_t i = 0; i + 1 < n; i++)
+        if (s[i] == '\n')
+            s[i] = ' ';
+    log_notice("stats: %.*s", (int)(n ? n - 1 : 0), s);
+    evbuffer_free(b);
 }
 
 static void on_term(evutil_socket_t fd, short what, void *arg)
@@ -174,7 +199,8 @@ int main(int argc, char **argv)
         log_err("%s: %s", d.conf_file, err);
         return 1;
     }
-    glb_log_init("dnslb", cf->use_syslog || !foreground, (int)cf->verbosity);
+    d.use_syslog = cf->use_syslog || !foreground;
+    glb_log_init("dnslb", d.use_syslog, (int)cf->verbosity);
     signal(SIGPIPE, SIG_IGN);
     /* After detaching (the event base, probes and resolver live in this
      * process) and before dropping privileges (raw ICMP sockets need them). */
@@ -192,7 +218,8 @@ int main(int argc, char **argv)
         log_err("%s: %s", d.conf_file, err);
         return 1;
     }
-    d.ctl = (lb_ctl){d.prober, d.stats, d.threads, d.server, cf->id, (double)time(NULL)};
+    d.ctl = (lb_ctl){d.prober, d.stats, d.threads, d.server, "", (double)time(NULL)};
+    snprintf(d.ctl.id, sizeof(d.ctl.id), "%s", cf->id);
     d.control = glb_control_new(d.base, &cf->control, lb_control_cmds, &d.ctl, err, sizeof(err));
     if (!d.control) {
         log_err("%s", err);
@@ -201,8 +228,9 @@ int main(int argc, char **argv)
     struct event *ev_hup = evsignal_new(d.base, SIGHUP, on_hup, &d);
     struct event *ev_term = evsignal_new(d.base, SIGTERM, on_term, &d);
     struct event *ev_int = evsignal_new(d.base, SIGINT, on_term, &d);
-    if (!ev_hup || !ev_term || !ev_int || event_add(ev_hup, NULL) || event_add(ev_term, NULL) ||
-        event_add(ev_int, NULL)) {
+    struct event *ev_usr1 = evsignal_new(d.base, SIGUSR1, on_usr1, &d);
+    if (!ev_hup || !ev_term || !ev_int || !ev_usr1 || event_add(ev_hup, NULL) || event_add(ev_term, NULL) ||
+        event_add(ev_int, NULL) || event_add(ev_usr1, NULL)) {
         log_err("cannot set up signal handling");
         return 1;
     }
@@ -223,6 +251,7 @@ int main(int argc, char **argv)
     event_free(ev_hup);
     event_free(ev_term);
     event_free(ev_int);
+    event_free(ev_usr1);
     event_base_free(d.base);
     lb_conf_free(d.conf);
     glb_qsbr_free(d.qsbr);

@@ -89,6 +89,18 @@ static void arm(struct event *ev, double due, double now)
 
 /* --- publication ------------------------------------------------------- */
 
+/* How old a site's data may get before a query asks for fresh checks:
+ * stale-after when set, else three of its own check intervals. */
+static double site_stale_after(const lb_prober *p, const psite *s)
+{
+    const lb_probe_conf *pc = &p->conf->probe;
+    if (!s->has_url && !s->h.icmp_ok)
+        return INFINITY; /* nothing to refresh it with */
+    if (pc->stale_after)
+        return pc->stale_after;
+    return 3.0 * (s->has_url ? pc->http_interval : pc->icmp_interval);
+}
+
 static void publish_now(lb_prober *p)
 {
     const lb_conf *c = p->conf;
@@ -110,7 +122,7 @@ static void publish_now(lb_prober *p)
             log_err("prober: out of memory ranking");
             return;
         }
-        double oldest = INFINITY;
+        double stale_at = INFINITY;
         for (size_t k = 0; k < n; k++) {
             const psite *ps = p->sites[off + k];
             in[k].state = ps->h.state;
@@ -120,14 +132,15 @@ static void publish_now(lb_prober *p)
                                     ? glb_geo_distance_km(c->lat, c->lon, ps->site.lat, ps->site.lon)
                                     : NAN;
             in[k].weight = ps->site.weight;
-            if (ps->h.last_check < oldest)
-                oldest = ps->h.last_check;
+            double at = ps->h.last_check + site_stale_after(p, ps);
+            if (at < stale_at)
+                stale_at = at;
         }
         lb_rank_out out = {order, 0, 0, 0};
         lb_rank(&sc->policy, in, n, &out);
         for (size_t k = 0; k < out.count; k++)
             ranked[k] = &p->sites[off + order[k]]->site;
-        if (lb_table_set_rank(t, s, ranked, out.count, out.share, out.failopen, n ? oldest : now_s()) != 0) {
+        if (lb_table_set_rank(t, s, ranked, out.count, out.share, out.failopen, stale_at) != 0) {
             free(in), free(order), free(ranked);
             lb_table_free(t);
             log_err("prober: out of memory ranking");
@@ -294,7 +307,7 @@ static void wake_cb(evutil_socket_t fd, short what, void *arg)
             for (size_t k = 0; k < n; k++) {
                 psite *s = p->sites[off + k];
                 /* Only what is really old: a check in flight will do. */
-                if (now - s->h.last_check > p->conf->probe.stale_after / 2.0 && check_site_now(s))
+                if (now - s->h.last_check > site_stale_after(p, s) / 2 && check_site_now(s))
                     p->st.refreshes++;
             }
             /* Keep answering the stale data until the checks are back, but
@@ -441,7 +454,7 @@ int lb_prober_configure(lb_prober *p, const lb_conf *c, char *err, size_t errlen
             }
             k++;
         }
-    if (!p->ssl || c->probe.ca_file[0]) {
+    if (!p->ssl || !p->conf || strcmp(p->conf->probe.ca_file, c->probe.ca_file) != 0) {
         SSL_CTX *ssl = glb_http_ssl_ctx_new(c->probe.ca_file[0] ? c->probe.ca_file : NULL);
         if (!ssl) {
             snprintf(err, errlen, "key 'ca-file': cannot load '%s'", c->probe.ca_file);

@@ -29,7 +29,6 @@ lb_table *lb_table_new(const lb_conf *conf, uint32_t serial, struct event *wake)
     t->nns = conf->nns_addrs;
     t->serial = serial;
     t->edns_size = (uint16_t)conf->edns_size;
-    t->stale_after = conf->probe.stale_after;
     t->wake = wake;
     return t;
 fail:
@@ -38,7 +37,7 @@ fail:
 }
 
 int lb_table_set_rank(lb_table *t, size_t i, const glb_site *const *ranked, size_t n, size_t share, int failopen,
-                      double oldest)
+                      double stale_at)
 {
     size_t more_addrs = 0;
     for (size_t k = 0; k < n; k++)
@@ -56,7 +55,7 @@ int lb_table_set_rank(lb_table *t, size_t i, const glb_site *const *ranked, size
     ts->count = (uint32_t)n;
     ts->share = (uint32_t)(share ? share : 1);
     ts->failopen = failopen;
-    ts->oldest_check = oldest;
+    ts->stale_at = stale_at;
     for (size_t k = 0; k < n; k++) {
         const glb_site *site = ranked[k];
         lb_tsite *out = &t->sites[t->nsites++];

@@ -27,7 +27,7 @@ typedef struct lb_tsvc {
     uint32_t first, count;        /* its ranked sites: sites[first .. first+count), best first */
     uint32_t share;               /* leading sites that share first place by weight */
     int failopen;                 /* every site is dead */
-    double oldest_check;          /* monotonic seconds of the oldest measurement in use */
+    double stale_at;              /* monotonic seconds: later, a query asks for fresh checks */
 } lb_tsvc;
 
 typedef struct lb_table {
@@ -42,7 +42,6 @@ typedef struct lb_table {
     size_t nns;
     uint32_t serial;              /* SOA serial */
     uint16_t edns_size;
-    double stale_after;           /* seconds */
     /* Staleness requests from answering threads to the prober: one flag per
      * service, and the event that wakes the prober (thread-safe to activate). */
     _Atomic unsigned char *want_refresh;
@@ -54,11 +53,11 @@ typedef struct lb_table {
 lb_table *lb_table_new(const lb_conf *conf, uint32_t serial, struct event *wake);
 
 /* Sets service i's ranking: ranked[0..n) best first (their addresses are
- * copied: resolved ones for sites given by host name); oldest: monotonic
- * time of the oldest measurement behind it. Called while the table is being
+ * copied: resolved ones for sites given by host name); stale_at: monotonic
+ * time when its measurements are too old. Called while the table is being
  * built, before publication. -1 when out of memory. */
 int lb_table_set_rank(lb_table *t, size_t i, const glb_site *const *ranked, size_t n, size_t share, int failopen,
-                      double oldest);
+                      double stale_at);
 
 void lb_table_free(lb_table *t);
 

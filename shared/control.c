@@ -19,6 +19,7 @@
 #define LINE_MAX_BYTES 512
 #define CONN_TIMEOUT_S 30
 #define MAX_CONNS 16
+#define ANSWER_MAX (64u << 20) /* the client reads at most this */
 
 struct glb_control {
     struct evconnlistener *lev;
@@ -113,8 +114,10 @@ static void read_cb(struct bufferevent *bev, void *arg)
     }
     int r = e->fn(k->c->arg, args, k->out, k);
     free(line);
-    if (r == 1)
+    if (r == 1) {
         k->deferred = 1;
+        bufferevent_set_timeouts(k->bev, NULL, NULL); /* the command bounds its own time */
+    }
     else
         send_answer(k, r == 0);
 }
@@ -239,30 +242,34 @@ int glb_control_request(const glb_addr *addr, const char *line, void *outp, unsi
         close(fd);
         return 2;
     }
-    char buf[4096];
-    ssize_t r;
-    int status = -1; /* from the first line */
-    char first[16];
-    size_t fl = 0;
-    while ((r = read(fd, buf, sizeof(buf))) > 0) {
-        size_t off = 0;
-        while (status < 0 && off < (size_t)r) {
-            char ch = buf[off++];
-            if (ch == '\n' || fl == sizeof(first) - 1) {
-                first[fl] = '\0';
-                status = strcmp(first, "ok") == 0 ? 0 : 1;
-                if (status)
-                    fprintf(out, "%s%s", first, ch == '\n' ? "\n" : "");
+    /* The whole answer, bounded, then its status line. */
+    size_t cap = 65536, len = 0;
+    char *buf = malloc(cap);
+    ssize_t r = 0;
+    while (buf && (r = read(fd, buf + len, cap - len)) > 0) {
+        len += (size_t)r;
+        if (len == cap) {
+            char *nb = cap < ANSWER_MAX ? realloc(buf, cap * 2) : NULL;
+            if (!nb) {
+                r = -1;
                 break;
             }
-            first[fl++] = ch;
+            buf = nb;
+            cap *= 2;
         }
-        fwrite(buf + off, 1, (size_t)r - off, out);
     }
     close(fd);
-    if (r < 0 || status < 0) {
+    char *nl = buf ? memchr(buf, '\n', len) : NULL;
+    if (r < 0 || !nl) {
         fprintf(stderr, "no complete answer from %s\n", glb_addrport_str(addr, a, sizeof(a)));
+        free(buf);
         return 2;
     }
+    int status = (nl - buf == 2 && memcmp(buf, "ok", 2) == 0) ? 0 : 1;
+    if (status == 0)
+        fwrite(nl + 1, 1, len - (size_t)(nl + 1 - buf), out);
+    else
+        fwrite(buf, 1, len, stderr); /* "error: REASON" and what follows */
+    free(buf);
     return status;
 }

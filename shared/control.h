@@ -40,8 +40,9 @@ struct evbuffer *glb_control_out(glb_control_conn *conn);
 void glb_control_reply(glb_control_conn *conn, int ok);
 
 /* Client side: sends "COMMAND ARGS" to addr and writes the answer text to
- * out (a FILE *). Returns 0 when the server said ok, 1 when it said error,
- * 2 when it could not be reached (reason on stderr). timeout in seconds. */
+ * out (a FILE *), or the error to stderr. Returns 0 when the server said ok,
+ * 1 when it said error, 2 when it could not be reached or did not answer
+ * within timeout seconds (reason on stderr). */
 int glb_control_request(const glb_addr *addr, const char *line, void *out, unsigned timeout);
 
 #endif

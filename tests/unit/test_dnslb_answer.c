@@ -234,7 +234,7 @@ static void test_stale_wakes_prober(void **state)
     struct event_base *base = event_base_new();
     struct event *ev = event_new(base, -1, 0, wake_cb, NULL);
     uint32_t order[] = {0, 1};
-    lb_table *t = table_with(order, 2, 0, 1, 100.0, ev); /* measured at t=100 */
+    lb_table *t = table_with(order, 2, 0, 1, 130.0, ev); /* measured at t=100, stale after 30 s */
     woken = 0;
     ldns_pkt_free(ask_at(t, "a.www.foobar.example.", LDNS_RR_TYPE_A, 110)); /* fresh: 10 s < 30 s */
     event_base_loop(base, EVLOOP_NONBLOCK);
