@@ -100,9 +100,11 @@ static int add_sites(ctx *c)
         }
         first = lb_rank_pick(in, order, share, c->st->n[LB_ST_QUERIES]);
     }
+    /* Fail-open gives every site: nothing tells which of them still works. */
+    unsigned limit = sv->failopen ? sv->count : sv->answer_count;
     unsigned given = 0;
     int added = 0;
-    for (size_t k = 0; k < sv->count && given < sv->answer_count; k++) {
+    for (size_t k = 0; k < sv->count && given < limit; k++) {
         /* first place, then the rest in order without it */
         size_t idx = k == 0 ? first : (k <= first ? k - 1 : k);
         int n = add_site(c, &sites[idx], sv->ttl);

@@ -325,7 +325,7 @@ static int finish(lb_conf *c, const char *file, char *err, size_t errlen)
         return -1;
     }
     lb_probe_conf *p = &c->probe;
-    if (p->timeout >= p->http_interval && p->http_interval) {
+    if (p->timeout >= p->http_interval) {
         snprintf(err, errlen, "%s: key 'timeout': must be shorter than http-interval", file);
         return -1;
     }

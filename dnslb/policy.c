@@ -44,6 +44,7 @@
 #include "dnslb/policy.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dnslb/health.h"
@@ -172,17 +173,24 @@ static int cmp_sites(const rank_ctx *c, uint32_t a, uint32_t b)
 /* Insertion sort: a service has a handful of sites, and the comparison is a
  * total order, so the result does not depend on the algorithm. c NULL sorts
  * by weight and index only (fail-open). */
+typedef struct sort_arg {
+    const rank_ctx *c;
+    const lb_rank_in *in;
+} sort_arg;
+
+static int sort_cmp(const void *a, const void *b, void *arg)
+{
+    const sort_arg *s = arg;
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return s->c ? cmp_sites(s->c, x, y) : cmp_weight_index(s->in, x, y);
+}
+
+/* The orders are total (index breaks every tie), so any sort gives the same
+ * result; qsort keeps services with thousands of sites cheap. */
 static void sort_order(const rank_ctx *c, const lb_rank_in *in, uint32_t *order, size_t count)
 {
-    for (size_t i = 1; i < count; i++) {
-        uint32_t x = order[i];
-        size_t j = i;
-        while (j > 0 && (c ? cmp_sites(c, x, order[j - 1]) : cmp_weight_index(in, x, order[j - 1])) < 0) {
-            order[j] = order[j - 1];
-            j--;
-        }
-        order[j] = x;
-    }
+    sort_arg s = {c, in};
+    qsort_r(order, count, sizeof(*order), sort_cmp, &s);
 }
 
 static double usable_weight(double w)

@@ -51,6 +51,16 @@ typedef struct check_req {
     void *arg;
 } check_req;
 
+/* A service's last ranking, kept so that only changed services are ranked
+ * again when a table is built. */
+typedef struct svc_rank {
+    uint32_t *order;
+    size_t count, share;
+    int failopen;
+    double stale_at;
+    int dirty;
+} svc_rank;
+
 struct lb_prober {
     struct event_base *base;
     glb_qsbr *qsbr;
@@ -64,7 +74,8 @@ struct lb_prober {
     lb_resolver *resolver;
     struct event *publish_ev, *wake_ev;
     int publish_pending;
-    unsigned char *failopen;   /* per service: last published fail-open state */
+    svc_rank *ranks;           /* per service */
+    size_t *first_site;        /* per service: index of its first site in sites */
     lb_prober_stats st;
 };
 
@@ -89,6 +100,13 @@ static void arm(struct event *ev, double due, double now)
 
 /* --- publication ------------------------------------------------------- */
 
+static void free_ranks(svc_rank *r, size_t n)
+{
+    for (size_t i = 0; r && i < n; i++)
+        free(r[i].order);
+    free(r);
+}
+
 /* How old a site's data may get before a query asks for fresh checks:
  * stale-after when set, else three of its own check intervals. */
 static double site_stale_after(const lb_prober *p, const psite *s)
@@ -101,65 +119,77 @@ static double site_stale_after(const lb_prober *p, const psite *s)
     return 3.0 * (s->has_url ? pc->http_interval : pc->icmp_interval);
 }
 
+/* Ranks service sv again from its sites' health. 0, or -1 when out of memory. */
+static int rank_service(lb_prober *p, size_t sv)
+{
+    const lb_conf *c = p->conf;
+    const lb_service_conf *sc = &c->services[sv];
+    svc_rank *r = &p->ranks[sv];
+    size_t n = sc->nsites, off = p->first_site[sv];
+    lb_rank_in *in = calloc(n + 1, sizeof(*in));
+    if (!in)
+        return -1;
+    double stale_at = INFINITY;
+    for (size_t k = 0; k < n; k++) {
+        const psite *ps = p->sites[off + k];
+        in[k].state = ps->h.state;
+        in[k].score = lb_health_score(&ps->h, &p->hp);
+        in[k].cost = ps->site.cost;
+        in[k].distance_km = c->has_location && ps->site.has_location
+                                ? glb_geo_distance_km(c->lat, c->lon, ps->site.lat, ps->site.lon)
+                                : NAN;
+        in[k].weight = ps->site.weight;
+        double at = ps->h.last_check + site_stale_after(p, ps);
+        if (at < stale_at)
+            stale_at = at;
+    }
+    lb_rank_out out = {r->order, 0, 0, 0};
+    lb_rank(&sc->policy, in, n, &out);
+    free(in);
+    if (out.failopen != r->failopen) {
+        char name[1024];
+        glb_dname_to_str(sc->name, name, sizeof(name));
+        if (out.failopen)
+            log_warn("service %s: every site is dead, answering all of them by weight (fail-open)", name);
+        else
+            log_notice("service %s: a site is alive again, fail-open ends", name);
+    }
+    r->count = out.count;
+    r->share = out.share;
+    r->failopen = out.failopen;
+    r->stale_at = stale_at;
+    r->dirty = 0;
+    return 0;
+}
+
 static void publish_now(lb_prober *p)
 {
     const lb_conf *c = p->conf;
     lb_table *t = lb_table_new(c, (uint32_t)time(NULL), p->wake_ev);
-    if (!t) {
-        log_err("prober: out of memory building the answer table");
-        return;
+    const glb_site **ranked = NULL;
+    size_t most = 0;
+    for (size_t s = 0; s < c->nservices; s++)
+        most = c->services[s].nsites > most ? c->services[s].nsites : most;
+    ranked = calloc(most + 1, sizeof(*ranked));
+    for (size_t s = 0; t && ranked && s < c->nservices; s++) {
+        svc_rank *r = &p->ranks[s];
+        if (r->dirty && rank_service(p, s) != 0)
+            goto nomem;
+        for (size_t k = 0; k < r->count; k++)
+            ranked[k] = &p->sites[p->first_site[s] + r->order[k]]->site;
+        if (lb_table_set_rank(t, s, ranked, r->count, r->share, r->failopen, r->stale_at) != 0)
+            goto nomem;
     }
-    size_t off = 0; /* sites are stored service by service */
-    for (size_t s = 0; s < c->nservices; s++) {
-        const lb_service_conf *sc = &c->services[s];
-        size_t n = sc->nsites;
-        lb_rank_in *in = calloc(n + 1, sizeof(*in));
-        uint32_t *order = calloc(n + 1, sizeof(*order));
-        const glb_site **ranked = calloc(n + 1, sizeof(*ranked));
-        if (!in || !order || !ranked) {
-            free(in), free(order), free(ranked);
-            lb_table_free(t);
-            log_err("prober: out of memory ranking");
-            return;
-        }
-        double stale_at = INFINITY;
-        for (size_t k = 0; k < n; k++) {
-            const psite *ps = p->sites[off + k];
-            in[k].state = ps->h.state;
-            in[k].score = lb_health_score(&ps->h, &p->hp);
-            in[k].cost = ps->site.cost;
-            in[k].distance_km = c->has_location && ps->site.has_location
-                                    ? glb_geo_distance_km(c->lat, c->lon, ps->site.lat, ps->site.lon)
-                                    : NAN;
-            in[k].weight = ps->site.weight;
-            double at = ps->h.last_check + site_stale_after(p, ps);
-            if (at < stale_at)
-                stale_at = at;
-        }
-        lb_rank_out out = {order, 0, 0, 0};
-        lb_rank(&sc->policy, in, n, &out);
-        for (size_t k = 0; k < out.count; k++)
-            ranked[k] = &p->sites[off + order[k]]->site;
-        if (lb_table_set_rank(t, s, ranked, out.count, out.share, out.failopen, stale_at) != 0) {
-            free(in), free(order), free(ranked);
-            lb_table_free(t);
-            log_err("prober: out of memory ranking");
-            return;
-        }
-        if (out.failopen != p->failopen[s]) {
-            char name[1024];
-            glb_dname_to_str(sc->name, name, sizeof(name));
-            if (out.failopen)
-                log_warn("service %s: every site is dead, answering all of them by weight (fail-open)", name);
-            else
-                log_notice("service %s: a site is alive again, fail-open ends", name);
-            p->failopen[s] = (unsigned char)out.failopen;
-        }
-        free(in), free(order), free(ranked);
-        off += n;
-    }
+    if (!t || !ranked)
+        goto nomem;
+    free(ranked);
     lb_table_free(glb_qsbr_swap(p->qsbr, p->slot, t));
     p->st.tables++;
+    return;
+nomem:
+    free(ranked);
+    lb_table_free(t);
+    log_err("prober: out of memory building the answer table");
 }
 
 static void publish_cb(evutil_socket_t fd, short what, void *arg)
@@ -170,9 +200,11 @@ static void publish_cb(evutil_socket_t fd, short what, void *arg)
     publish_now(p);
 }
 
-/* Health changed: a new table soon (batched, at most every PUBLISH_MS). */
-static void mark_dirty(lb_prober *p)
+/* The health of a site of service sv changed: rank it again and publish a
+ * new table soon (batched, at most every PUBLISH_MS). */
+static void mark_dirty(lb_prober *p, size_t sv)
 {
+    p->ranks[sv].dirty = 1;
     if (p->publish_pending)
         return;
     p->publish_pending = 1;
@@ -216,7 +248,7 @@ static void http_done(void *arg, const glb_http_result *r)
         s->p->st.http_failures++;
     lb_health_http(&s->h, &s->p->hp, now_s(), r);
     log_transition(s, before);
-    mark_dirty(s->p);
+    mark_dirty(s->p, s->svc);
     waiters_done(s);
 }
 
@@ -229,7 +261,7 @@ static void icmp_done(void *arg, int ok, double rtt_ms)
         s->p->st.icmp_lost++;
     lb_health_icmp(&s->h, &s->p->hp, now_s(), ok, rtt_ms);
     log_transition(s, before);
-    mark_dirty(s->p);
+    mark_dirty(s->p, s->svc);
     waiters_done(s);
 }
 
@@ -249,7 +281,13 @@ static int start_icmp(psite *s)
 {
     if (s->ping || !s->h.icmp_ok || s->site.naddrs == 0)
         return 0;
-    s->ping = glb_ping_send(s->p->pinger, &s->site.addrs[0], s->p->conf->probe.timeout * 1000, icmp_done, s);
+    /* An echo waits at most 80 % of the interval, so that a lost one never
+     * makes the next one be skipped. */
+    const lb_probe_conf *pc = &s->p->conf->probe;
+    unsigned timeout_ms = pc->timeout * 1000;
+    if (timeout_ms > pc->icmp_interval * 800)
+        timeout_ms = pc->icmp_interval * 800;
+    s->ping = glb_ping_send(s->p->pinger, &s->site.addrs[0], timeout_ms, icmp_done, s);
     if (s->ping)
         s->p->st.icmp_sent++;
     return s->ping != 0;
@@ -335,7 +373,7 @@ static void resolved(void *arg, const glb_addr *addrs, size_t n, const char *why
     log_info("service %s site %s: %s has %zu addresses", name, s->site.name, s->site.host, n);
     if (first)
         check_site_now(s); /* its first checks were waiting for an address */
-    mark_dirty(s->p);
+    mark_dirty(s->p, s->svc);
 }
 
 static void psite_free(psite *s)
@@ -408,12 +446,12 @@ static int same_site(const lb_conf *a, const psite *old, const lb_conf *b, size_
            strcmp(x->host, y->host) == 0 && strcmp(x->check, y->check) == 0;
 }
 
-static void start_site(lb_prober *p, psite *s, double spread, double now)
+static void start_site(lb_prober *p, psite *s, double spread_http, double spread_icmp, double now)
 {
     if (s->site.host[0] && !s->watch)
         s->watch = lb_resolve_watch(p->resolver, s->site.host, resolved, s);
-    s->http_due = now + spread * ((double)random() / RAND_MAX);
-    s->icmp_due = now + spread * ((double)random() / RAND_MAX);
+    s->http_due = now + spread_http * ((double)random() / RAND_MAX);
+    s->icmp_due = now + spread_icmp * ((double)random() / RAND_MAX);
     if (s->has_url)
         arm(s->http_ev, s->http_due, now);
     if (s->h.icmp_ok || s->site.host[0])
@@ -426,9 +464,18 @@ int lb_prober_configure(lb_prober *p, const lb_conf *c, char *err, size_t errlen
     for (size_t i = 0; i < c->nservices; i++)
         n += c->services[i].nsites;
     psite **sites = calloc(n + 1, sizeof(*sites));
-    unsigned char *failopen = calloc(c->nservices + 1, 1);
-    if (!sites || !failopen) {
-        free(sites), free(failopen);
+    svc_rank *ranks = calloc(c->nservices + 1, sizeof(*ranks));
+    size_t *first_site = calloc(c->nservices + 1, sizeof(*first_site));
+    int ranks_ok = ranks && first_site;
+    for (size_t i = 0, off = 0; ranks_ok && i < c->nservices; off += c->services[i].nsites, i++) {
+        first_site[i] = off;
+        ranks[i].dirty = 1;
+        ranks_ok = (ranks[i].order = calloc(c->services[i].nsites + 1, sizeof(uint32_t))) != NULL;
+    }
+    if (!sites || !ranks_ok) {
+        free(sites);
+        free_ranks(ranks, c->nservices);
+        free(first_site);
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -448,7 +495,7 @@ int lb_prober_configure(lb_prober *p, const lb_conf *c, char *err, size_t errlen
             if (!sites[k]) {
                 while (k > 0)
                     psite_free(sites[--k]);
-                free(sites), free(failopen);
+                free(sites), free_ranks(ranks, c->nservices), free(first_site);
                 p->hp = saved;
                 return -1;
             }
@@ -460,7 +507,7 @@ int lb_prober_configure(lb_prober *p, const lb_conf *c, char *err, size_t errlen
             snprintf(err, errlen, "key 'ca-file': cannot load '%s'", c->probe.ca_file);
             while (k > 0)
                 psite_free(sites[--k]);
-            free(sites), free(failopen);
+            free(sites), free_ranks(ranks, c->nservices), free(first_site);
             p->hp = saved;
             return -1;
         }
@@ -476,7 +523,7 @@ int lb_prober_configure(lb_prober *p, const lb_conf *c, char *err, size_t errlen
         if (!p->resolver) {
             while (k > 0)
                 psite_free(sites[--k]);
-            free(sites), free(failopen);
+            free(sites), free_ranks(ranks, c->nservices), free(first_site);
             p->hp = saved;
             return -1;
         }
@@ -495,22 +542,28 @@ int lb_prober_configure(lb_prober *p, const lb_conf *c, char *err, size_t errlen
             }
         psite_free(old);
     }
+    /* Services kept by name keep their fail-open state: no repeated log line. */
+    for (size_t i = 0; p->conf && i < c->nservices; i++)
+        for (size_t j = 0; j < p->conf->nservices; j++)
+            if (glb_dname_equal(c->services[i].name, p->conf->services[j].name))
+                ranks[i].failopen = p->ranks[j].failopen;
     free(p->sites);
-    free(p->failopen);
+    if (p->conf)
+        free_ranks(p->ranks, p->conf->nservices);
+    free(p->first_site);
     p->sites = sites;
     p->nsites = n;
-    p->failopen = failopen;
+    p->ranks = ranks;
+    p->first_site = first_site;
     p->conf = c;
-    /* The first round spreads over at most one interval, and never faster
-     * than about 500 sites a second. */
+    /* The first round spreads over n/500 s (at least 0.5 s: about 500 sites
+     * a second), but never over more than one interval of each kind. */
     double now = now_s();
-    double spread = n / 500.0;
-    if (spread < 0.5)
-        spread = 0.5;
-    if (spread > c->probe.http_interval)
-        spread = c->probe.http_interval;
+    double spread = n / 500.0 < 0.5 ? 0.5 : n / 500.0;
+    double spread_http = spread < c->probe.http_interval ? spread : c->probe.http_interval;
+    double spread_icmp = spread < c->probe.icmp_interval ? spread : c->probe.icmp_interval;
     for (size_t i = 0; i < n; i++)
-        start_site(p, sites[i], spread, now);
+        start_site(p, sites[i], spread_http, spread_icmp, now);
     publish_now(p);
     return 0;
 }
@@ -545,7 +598,9 @@ void lb_prober_free(lb_prober *p)
     for (size_t i = 0; i < p->nsites; i++)
         psite_free(p->sites[i]);
     free(p->sites);
-    free(p->failopen);
+    if (p->conf)
+        free_ranks(p->ranks, p->conf->nservices);
+    free(p->first_site);
     if (p->resolver)
         lb_resolver_free(p->resolver);
     if (p->pinger)

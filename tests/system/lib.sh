@@ -109,3 +109,87 @@ check_eq() {
         printf '    wanted: %s\n    got:    %s\n' "$want" "$got"
     fi
 }
+
+# ---- dnslb and its fixtures ------------------------------------------------
+
+DNSLB="$BUILDDIR/dnslb/dnslb"
+DNSLB_CONTROL="$BUILDDIR/dnslb/dnslb-control"
+LBCTL_ADDR=127.0.0.1@8954
+
+# now_ms: monotonic-enough wall clock in milliseconds.
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# wait_until SECONDS CMD...: runs CMD (quietly) every 0.2 s until it succeeds
+# or SECONDS have passed; sets WAITED to the seconds it took (one decimal).
+wait_until() {
+    local limit=$1 start now
+    shift
+    start=$(now_ms)
+    while :; do
+        if "$@" >/dev/null 2>&1; then
+            now=$(now_ms)
+            WAITED=$(printf '%d.%d' $(( (now - start) / 1000 )) $(( (now - start) % 1000 / 100 )))
+            return 0
+        fi
+        now=$(now_ms)
+        if [ $((now - start)) -ge $((limit * 1000)) ]; then
+            WAITED=$(printf '%d.%d' $(( (now - start) / 1000 )) $(( (now - start) % 1000 / 100 )))
+            return 1
+        fi
+        sleep 0.2
+    done
+}
+
+# start_fixture ARGS...: the fixture web server (tests/fixture/httpd.py) in the
+# background, until it says "ready" (at most 10 s); sets FIXTURE_PID and
+# FIXTURE_CTL (ADDR:PORT of its control port, so --control ADDR:0 works).
+start_fixture() {
+    local log=$TMP/fixture.out
+    python3 "$SRCDIR/tests/fixture/httpd.py" "$@" >"$log" 2>"$TMP/fixture.log" &
+    FIXTURE_PID=$!
+    PIDS+=("$FIXTURE_PID")
+    if ! wait_until 10 grep -qx ready "$log"; then
+        echo "fixture did not start:" >&2
+        cat "$log" "$TMP/fixture.log" >&2
+        return 1
+    fi
+    FIXTURE_CTL=$(sed -n 's/^control //p' "$log")
+}
+
+# fx PATH?QUERY: one request to the fixture's control port; prints the reply.
+fx() {
+    if command -v curl >/dev/null 2>&1; then
+        curl -sS --max-time 5 "http://$FIXTURE_CTL$1"
+    else
+        python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode(), end="")' \
+            "http://$FIXTURE_CTL$1"
+    fi
+}
+
+# fx_count ADDR:PORT: requests the fixture has served on that listener.
+fx_count() {
+    fx /stats | python3 -c 'import json, sys; print(json.load(sys.stdin)["ports"].get(sys.argv[1], 0))' "$1"
+}
+
+# start_dnslb CONF [LOG]: dnslb in the foreground, in the background; sets
+# DNSLB_PID and waits (5 s) until its control channel at LBCTL_ADDR answers.
+start_dnslb() {
+    local conf=$1 log=${2:-$TMP/dnslb.log}
+    "$DNSLB" -d -c "$conf" >>"$log" 2>&1 &
+    DNSLB_PID=$!
+    PIDS+=("$DNSLB_PID")
+    wait_until 5 lbctl status || { echo "dnslb did not start:" >&2; tail -n 20 "$log" >&2; return 1; }
+}
+
+# lbctl COMMAND [ARGS]: dnslb-control against LBCTL_ADDR.
+lbctl() {
+    "$DNSLB_CONTROL" -s "$LBCTL_ADDR" -t 10 "$@"
+}
+
+# site_field SERVICE SITE N: field N of SITE's line in `dnslb-control sites`
+# (1 service, 2 site, 3 addresses, 4 state, 5 latency, 6 loss, 7 score,
+# 8 icmp-rtt, 9 age, 10... last check). SITES, when set, is used instead of
+# asking again.
+site_field() {
+    printf '%s\n' "${SITES:-$(lbctl sites)}" | awk -v s="$1" -v n="$2" -v f="$3" '$1 == s && $2 == n { print $f; exit }'
+}
