@@ -19,7 +19,6 @@
 #include "shared/probe_http.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <netinet/in.h>
 #include <stdalign.h>
 #include <stddef.h>
@@ -43,202 +42,8 @@
 
 #define MAX_HEADER (16 * 1024) /* status line + headers (+ trailers), all interim responses included */
 #define MAX_CHUNK_LINE 1024    /* one chunk-size line, extensions included */
-#define USER_AGENT "glb-probe/0.1"
-
-/* ------------------------------------------------------------------ */
-/* URLs */
-
-static int is_name_char(int ch)
-{
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
-           ch == '_';
-}
-
-/* A host name: dot-separated labels of 1..63 letters, digits, '-' or '_'
- * (no leading or trailing '-'), at most 253 characters; a name made only of
- * digits and dots must be an IPv4 address instead. */
-static int check_host(const char *h, size_t n, const char **why)
-{
-    size_t label = 0, i;
-    int alldigits = 1;
-
-    if (n == 0) {
-        *why = "empty host";
-        return -1;
-    }
-    if (n > 253) {
-        *why = "host name too long";
-        return -1;
-    }
-    for (i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)h[i];
-        if (ch == '.') {
-            if (label == 0) {
-                *why = "empty label in host name";
-                return -1;
-            }
-            if (h[i - 1] == '-') {
-                *why = "host name label ends with '-'";
-                return -1;
-            }
-            label = 0;
-            continue;
-        }
-        if (!is_name_char(ch)) {
-            *why = "bad character in host";
-            return -1;
-        }
-        if (ch < '0' || ch > '9')
-            alldigits = 0;
-        if (label == 0 && ch == '-') {
-            *why = "host name label starts with '-'";
-            return -1;
-        }
-        if (++label > 63) {
-            *why = "host name label longer than 63";
-            return -1;
-        }
-    }
-    if (label == 0) {
-        *why = "empty label in host name";
-        return -1;
-    }
-    if (h[n - 1] == '-') {
-        *why = "host name label ends with '-'";
-        return -1;
-    }
-    if (alldigits) {
-        char buf[256];
-        glb_addr a;
-        memcpy(buf, h, n);
-        buf[n] = '\0';
-        if (glb_addr_parse(buf, &a) != 0 || a.family != AF_INET) {
-            *why = "bad IPv4 address";
-            return -1;
-        }
-    }
-    return 0;
-}
-
-int glb_url_parse(const char *s, glb_url *u, const char **why)
-{
-    const char *dummy;
-    const char *p, *auth, *aend, *hend, *path, *pend;
-    size_t n;
-
-    if (!why)
-        why = &dummy;
-    if (!s || !u) {
-        *why = "no URL";
-        return -1;
-    }
-    memset(u, 0, sizeof(*u));
-    for (p = s; *p; p++) {
-        unsigned char ch = (unsigned char)*p;
-        if (ch <= ' ' || ch >= 0x7f) {
-            *why = "space, control or non-ASCII character in URL";
-            return -1;
-        }
-    }
-    if (strncasecmp(s, "http://", 7) == 0) {
-        u->tls = 0;
-        u->port = 80;
-        auth = s + 7;
-    } else if (strncasecmp(s, "https://", 8) == 0) {
-        u->tls = 1;
-        u->port = 443;
-        auth = s + 8;
-    } else {
-        *why = "scheme must be http:// or https://";
-        return -1;
-    }
-
-    aend = auth + strcspn(auth, "/?#");
-    if (memchr(auth, '@', (size_t)(aend - auth))) {
-        *why = "user information in URL not allowed";
-        return -1;
-    }
-
-    /* host */
-    if (*auth == '[') {
-        const char *close = memchr(auth, ']', (size_t)(aend - auth));
-        glb_addr a;
-        if (!close) {
-            *why = "missing ']' after IPv6 address";
-            return -1;
-        }
-        n = (size_t)(close - auth - 1);
-        if (n == 0 || n >= sizeof(u->host)) {
-            *why = "bad IPv6 address";
-            return -1;
-        }
-        memcpy(u->host, auth + 1, n);
-        u->host[n] = '\0';
-        if (glb_addr_parse(u->host, &a) != 0 || a.family != AF_INET6) {
-            *why = "bad IPv6 address";
-            return -1;
-        }
-        hend = close + 1;
-        if (hend != aend && *hend != ':') {
-            *why = "junk after IPv6 address";
-            return -1;
-        }
-    } else {
-        hend = memchr(auth, ':', (size_t)(aend - auth));
-        if (!hend)
-            hend = aend;
-        n = (size_t)(hend - auth);
-        if (check_host(auth, n, why) != 0)
-            return -1;
-        memcpy(u->host, auth, n);
-        u->host[n] = '\0';
-    }
-
-    /* port */
-    if (hend != aend) { /* *hend == ':' */
-        const char *d = hend + 1;
-        unsigned long port = 0;
-        if (d == aend) {
-            *why = "empty port";
-            return -1;
-        }
-        for (; d < aend; d++) {
-            if (*d < '0' || *d > '9') {
-                *why = "bad port";
-                return -1;
-            }
-            port = port * 10 + (unsigned long)(*d - '0');
-            if (port > 65535) {
-                *why = "port out of range 1..65535";
-                return -1;
-            }
-        }
-        if (port == 0) {
-            *why = "port out of range 1..65535";
-            return -1;
-        }
-        u->port = (uint16_t)port;
-    }
-
-    /* path and query; the fragment is dropped */
-    path = aend;
-    pend = path + strcspn(path, "#");
-    if (path == pend) {
-        strcpy(u->path, "/");
-    } else {
-        size_t off = 0;
-        n = (size_t)(pend - path);
-        if (*path == '?')
-            u->path[off++] = '/';
-        if (off + n >= sizeof(u->path)) {
-            *why = "path too long";
-            return -1;
-        }
-        memcpy(u->path + off, path, n);
-        u->path[off + n] = '\0';
-    }
-    return 0;
-}
+#define REQUEST_FMT \
+    "GET %s HTTP/1.1\r\nHost: %s%s%s%s\r\nUser-Agent: glb-probe/0.1\r\nConnection: close\r\nAccept: */*\r\n\r\n"
 
 const char *glb_http_error_str(enum glb_http_error e)
 {
@@ -355,9 +160,10 @@ struct glb_http_check {
     struct timespec t0;
     glb_http_result r;
     uint16_t port;
-    char host[256];
-    char path[1024];
     glb_addr addr;
+    const char *host;      /* in the same allocation, after the events */
+    const char *req;       /* the request text, likewise */
+    size_t req_len;
 };
 
 static double ms_since(const struct timespec *t0)
@@ -525,11 +331,11 @@ static int headers_done(glb_http_check *c)
     return 0;
 }
 
-/* Counts n body bytes. Returns 1 when the check finished (too big). */
+/* Counts n body bytes. Returns 1 when the check finished (too big; then
+ * body_bytes keeps what was counted before). */
 static int count_body(glb_http_check *c, size_t n)
 {
     if (n > c->max_body - c->r.body_bytes) {
-        c->r.body_bytes = c->max_body;
         finish(c, GLB_HTTP_ERR_TOO_BIG);
         return 1;
     }
@@ -592,7 +398,6 @@ static int handle_line(glb_http_check *c, const char *s, size_t n)
             return 0;
         }
         if (size > (uint64_t)(c->max_body - c->r.body_bytes)) {
-            c->r.body_bytes = c->max_body;
             finish(c, GLB_HTTP_ERR_TOO_BIG);
             return 1;
         }
@@ -771,86 +576,77 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
         finish(c, GLB_HTTP_ERR_RESET);
 }
 
+/* A TLS client bufferevent on the connected socket: SNI when the host is a
+ * name, verification of the name or address unless verify is 0. NULL on
+ * failure (the socket is still c->fd). */
+static struct bufferevent *tls_bev(glb_http_check *c)
+{
+    SSL *ssl = SSL_new(c->ctx);
+    struct bufferevent *bev;
+    glb_addr tmp;
+    int is_ip = glb_addr_parse(c->host, &tmp) == 0, ok = 1;
+
+    if (!ssl) {
+        log_ssl_errors(GLB_LOG_WARN, "SSL_new");
+        return NULL;
+    }
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+    /* a close without close_notify reads as an EOF: the framing checks here
+     * tell a complete response from a cut one */
+    SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
+#endif
+    if (!is_ip)
+        ok = SSL_set_tlsext_host_name(ssl, c->host) == 1;
+    if (ok && c->verify) {
+        SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
+        if (is_ip) {
+            ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), c->host) == 1;
+        } else {
+            SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+            ok = SSL_set1_host(ssl, c->host) == 1;
+        }
+    } else if (ok) {
+        SSL_set_verify(ssl, SSL_VERIFY_NONE, NULL);
+    }
+    if (!ok) {
+        log_ssl_errors(GLB_LOG_WARN, "TLS setup");
+        SSL_free(ssl);
+        return NULL;
+    }
+    /* On failure libevent frees the SSL (BEV_OPT_CLOSE_ON_FREE), not the socket. */
+    bev = bufferevent_openssl_socket_new(c->base, c->fd, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+    if (!bev) {
+        log_warn("https %s@%u: cannot create the TLS bufferevent", c->host, (unsigned)c->port);
+        return NULL;
+    }
+    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    return bev;
+}
+
+/* The TCP connection is up: hand the socket to a bufferevent, queue the
+ * request (sent after the handshake for TLS). */
 static void connected(glb_http_check *c)
 {
     struct bufferevent *bev;
-    int fd = c->fd;
 
     c->r.connect_ms = ms_since(&c->t0);
     if (c->tls) {
-        SSL *ssl = SSL_new(c->ctx);
-        glb_addr tmp;
-        int is_ip = glb_addr_parse(c->host, &tmp) == 0;
-
-        if (!ssl) {
-            log_ssl_errors(GLB_LOG_WARN, "SSL_new");
-            finish(c, GLB_HTTP_ERR_TLS);
-            return;
-        }
-#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
-        /* a close without close_notify is an EOF (framing is checked here) */
-        SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
-#endif
-        if (!is_ip && SSL_set_tlsext_host_name(ssl, c->host) != 1)
-            goto ssl_fail;
-        if (c->verify) {
-            SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
-            if (is_ip) {
-                if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), c->host) != 1)
-                    goto ssl_fail;
-            } else {
-                SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-                if (SSL_set1_host(ssl, c->host) != 1)
-                    goto ssl_fail;
-            }
-        } else {
-            SSL_set_verify(ssl, SSL_VERIFY_NONE, NULL);
-        }
-        /* On failure libevent has freed the SSL (BEV_OPT_CLOSE_ON_FREE) but
-         * not the socket. */
-        bev = bufferevent_openssl_socket_new(c->base, fd, ssl, BUFFEREVENT_SSL_CONNECTING,
-                                             BEV_OPT_CLOSE_ON_FREE);
-        if (!bev) {
-            log_warn("https %s@%u: cannot create the TLS bufferevent", c->host, (unsigned)c->port);
-            finish(c, GLB_HTTP_ERR_TLS);
-            return;
-        }
-        c->fd = -1;
-        bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-        c->ph = PH_HANDSHAKE;
-        goto go;
-    ssl_fail:
-        log_ssl_errors(GLB_LOG_WARN, "TLS setup");
-        SSL_free(ssl);
-        finish(c, GLB_HTTP_ERR_TLS);
-        return;
+        bev = tls_bev(c);
+    } else {
+        bev = bufferevent_socket_new(c->base, c->fd, BEV_OPT_CLOSE_ON_FREE);
+        if (!bev)
+            log_warn("http %s@%u: cannot create a bufferevent", c->host, (unsigned)c->port);
     }
-    bev = bufferevent_socket_new(c->base, fd, BEV_OPT_CLOSE_ON_FREE);
     if (!bev) {
-        log_warn("http %s@%u: cannot create a bufferevent", c->host, (unsigned)c->port);
-        finish(c, GLB_HTTP_ERR_CONNECT);
+        finish(c, c->tls ? GLB_HTTP_ERR_TLS : GLB_HTTP_ERR_CONNECT);
         return;
     }
-    c->fd = -1;
-    c->ph = PH_STATUS;
-go:
+    c->fd = -1; /* the bufferevent's now */
     c->bev = bev;
+    c->ph = c->tls ? PH_HANDSHAKE : PH_STATUS;
     bufferevent_setcb(bev, read_cb, NULL, event_cb, c);
-    {
-        int v6 = strchr(c->host, ':') != NULL;
-        uint16_t defport = c->tls ? 443 : 80;
-        char portbuf[8] = "";
-        if (c->port != defport)
-            snprintf(portbuf, sizeof(portbuf), ":%u", (unsigned)c->port);
-        if (evbuffer_add_printf(bufferevent_get_output(bev),
-                                "GET %s HTTP/1.1\r\nHost: %s%s%s%s\r\nUser-Agent: " USER_AGENT
-                                "\r\nConnection: close\r\nAccept: */*\r\n\r\n",
-                                c->path, v6 ? "[" : "", c->host, v6 ? "]" : "", portbuf) < 0 ||
-            bufferevent_enable(bev, EV_READ | EV_WRITE) != 0) {
-            finish(c, c->tls ? GLB_HTTP_ERR_TLS : GLB_HTTP_ERR_CONNECT);
-            return;
-        }
-    }
+    if (bufferevent_write(bev, c->req, c->req_len) != 0 || bufferevent_enable(bev, EV_READ | EV_WRITE) != 0)
+        finish(c, c->tls ? GLB_HTTP_ERR_TLS : GLB_HTTP_ERR_CONNECT);
 }
 
 static void conn_cb(evutil_socket_t fd, short what, void *arg)
@@ -902,9 +698,10 @@ glb_http_check *glb_http_check_start(struct event_base *base, SSL_CTX *ctx, cons
     struct sockaddr_storage ss;
     socklen_t slen;
     struct timeval tv;
-    size_t off = events_offset(), slot = event_slot();
+    size_t off = events_offset(), slot = event_slot(), hlen, rlen;
     unsigned char *mem;
-    int fd;
+    char *text, portbuf[8] = "";
+    int fd, v6;
 
     if (!base || !u || !addr || !cb || (u->tls && !ctx) || (addr->family != AF_INET && addr->family != AF_INET6) ||
         !printable(u->host, sizeof(u->host)) || !printable(u->path, sizeof(u->path)) || u->path[0] != '/' ||
@@ -912,12 +709,25 @@ glb_http_check *glb_http_check_start(struct event_base *base, SSL_CTX *ctx, cons
         errno = EINVAL;
         return NULL;
     }
-    mem = calloc(1, off + 2 * slot);
+    /* one allocation: the struct, two events, the host name, the request */
+    hlen = strlen(u->host);
+    v6 = strchr(u->host, ':') != NULL;
+    if (u->port != (u->tls ? 443 : 80))
+        snprintf(portbuf, sizeof(portbuf), ":%u", (unsigned)u->port);
+    rlen = (size_t)snprintf(NULL, 0, REQUEST_FMT, u->path, v6 ? "[" : "", u->host, v6 ? "]" : "", portbuf);
+    mem = calloc(1, off + 2 * slot + hlen + 1 + rlen + 1);
     if (!mem)
         return NULL;
     c = (glb_http_check *)(void *)mem;
     c->timer = (struct event *)(void *)(mem + off);
     c->conn_ev = (struct event *)(void *)(mem + off + slot);
+    text = (char *)(mem + off + 2 * slot);
+    memcpy(text, u->host, hlen + 1);
+    c->host = text;
+    text += hlen + 1;
+    snprintf(text, rlen + 1, REQUEST_FMT, u->path, v6 ? "[" : "", u->host, v6 ? "]" : "", portbuf);
+    c->req = text;
+    c->req_len = rlen;
     c->base = base;
     c->ctx = ctx;
     c->cb = cb;
@@ -927,8 +737,6 @@ glb_http_check *glb_http_check_start(struct event_base *base, SSL_CTX *ctx, cons
     c->verify = verify ? 1 : 0;
     c->max_body = max_body;
     c->port = u->port;
-    memcpy(c->host, u->host, sizeof(c->host));
-    memcpy(c->path, u->path, sizeof(c->path));
     c->addr = *addr;
     c->addr.port = u->port;
     c->r.err = GLB_HTTP_OK;
@@ -959,14 +767,15 @@ glb_http_check *glb_http_check_start(struct event_base *base, SSL_CTX *ctx, cons
         goto fail;
 
     slen = glb_addr_to_sockaddr(&c->addr, &ss);
-    if (connect(fd, (struct sockaddr *)&ss, slen) == 0 || errno == EINPROGRESS) {
+    if (connect(fd, (struct sockaddr *)&ss, slen) == 0 || errno == EINPROGRESS || errno == EINTR) {
         if (event_add(c->conn_ev, NULL) != 0)
             goto fail;
     } else {
         /* refused at once, unreachable, no route...: reported from the loop */
+        int e = errno;
         char a[GLB_ADDRSTRLEN];
         log_debug("http %s@%u: connect to %s: %s", c->host, (unsigned)c->port,
-                  glb_addrport_str(&c->addr, a, sizeof(a)), strerror(errno));
+                  glb_addrport_str(&c->addr, a, sizeof(a)), strerror(e));
         c->fail = GLB_HTTP_ERR_CONNECT;
         close(fd);
         c->fd = -1;

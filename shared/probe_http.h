@@ -8,20 +8,10 @@
 #include <stdint.h>
 
 #include "shared/addr.h"
+#include "shared/url.h"
 
 struct event_base;
 typedef struct ssl_ctx_st SSL_CTX;
-
-/* A check URL: http[s]://host[:port]/path */
-typedef struct glb_url {
-    int tls;            /* https */
-    char host[256];     /* as written (name or address, v6 without brackets) */
-    uint16_t port;      /* default 80 / 443 */
-    char path[1024];    /* "/" when none */
-} glb_url;
-
-/* Parses s. Returns 0, or -1 with a reason in *why (static string). */
-int glb_url_parse(const char *s, glb_url *u, const char **why);
 
 enum glb_http_error {
     GLB_HTTP_OK = 0,
