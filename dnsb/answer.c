@@ -33,6 +33,9 @@ typedef struct ctx {
     unsigned keylen;       /* bits of who that count */
     int ecs_scope;         /* scope to echo, -1 for none */
     dnsb_stats *st;
+    const dnsb_map *m;     /* who serves which resolvers */
+    uint32_t slots[DNSB_LB_MAX_SET]; /* the client's DNS-LBs, after map_client */
+    size_t nslots;
 } ctx;
 
 static int wants(uint16_t qtype, uint16_t type)
@@ -120,60 +123,52 @@ static int add_sites(ctx *c, const dnsb_service *s, const uint32_t *order, size_
     return added;
 }
 
-/* Builds <label>.<service> into out; returns its length (checked at build). */
+/* Builds <label>.<service> into out; returns its length, 0 if too long. */
 static size_t lb_zone_name(const dnsb_lb *lb, const dnsb_service *s, uint8_t *out)
 {
     return glb_dname_prepend((const char *)lb->label + 1, lb->label[0], s->conf->name, out);
 }
 
-/* The delegation of zone (= <primary>.<service>) to the LBs of a set (the
- * primary first): NS ns.<lb>.<service> in authority, their addresses in
- * additional. Missing glue of the primary sets TC (RFC 9471). */
-static void delegation(ctx *c, const dnsb_service *s, const uint8_t *zone, uint32_t primary, long set)
+/* The delegation of zone (= <primary>.<service>) to the DNS-LBs of the
+ * client's set (the primary first) or the primary alone: NS ns.<lb>.<service>
+ * in authority, their addresses in additional. Missing glue of the primary
+ * sets TC (RFC 9471). */
+static void delegation(ctx *c, const dnsb_service *s, const uint8_t *zone, uint32_t primary, int with_set)
 {
-    const dnsb_table *t = c->t;
     uint32_t ttl = s->conf->ttl_referral;
-    uint32_t members[64];
+    uint32_t members[DNSB_LB_MAX_SET];
     size_t n = 0;
     members[n++] = primary;
-    if (set >= 0)
-        for (uint32_t i = 0; i < t->sets[set][1] && n < 64; i++) {
-            uint32_t lb = t->set_members[t->sets[set][0] + i];
-            if (lb != primary)
-                members[n++] = lb;
-        }
+    for (size_t i = 0; with_set && i < c->nslots; i++)
+        if (c->slots[i] != primary)
+            members[n++] = c->slots[i];
     uint8_t host[GLB_DNAME_MAX], lbzone[GLB_DNAME_MAX];
     for (size_t i = 0; i < n; i++) {
-        lb_zone_name(&t->lbs[members[i]], s, lbzone);
-        glb_dname_prepend("ns", 2, lbzone, host);
+        if (!lb_zone_name(dnsb_map_lb(c->m, members[i]), s, lbzone) || !glb_dname_prepend("ns", 2, lbzone, host))
+            continue;
         glb_resp_add_name(c->r, GLB_SEC_AUTHORITY, zone, GLB_TYPE_NS, ttl, host);
     }
     for (size_t i = 0; i < n; i++) {
-        const dnsb_lb_conf *lb = t->lbs[members[i]].conf;
-        lb_zone_name(&t->lbs[members[i]], s, lbzone);
-        glb_dname_prepend("ns", 2, lbzone, host);
-        for (size_t a = 0; a < lb->naddrs; a++)
-            if (glb_resp_add_addr(c->r, GLB_SEC_ADDITIONAL, host, ttl, &lb->addrs[a]) != 0 && i == 0) {
+        const dnsb_lb *lb = dnsb_map_lb(c->m, members[i]);
+        if (!lb_zone_name(lb, s, lbzone) || !glb_dname_prepend("ns", 2, lbzone, host))
+            continue;
+        for (size_t a = 0; a < lb->ndns; a++)
+            if (glb_resp_add_addr(c->r, GLB_SEC_ADDITIONAL, host, ttl, &lb->dns[a]) != 0 && i == 0) {
                 glb_resp_truncate(c->r);
                 return;
             }
     }
 }
 
-/* The set's members as indices; returns the first (its lowest id) or -1. */
-static long set_first(const dnsb_table *t, long set)
-{
-    return set < 0 ? -1 : (long)t->set_members[t->sets[set][0]];
-}
-
-/* The LB set of the client (-1: none); the ECS scope follows the mapping. */
-static long map_client(ctx *c)
+/* The DNS-LBs serving the client, into c->slots; the ECS scope follows the
+ * mapping. Returns how many. */
+static size_t map_client(ctx *c)
 {
     unsigned scope;
-    long set = dnsb_table_map(c->t, c->who, c->keylen, &scope);
+    c->nslots = dnsb_map_lookup(c->m, c->who, c->keylen, &scope, c->slots);
     if (c->ecs_scope >= 0)
         c->ecs_scope = (int)scope;
-    return set;
+    return c->nslots;
 }
 
 static void fail_open(ctx *c, const dnsb_service *s)
@@ -187,11 +182,29 @@ static void fail_open(ctx *c, const dnsb_service *s)
     c->st->n[DNSB_ST_FAILOPEN]++;
 }
 
+/* Direct mode: the addresses of the sites in lb's ranking for s. */
+static int add_ranked(ctx *c, const dnsb_service *s, const dnsb_lb *lb)
+{
+    for (size_t r = 0; r < lb->nrankings; r++) {
+        const dnsb_ranking *rk = &lb->rankings[r];
+        if (!glb_dname_equal(rk->service, s->conf->name))
+            continue;
+        int added = 0;
+        for (size_t k = 0; k < rk->nsites; k++)
+            for (size_t m = 0; m < s->conf->nsites; m++)
+                if (strcmp(s->conf->sites[m].name, rk->sites[k]) == 0) {
+                    uint32_t one = (uint32_t)m;
+                    added += add_sites(c, s, &one, 1);
+                }
+        return added;
+    }
+    return 0;
+}
+
 /* A query for the service name itself. */
 static void service_answer(ctx *c, uint32_t index)
 {
-    const dnsb_table *t = c->t;
-    const dnsb_service *s = &t->services[index];
+    const dnsb_service *s = &c->t->services[index];
     uint16_t qt = c->q->qtype;
     if (s->apex && (qt == GLB_TYPE_SOA || qt == GLB_TYPE_NS)) {
         apex_answer(c, s->zone);
@@ -201,38 +214,33 @@ static void service_answer(ctx *c, uint32_t index)
         negative(c, s->zone, GLB_RCODE_NOERROR);
         return;
     }
-    long set = map_client(c);
-    long first = set_first(t, set);
+    size_t n = map_client(c);
 
     if (s->conf->mode == DNSB_MODE_REFERRAL) {
-        if (first < 0) {
+        uint8_t target[GLB_DNAME_MAX];
+        if (n == 0 || !lb_zone_name(dnsb_map_lb(c->m, c->slots[0]), s, target)) {
             fail_open(c, s);
             return;
         }
-        uint8_t target[GLB_DNAME_MAX];
-        lb_zone_name(&t->lbs[first], s, target);
         glb_resp_set_aa(c->r, 1);
         if (glb_resp_add_name(c->r, GLB_SEC_ANSWER, c->q->qname, GLB_TYPE_CNAME, s->conf->ttl_referral, target) == 0)
-            delegation(c, s, target, (uint32_t)first, set);
+            delegation(c, s, target, c->slots[0], 1);
         c->st->n[DNSB_ST_REFERRAL]++;
         return;
     }
-    if (first < 0 || !is_address_query(qt)) {
+    if (n == 0 || !is_address_query(qt)) {
         fail_open(c, s);
         return;
     }
     glb_resp_set_aa(c->r, 1);
     int added = 0;
     if (s->conf->mode == DNSB_MODE_DIRECT) {
-        /* The first LB of the set that reported a ranking for this service. */
-        for (uint32_t i = 0; i < t->sets[set][1] && !added; i++) {
-            const dnsb_lb *lb = &t->lbs[t->set_members[t->sets[set][0] + i]];
-            if (lb->ranking[index])
-                added = add_sites(c, s, lb->ranking[index], lb->nranking[index]);
-        }
+        /* The first DNS-LB of the set that reported a ranking for this service. */
+        for (size_t i = 0; i < n && !added; i++)
+            added = add_ranked(c, s, dnsb_map_lb(c->m, c->slots[i]));
     } else {
-        for (uint32_t i = 0; i < t->sets[set][1]; i++) {
-            const dnsb_lb_conf *lb = t->lbs[t->set_members[t->sets[set][0] + i]].conf;
+        for (size_t i = 0; i < n; i++) {
+            const dnsb_lb *lb = dnsb_map_lb(c->m, c->slots[i]);
             for (size_t a = 0; a < lb->nproxy; a++)
                 added += add_if_wanted(c, &lb->proxy[a], s->conf->ttl_answer);
         }
@@ -247,10 +255,10 @@ static void service_answer(ctx *c, uint32_t index)
 /* A query at or below <label>.<service>: the delegation to that DNS-LB. */
 static void lb_zone_answer(ctx *c, uint32_t index, const uint8_t *label, int depth)
 {
-    const dnsb_table *t = c->t;
-    const dnsb_service *s = &t->services[index];
-    uint32_t lb;
-    if (!glb_nametab_get(t->lb_index, label, (size_t)label[0] + 1, &lb)) {
+    const dnsb_service *s = &c->t->services[index];
+    long lb = dnsb_map_find(c->m, label);
+    uint8_t zone[GLB_DNAME_MAX];
+    if (lb < 0 || !lb_zone_name(dnsb_map_lb(c->m, (uint32_t)lb), s, zone)) {
         negative(c, s->zone, GLB_RCODE_NXDOMAIN);
         return;
     }
@@ -259,14 +267,12 @@ static void lb_zone_answer(ctx *c, uint32_t index, const uint8_t *label, int dep
         negative(c, s->zone, GLB_RCODE_NOERROR);
         return;
     }
-    long set = map_client(c);
     /* The whole set when this LB is one of the resolver's, else the LB alone. */
+    size_t n = map_client(c);
     int member = 0;
-    for (uint32_t i = 0; set >= 0 && i < t->sets[set][1]; i++)
-        member |= t->set_members[t->sets[set][0] + i] == lb;
-    uint8_t zone[GLB_DNAME_MAX];
-    lb_zone_name(&t->lbs[lb], s, zone);
-    delegation(c, s, zone, lb, member ? set : -1);
+    for (size_t i = 0; i < n; i++)
+        member |= c->slots[i] == (uint32_t)lb;
+    delegation(c, s, zone, (uint32_t)lb, member);
     c->st->n[DNSB_ST_DELEGATION]++;
 }
 
@@ -354,7 +360,7 @@ static void lookup(ctx *c)
     c->st->n[DNSB_ST_REFUSED]++;
 }
 
-size_t dnsb_answer(const dnsb_table *t, const uint8_t *pkt, size_t len, const glb_addr *from, int tcp,
+size_t dnsb_answer(const dnsb_table *t, const dnsb_map *m, const uint8_t *pkt, size_t len, const glb_addr *from, int tcp,
                    uint8_t *out, size_t outcap, dnsb_stats *st)
 {
     static const int parse_stat[] = {
@@ -373,7 +379,7 @@ size_t dnsb_answer(const dnsb_table *t, const uint8_t *pkt, size_t len, const gl
         st->n[parse_stat[res]]++;
         return reply_len;
     }
-    ctx c = {t, &q, &r, from, from, (unsigned)glb_addr_bytes(from->family) * 8, -1, st};
+    ctx c = {t, &q, &r, from, from, (unsigned)glb_addr_bytes(from->family) * 8, -1, st, m, {0}, 0};
     if (q.ecs) {
         st->n[DNSB_ST_ECS]++;
         c.ecs_scope = 0;

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dnsb/registry.h"
 #include "dnsb/table.h"
 #include "shared/addr.h"
 
@@ -39,9 +40,10 @@ typedef struct dnsb_stats {
 extern const char *const dnsb_stat_names[DNSB_ST_COUNT];
 
 /* Answers the query pkt (len bytes) that came from `from` (over TCP when tcp)
- * into out (outcap >= 512 bytes). Returns the response length, or 0 when
- * nothing must be sent. Counts what it did in st. */
-size_t dnsb_answer(const dnsb_table *t, const uint8_t *pkt, size_t len, const glb_addr *from, int tcp,
+ * into out (outcap >= 512 bytes), from the zones and services of t and the
+ * registrations of m. Returns the response length, or 0 when nothing must be
+ * sent. Counts what it did in st. */
+size_t dnsb_answer(const dnsb_table *t, const dnsb_map *m, const uint8_t *pkt, size_t len, const glb_addr *from, int tcp,
                    uint8_t *out, size_t outcap, dnsb_stats *st);
 
 #endif

@@ -282,6 +282,12 @@ static int finish(dnsb_conf *c, const char *file, char *err, size_t errlen)
     }
     for (size_t i = 0; i < c->nlbs; i++) {
         const dnsb_lb_conf *lb = &c->lbs[i];
+        for (size_t s = 0; s < c->nservices; s++)
+            if (glb_dname_len(c->services[s].name) + strlen(lb->id) + 1 + 3 > GLB_DNAME_MAX) {
+                snprintf(err, errlen, "%s:%u: key 'id': ns.%s.<service> would exceed 255 bytes", lb->file, lb->line,
+                         lb->id);
+                return -1;
+            }
         for (size_t j = 0; j < i; j++)
             if (strcmp(lb->id, c->lbs[j].id) == 0) {
                 snprintf(err, errlen, "%s:%u: key 'id': lb '%s' defined twice", lb->file, lb->line, lb->id);

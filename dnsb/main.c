@@ -28,6 +28,7 @@
 typedef struct dnsb {
     const char *conf_file;
     _Atomic(void *) table;  /* dnsb_table *, read by workers under QSBR */
+    dnsb_registry *reg;     /* who serves which resolvers; its map is read by workers */
     glb_qsbr *qsbr;
     glb_server *server;
     dnsb_stats *stats;      /* one per answering thread */
@@ -40,7 +41,8 @@ static size_t handle(void *arg, const glb_request *req)
 {
     dnsb *d = arg;
     const dnsb_table *t = atomic_load_explicit(&d->table, memory_order_acquire);
-    return dnsb_answer(t, req->pkt, req->len, req->from, req->tcp, req->out, req->outcap,
+    const dnsb_map *m = atomic_load_explicit(dnsb_registry_slot(d->reg), memory_order_acquire);
+    return dnsb_answer(t, m, req->pkt, req->len, req->from, req->tcp, req->out, req->outcap,
                        &d->stats[req->worker]);
 }
 
@@ -113,6 +115,8 @@ static void on_hup(evutil_socket_t fd, short what, void *arg)
         log_warn("reload: changes to listen, workers, tcp-*, username, pidfile and use-syslog "
                  "take effect at the next restart");
     glb_log_init("dnsb", d->use_syslog, (int)t->conf->verbosity);
+    if (dnsb_table_static_lbs(t->conf, d->reg, err, sizeof(err)) != 0)
+        log_err("reload: static lb sections: %s", err);
     dnsb_table_free(glb_qsbr_swap(d->qsbr, &d->table, t));
     log_notice("reloaded %s: %zu services, %zu lbs", d->conf_file, t->conf->nservices, t->conf->nlbs);
 }
@@ -183,6 +187,11 @@ int main(int argc, char **argv)
         return 1;
     }
     memset(d.stats, 0, sizeof(*d.stats) * d.workers);
+    d.reg = dnsb_registry_new(d.qsbr);
+    if (!d.reg || dnsb_table_static_lbs(cf, d.reg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "dnsb: %s\n", d.reg ? err : "out of memory");
+        return 1;
+    }
     d.server = glb_server_new(&scfg, err, sizeof(err));
     if (!d.server) {
         fprintf(stderr, "dnsb: %s\n", err);
@@ -226,6 +235,7 @@ int main(int argc, char **argv)
     event_free(ev_usr1);
     event_base_free(d.base);
     dnsb_table_free(t);
+    dnsb_registry_free(d.reg);
     glb_qsbr_free(d.qsbr);
     free(d.stats);
     return 0;

@@ -124,125 +124,6 @@ nomem:
     return -1;
 }
 
-static int build_lbs(dnsb_table *t, char *err, size_t errlen)
-{
-    const dnsb_conf *c = t->conf;
-    t->lbs = calloc(c->nlbs + 1, sizeof(*t->lbs));
-    if (!t->lbs)
-        goto nomem;
-    for (size_t i = 0; i < c->nlbs; i++) {
-        dnsb_lb *lb = &t->lbs[i];
-        lb->conf = &c->lbs[i];
-        size_t n = strlen(lb->conf->id);
-        for (size_t s = 0; s < c->nservices; s++)
-            if (glb_dname_len(c->services[s].name) + n + 1 + 3 > GLB_DNAME_MAX) {
-                snprintf(err, errlen, "%s:%u: key 'id': ns.%s.<service> would exceed 255 bytes",
-                         lb->conf->file, lb->conf->line, lb->conf->id);
-                return -1;
-            }
-        lb->label[0] = (uint8_t)n;
-        memcpy(lb->label + 1, lb->conf->id, n);
-        if (glb_nametab_add(t->lb_index, lb->label, n + 1, (uint32_t)i) != 0)
-            goto nomem;
-        lb->ranking = calloc(c->nservices + 1, sizeof(*lb->ranking));
-        lb->nranking = calloc(c->nservices + 1, sizeof(*lb->nranking));
-        if (!lb->ranking || !lb->nranking)
-            goto nomem;
-        for (size_t r = 0; r < lb->conf->nrankings; r++) {
-            const dnsb_ranking_conf *rk = &lb->conf->rankings[r];
-            size_t s = 0;
-            while (s < c->nservices && !glb_dname_equal(c->services[s].name, rk->service))
-                s++;
-            if (s == c->nservices)
-                continue; /* conf_load checked this */
-            free(lb->ranking[s]);
-            lb->ranking[s] = malloc(rk->nsites * sizeof(uint32_t));
-            if (!lb->ranking[s])
-                goto nomem;
-            lb->nranking[s] = 0;
-            for (size_t k = 0; k < rk->nsites; k++)
-                for (size_t m = 0; m < c->services[s].nsites; m++)
-                    if (strcmp(c->services[s].sites[m].name, rk->sites[k]) == 0)
-                        lb->ranking[s][lb->nranking[s]++] = (uint32_t)m;
-        }
-    }
-    return 0;
-nomem:
-    snprintf(err, errlen, "out of memory");
-    return -1;
-}
-
-/* One claim: this prefix is served by this LB. */
-typedef struct claim {
-    glb_prefix p;
-    uint32_t lb;
-} claim;
-
-static int cmp_claim(const void *a, const void *b)
-{
-    const claim *x = a, *y = b;
-    if (x->p.family != y->p.family)
-        return x->p.family < y->p.family ? -1 : 1;
-    if (x->p.len != y->p.len)
-        return x->p.len < y->p.len ? -1 : 1;
-    int d = memcmp(x->p.b, y->p.b, sizeof(x->p.b));
-    if (d)
-        return d;
-    return x->lb < y->lb ? -1 : x->lb > y->lb;
-}
-
-/* Claims on the same prefix become one LB set, ordered by id so that every
- * DNS-B (and every answer) names the same first LB. */
-static int build_map(dnsb_table *t, char *err, size_t errlen)
-{
-    const dnsb_conf *c = t->conf;
-    size_t nclaims = 0;
-    for (size_t i = 0; i < c->nlbs; i++)
-        nclaims += c->lbs[i].nresolvers;
-    claim *cl = calloc(nclaims + 1, sizeof(*cl));
-    t->set_members = calloc(nclaims + 1, sizeof(*t->set_members));
-    t->sets = calloc(nclaims + 1, sizeof(*t->sets));
-    t->map = glb_lpm_new();
-    if (!cl || !t->set_members || !t->sets || !t->map)
-        goto nomem;
-    size_t k = 0;
-    for (size_t i = 0; i < c->nlbs; i++)
-        for (size_t r = 0; r < c->lbs[i].nresolvers; r++)
-            cl[k++] = (claim){c->lbs[i].resolvers[r], (uint32_t)i};
-    qsort(cl, nclaims, sizeof(*cl), cmp_claim);
-    size_t nmembers = 0;
-    for (size_t i = 0; i < nclaims;) {
-        size_t j = i;
-        uint32_t first = (uint32_t)nmembers;
-        while (j < nclaims && cl[j].p.family == cl[i].p.family && cl[j].p.len == cl[i].p.len &&
-               memcmp(cl[j].p.b, cl[i].p.b, sizeof(cl[i].p.b)) == 0) {
-            if (j == i || cl[j].lb != cl[j - 1].lb)
-                t->set_members[nmembers++] = cl[j].lb;
-            j++;
-        }
-        /* Order the set's members by LB id. */
-        for (size_t a = first + 1; a < nmembers; a++)
-            for (size_t b = a; b > first && strcmp(c->lbs[t->set_members[b - 1]].id,
-                                                   c->lbs[t->set_members[b]].id) > 0; b--) {
-                uint32_t tmp = t->set_members[b];
-                t->set_members[b] = t->set_members[b - 1];
-                t->set_members[b - 1] = tmp;
-            }
-        t->sets[t->nsets][0] = first;
-        t->sets[t->nsets][1] = (uint32_t)(nmembers - first);
-        if (glb_lpm_insert(t->map, &cl[i].p, (uint32_t)t->nsets) != 0)
-            goto nomem;
-        t->nsets++;
-        i = j;
-    }
-    free(cl);
-    return 0;
-nomem:
-    free(cl);
-    snprintf(err, errlen, "out of memory");
-    return -1;
-}
-
 dnsb_table *dnsb_table_build(dnsb_conf *conf, uint32_t serial, char *err, size_t errlen)
 {
     dnsb_table *t = calloc(1, sizeof(*t));
@@ -253,13 +134,11 @@ dnsb_table *dnsb_table_build(dnsb_conf *conf, uint32_t serial, char *err, size_t
     }
     t->conf = conf;
     t->name_index = glb_nametab_new();
-    t->lb_index = glb_nametab_new();
-    if (!t->name_index || !t->lb_index) {
+    if (!t->name_index) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    if (build_services(t, err, errlen) != 0 || build_names(t, err, errlen) != 0 ||
-        build_lbs(t, err, errlen) != 0 || build_map(t, err, errlen) != 0)
+    if (build_services(t, err, errlen) != 0 || build_names(t, err, errlen) != 0)
         goto fail;
     for (size_t z = 0; z < t->nzones; z++)
         t->zones[z].serial = serial;
@@ -276,31 +155,88 @@ void dnsb_table_free(dnsb_table *t)
     if (t->services)
         for (size_t i = 0; i < t->conf->nservices; i++)
             free(t->services[i].by_weight);
-    if (t->lbs)
-        for (size_t i = 0; i < t->conf->nlbs; i++) {
-            if (t->lbs[i].ranking)
-                for (size_t s = 0; s < t->conf->nservices; s++)
-                    free(t->lbs[i].ranking[s]);
-            free(t->lbs[i].ranking);
-            free(t->lbs[i].nranking);
-        }
     free(t->services);
     free(t->zones);
-    free(t->lbs);
     free(t->names);
     glb_nametab_free(t->name_index);
-    glb_nametab_free(t->lb_index);
-    glb_lpm_free(t->map);
-    free(t->set_members);
-    free(t->sets);
     dnsb_conf_free(t->conf);
     free(t);
 }
 
-long dnsb_table_map(const dnsb_table *t, const glb_addr *a, unsigned keylen, unsigned *scope)
+/* Collects the static registrations whose id conf has no lb section for. */
+typedef struct gone {
+    const dnsb_conf *conf;
+    char (*ids)[64];
+    size_t n;
+    int failed;
+} gone;
+
+static void collect_gone(void *arg, const dnsb_reg *reg)
 {
-    glb_lpm_match m;
-    int found = glb_lpm_lookup(t->map, a, keylen, &m);
-    *scope = m.scope;
-    return found ? (long)m.value : -1;
+    gone *g = arg;
+    if (!reg->is_static)
+        return;
+    for (size_t i = 0; i < g->conf->nlbs; i++)
+        if (strcmp(g->conf->lbs[i].id, reg->id) == 0)
+            return;
+    char(*n)[64] = realloc(g->ids, (g->n + 1) * sizeof(*n));
+    if (!n) {
+        g->failed = 1;
+        return;
+    }
+    g->ids = n;
+    snprintf(g->ids[g->n++], 64, "%s", reg->id);
+}
+
+int dnsb_table_static_lbs(const dnsb_conf *conf, dnsb_registry *reg, char *err, size_t errlen)
+{
+    dnsb_registry_batch_begin(reg);
+    for (size_t i = 0; i < conf->nlbs; i++) {
+        const dnsb_lb_conf *lb = &conf->lbs[i];
+        dnsb_reg g;
+        memset(&g, 0, sizeof(g));
+        snprintf(g.id, sizeof(g.id), "%s", lb->id);
+        g.ndns = lb->naddrs < DNSB_LB_MAX_ADDRS ? lb->naddrs : DNSB_LB_MAX_ADDRS;
+        memcpy(g.dns, lb->addrs, g.ndns * sizeof(*g.dns));
+        g.nproxy = lb->nproxy < DNSB_LB_MAX_ADDRS ? lb->nproxy : DNSB_LB_MAX_ADDRS;
+        memcpy(g.proxy, lb->proxy, g.nproxy * sizeof(*g.proxy));
+        g.claims = lb->resolvers;
+        g.nclaims = lb->nresolvers;
+        g.is_static = 1;
+        dnsb_ranking *rk = calloc(lb->nrankings + 1, sizeof(*rk));
+        if (!rk || dnsb_registry_put(reg, &g) != 0)
+            goto nomem;
+        for (size_t r = 0; r < lb->nrankings; r++) {
+            memcpy(rk[r].service, lb->rankings[r].service, glb_dname_len(lb->rankings[r].service));
+            rk[r].sites = calloc(lb->rankings[r].nsites + 1, sizeof(*rk[r].sites));
+            if (!rk[r].sites)
+                goto nomem;
+            rk[r].nsites = lb->rankings[r].nsites;
+            memcpy(rk[r].sites, lb->rankings[r].sites, rk[r].nsites * sizeof(*rk[r].sites));
+        }
+        if (dnsb_registry_set_rankings(reg, g.id, rk, lb->nrankings) != 0)
+            goto nomem_owned;
+        continue;
+    nomem:
+        for (size_t r = 0; rk && r < lb->nrankings; r++)
+            free(rk[r].sites);
+        free(rk);
+    nomem_owned:
+        dnsb_registry_batch_end(reg);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    /* Static registrations the configuration no longer has. */
+    gone g = {conf, NULL, 0, 0};
+    dnsb_registry_walk(reg, collect_gone, &g);
+    if (g.failed) {
+        free(g.ids);
+        dnsb_registry_batch_end(reg);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < g.n; i++)
+        dnsb_registry_remove(reg, g.ids[i]);
+    free(g.ids);
+    return dnsb_registry_batch_end(reg);
 }

@@ -1,6 +1,7 @@
-/* The answer table: everything a query needs, built once from the
- * configuration (and later from registrations), then published to the query
- * threads and only read. Rebuilt and swapped as a whole, never edited.
+/* The answer table: the zones and services a query needs, built once from
+ * the configuration, then published to the query threads and only read.
+ * Rebuilt and swapped as a whole on reload, never edited. Who serves which
+ * resolvers is in dnsb/registry.h: it changes far more often.
  * SPDX-License-Identifier: BSD-3-Clause */
 #ifndef DNSB_TABLE_H
 #define DNSB_TABLE_H
@@ -9,6 +10,7 @@
 #include <stdint.h>
 
 #include "dnsb/conf.h"
+#include "dnsb/registry.h"
 #include "shared/lpm.h"
 #include "shared/nametab.h"
 
@@ -39,28 +41,14 @@ typedef struct dnsb_service {
     uint32_t *by_weight;    /* site indices, heaviest first (fail-open order) */
 } dnsb_service;
 
-typedef struct dnsb_lb {
-    const dnsb_lb_conf *conf;
-    uint8_t label[64];      /* the id as one wire label: length byte + chars */
-    uint32_t **ranking;     /* per service: site indices best first, or NULL */
-    size_t *nranking;
-} dnsb_lb;
-
 typedef struct dnsb_table {
     dnsb_conf *conf;        /* owned */
     dnsb_name *names;
     size_t nnames;
     glb_nametab *name_index; /* wire name -> index into names */
-    glb_nametab *lb_index;   /* wire label -> index into lbs */
     dnsb_zone *zones;
     size_t nzones;
     dnsb_service *services;
-    dnsb_lb *lbs;
-    /* Resolver mapping: prefix -> LB set; a set is sets[first .. first+count). */
-    glb_lpm *map;
-    uint32_t *set_members;
-    uint32_t (*sets)[2];    /* {first, count} */
-    size_t nsets;
 } dnsb_table;
 
 /* Builds a table from conf, taking ownership of it (freed with the table,
@@ -69,8 +57,8 @@ dnsb_table *dnsb_table_build(dnsb_conf *conf, uint32_t serial, char *err, size_t
 
 void dnsb_table_free(dnsb_table *t);
 
-/* The LB set mapped to address a looked up with keylen bits (family-relative).
- * Returns the set index or -1 (no mapping); *scope gets the ECS scope. */
-long dnsb_table_map(const dnsb_table *t, const glb_addr *a, unsigned keylen, unsigned *scope);
+/* Puts conf's lb sections into reg as static registrations (never expiring)
+ * and removes the static ones conf no longer has. 0, or -1 with err. */
+int dnsb_table_static_lbs(const dnsb_conf *conf, dnsb_registry *reg, char *err, size_t errlen);
 
 #endif

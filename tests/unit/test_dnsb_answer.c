@@ -15,6 +15,9 @@
 #include "dnsb/answer.h"
 #include "dnsb/conf.h"
 #include "dnsb/table.h"
+#include "shared/qsbr.h"
+
+#include <stdatomic.h>
 
 static const char *conf_text =
     "server:\n"
@@ -53,6 +56,8 @@ static const char *conf_text =
     "  resolver: 2001:db8:aaaa::/48\n";
 
 static dnsb_table *table;
+static glb_qsbr *qsbr;
+static dnsb_registry *reg;
 static dnsb_stats stats;
 static uint8_t last[65535];
 static size_t last_len;
@@ -72,6 +77,10 @@ static int setup(void **state)
     table = dnsb_table_build(c, 2026112501, err, sizeof(err));
     if (!table)
         fail_msg("%s", err);
+    qsbr = glb_qsbr_new(1);
+    reg = dnsb_registry_new(qsbr);
+    if (!reg || dnsb_table_static_lbs(table->conf, reg, err, sizeof(err)) != 0)
+        fail_msg("static lbs: %s", err);
     return 0;
 }
 
@@ -79,6 +88,8 @@ static int teardown(void **state)
 {
     (void)state;
     dnsb_table_free(table);
+    dnsb_registry_free(reg);
+    glb_qsbr_free(qsbr);
     return 0;
 }
 
@@ -141,7 +152,7 @@ static ldns_pkt *ask_full(const char *from, const char *name, uint16_t type, int
     size_t qlen = make_query(q, name, type, edns, version, ecs);
     glb_addr a;
     assert_int_equal(glb_addr_parse(from, &a), 0);
-    last_len = dnsb_answer(table, q, qlen, &a, tcp, last, sizeof(last), &stats);
+    last_len = dnsb_answer(table, atomic_load(dnsb_registry_slot(reg)), q, qlen, &a, tcp, last, sizeof(last), &stats);
     assert_true(last_len >= 12);
     ldns_pkt *p = NULL;
     assert_int_equal(ldns_wire2pkt(&p, last, last_len), LDNS_STATUS_OK);
@@ -391,16 +402,16 @@ static void test_errors(void **state)
     q[2] |= 0x80;
     glb_addr a;
     glb_addr_parse("127.0.0.1", &a);
-    assert_int_equal(dnsb_answer(table, q, n, &a, 0, last, sizeof(last), &stats), 0);
+    assert_int_equal(dnsb_answer(table, atomic_load(dnsb_registry_slot(reg)), q, n, &a, 0, last, sizeof(last), &stats), 0);
     /* opcode NOTIFY: NOTIMP */
     n = make_query(q, "www.foobar.example.", 1, 0, 0, NULL);
     q[2] = (uint8_t)(4 << 3);
-    size_t len = dnsb_answer(table, q, n, &a, 0, last, sizeof(last), &stats);
+    size_t len = dnsb_answer(table, atomic_load(dnsb_registry_slot(reg)), q, n, &a, 0, last, sizeof(last), &stats);
     assert_true(len >= 12);
     assert_int_equal(last[3] & 0x0f, 4);
     /* truncated question: FORMERR */
     n = make_query(q, "www.foobar.example.", 1, 0, 0, NULL);
-    len = dnsb_answer(table, q, n - 3, &a, 0, last, sizeof(last), &stats);
+    len = dnsb_answer(table, atomic_load(dnsb_registry_slot(reg)), q, n - 3, &a, 0, last, sizeof(last), &stats);
     assert_true(len >= 12);
     assert_int_equal(last[3] & 0x0f, 1);
 }
