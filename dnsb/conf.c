@@ -54,6 +54,54 @@ static const char *h_zone_ns(void *ctx, const glb_cfg_val *v, char *e, size_t el
     return NULL;
 }
 
+/* --- map: --- */
+
+static const char *h_map_listen(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    (void)e, (void)el;
+    dnsb_map_conf *m = &((dnsb_conf *)ctx)->map;
+    glb_addr *a = glb_cfg_push(&m->listen, &m->nlisten, sizeof(*a));
+    if (!a)
+        return NOMEM;
+    *a = v->addr;
+    return NULL;
+}
+
+static const char *h_allow(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    dnsb_map_conf *m = &((dnsb_conf *)ctx)->map;
+    if (!glb_id_valid(v->words[0])) {
+        snprintf(e, el, "bad identity '%s' (1-63 of a-z 0-9 -)", v->words[0]);
+        return e;
+    }
+    dnsb_allow *al = glb_cfg_push(&m->allows, &m->nallows, sizeof(*al));
+    if (!al)
+        return NOMEM;
+    snprintf(al->id, sizeof(al->id), "%s", v->words[0]);
+    for (int i = 1; i < v->nwords; i++) {
+        glb_prefix p;
+        const char *why;
+        if (glb_prefix_parse(v->words[i], &p, &why) != 0) {
+            snprintf(e, el, "bad prefix '%s': %s", v->words[i], why);
+            return e;
+        }
+        glb_prefix *slot = glb_cfg_push(&al->prefixes, &al->nprefixes, sizeof(*slot));
+        if (!slot)
+            return NOMEM;
+        *slot = p;
+    }
+    return NULL;
+}
+
+static const char *h_control(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    (void)e, (void)el;
+    dnsb_conf *c = ctx;
+    c->control = v->addr;
+    c->has_control = 1;
+    return NULL;
+}
+
 /* --- service: --- */
 
 static const char *h_svc_mode(void *ctx, const glb_cfg_val *v, char *e, size_t el)
@@ -178,6 +226,7 @@ static const char *section_begin(void *ctx, const char *section, const char *fil
 
 #define SRV(f) offsetof(dnsb_conf, f)
 #define SVC(f) offsetof(dnsb_service_conf, f)
+#define MAP(f) offsetof(dnsb_map_conf, f)
 
 const glb_cfg_key dnsb_conf_keys[] = {
     {"server", "listen", GLB_CFG_ADDRPORT, GLB_CFG_REPEAT | GLB_CFG_REQUIRED, 0, 0, 53, h_listen,
@@ -206,6 +255,35 @@ const glb_cfg_key dnsb_conf_keys[] = {
      SRV(verbosity)},
     {"server", "use-syslog", GLB_CFG_BOOL, 0, 0, 0, 0, glb_cfg_set_bool, "log to syslog instead of stderr",
      SRV(use_syslog)},
+    {"server", "database", GLB_CFG_STR, 0, 0, 256, 0, glb_cfg_set_str,
+     "LMDB directory keeping registrations across restarts (default: none)", SRV(database)},
+    {"server", "control", GLB_CFG_ADDRPORT, 0, 0, 0, 8953, h_control,
+     "ADDR[@PORT] of dnsb-control, over TLS (default: none)", 0},
+    {"server", "control-cert-file", GLB_CFG_STR, 0, 0, 256, 0, glb_cfg_set_str,
+     "certificate of the control channel (default: the map's)", SRV(control_cert)},
+    {"server", "control-key-file", GLB_CFG_STR, 0, 0, 256, 0, glb_cfg_set_str,
+     "its key (default: the map's)", SRV(control_key)},
+    {"server", "control-ca-file", GLB_CFG_STR, 0, 0, 256, 0, glb_cfg_set_str,
+     "CA of dnsb-control's client certificates (default: the map's)", SRV(control_ca)},
+    {"map", "listen", GLB_CFG_ADDRPORT, GLB_CFG_REPEAT | GLB_CFG_REQUIRED, 0, 0, 5380, h_map_listen,
+     "ADDR[@PORT] where DNS-LBs register, TLS (repeatable)", 0},
+    {"map", "tls-cert-file", GLB_CFG_STR, GLB_CFG_REQUIRED, 0, 256, 0, glb_cfg_set_str, "this DNS-B's certificate",
+     MAP(tls_cert)},
+    {"map", "tls-key-file", GLB_CFG_STR, GLB_CFG_REQUIRED, 0, 256, 0, glb_cfg_set_str, "its key", MAP(tls_key)},
+    {"map", "tls-ca-file", GLB_CFG_STR, GLB_CFG_REQUIRED, 0, 256, 0, glb_cfg_set_str,
+     "CA that DNS-LB certificates must chain to", MAP(tls_ca)},
+    {"map", "allow", GLB_CFG_WORDS, GLB_CFG_REPEAT, 2, 64, 0, h_allow,
+     "ID PREFIX...: the identity (certificate CN) and the prefixes it may claim (repeatable)", 0},
+    {"map", "lifetime", GLB_CFG_INT, 0, 10, 86400, 0, glb_cfg_set_uint,
+     "seconds a registration lives unless refreshed (default 900)", MAP(lifetime)},
+    {"map", "max-connections", GLB_CFG_INT, 0, 1, 1000000, 0, glb_cfg_set_uint,
+     "map connections at once (default 20000)", MAP(max_connections)},
+    {"map", "max-claims", GLB_CFG_INT, 0, 1, 4096, 0, glb_cfg_set_uint,
+     "resolver claims per identity (default 4096)", MAP(max_claims)},
+    {"map", "handshake-timeout", GLB_CFG_INT, 0, 1, 600, 0, glb_cfg_set_uint,
+     "seconds for the TLS handshake and HELLO (default 10)", MAP(handshake_timeout)},
+    {"map", "idle-timeout", GLB_CFG_INT, 0, 5, 86400, 0, glb_cfg_set_uint,
+     "seconds of silence before a map connection is closed (default 120)", MAP(idle_timeout)},
     {"service", "name", GLB_CFG_DNAME, GLB_CFG_REQUIRED, 0, 0, 0, glb_cfg_set_dname,
      "the load-balanced name (delegated to the DNS-Bs, or under zone)", SVC(name)},
     {"service", "mode", GLB_CFG_STR, 0, 0, 0, 0, h_svc_mode, "referral | direct | proxy (default referral)", 0},
@@ -232,6 +310,8 @@ static void *section_target(void *ctx, const char *section)
     dnsb_conf *c = ctx;
     if (strcmp(section, "service") == 0 && c->nservices)
         return cur_service(c);
+    if (strcmp(section, "map") == 0)
+        return &c->map;
     return c;
 }
 
@@ -322,6 +402,28 @@ static int finish(dnsb_conf *c, const char *file, char *err, size_t errlen)
         c->tcp_idle_ms = 10000;
     if (c->tcp_max_conns == 0)
         c->tcp_max_conns = 512;
+    dnsb_map_conf *m = &c->map;
+    if (m->lifetime == 0)
+        m->lifetime = 900;
+    if (m->max_connections == 0)
+        m->max_connections = 20000;
+    if (m->max_claims == 0)
+        m->max_claims = 4096;
+    if (m->handshake_timeout == 0)
+        m->handshake_timeout = 10;
+    if (m->idle_timeout == 0)
+        m->idle_timeout = 120;
+    if (c->has_control && !m->nlisten && (!c->control_cert[0] || !c->control_key[0] || !c->control_ca[0])) {
+        snprintf(err, errlen, "%s: key 'control': needs control-cert-file, control-key-file and control-ca-file "
+                              "(or a map: section to take them from)", file);
+        return -1;
+    }
+    if (!c->control_cert[0])
+        snprintf(c->control_cert, sizeof(c->control_cert), "%s", m->tls_cert);
+    if (!c->control_key[0])
+        snprintf(c->control_key, sizeof(c->control_key), "%s", m->tls_key);
+    if (!c->control_ca[0])
+        snprintf(c->control_ca, sizeof(c->control_ca), "%s", m->tls_ca);
     return 0;
 }
 
@@ -378,6 +480,10 @@ void dnsb_conf_free(dnsb_conf *c)
     }
     free(c->services);
     free(c->lbs);
+    for (size_t i = 0; i < c->map.nallows; i++)
+        free(c->map.allows[i].prefixes);
+    free(c->map.allows);
+    free(c->map.listen);
     free(c->listen);
     free(c->zone_ns);
     free(c);

@@ -51,6 +51,27 @@ typedef struct dnsb_lb_conf {
     unsigned line;
 } dnsb_lb_conf;
 
+/* map: allow ID PREFIX...: what an identity may claim. */
+typedef struct dnsb_allow {
+    char id[64];
+    glb_prefix *prefixes;
+    size_t nprefixes;
+} dnsb_allow;
+
+/* The map: section (the map protocol's server side). */
+typedef struct dnsb_map_conf {
+    glb_addr *listen;
+    size_t nlisten;
+    char tls_cert[256], tls_key[256], tls_ca[256];
+    dnsb_allow *allows;
+    size_t nallows;
+    unsigned lifetime;          /* seconds a registration lives unless refreshed */
+    unsigned max_connections;
+    unsigned max_claims;        /* per identity */
+    unsigned handshake_timeout; /* seconds */
+    unsigned idle_timeout;      /* seconds */
+} dnsb_map_conf;
+
 typedef struct dnsb_conf {
     /* server: */
     glb_addr *listen;
@@ -68,6 +89,11 @@ typedef struct dnsb_conf {
     char pidfile[256];
     unsigned verbosity;
     int use_syslog;
+    char database[256];        /* LMDB environment directory, "" = no persistence */
+    int has_control;
+    glb_addr control;          /* dnsb-control, TLS */
+    char control_cert[256], control_key[256], control_ca[256]; /* default: the map: files */
+    dnsb_map_conf map;
     /* service: and lb: sections */
     dnsb_service_conf *services;
     size_t nservices;

@@ -139,6 +139,31 @@ static const char *h_resolver_address(void *ctx, const glb_cfg_val *v, char *e, 
     return push_addr(&r->addrs, &r->naddrs, &v->addr);
 }
 
+static const char *h_map_server(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    (void)e, (void)el;
+    lb_map_conf *m = &((lb_conf *)ctx)->map;
+    return push_addr(&m->servers, &m->nservers, &v->addr);
+}
+
+static const char *h_map_proxy(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    (void)e, (void)el;
+    lb_map_conf *m = &((lb_conf *)ctx)->map;
+    return push_addr(&m->proxy, &m->nproxy, &v->addr);
+}
+
+static const char *h_client_prefix(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    (void)e, (void)el;
+    lb_map_conf *m = &((lb_conf *)ctx)->map;
+    glb_prefix *p = glb_cfg_push(&m->client_prefixes, &m->nclient_prefixes, sizeof(*p));
+    if (!p)
+        return NOMEM;
+    *p = v->prefix;
+    return NULL;
+}
+
 static const char *h_policy(void *ctx, const glb_cfg_val *v, char *e, size_t el)
 {
     int p = lb_policy_parse(v->str);
@@ -194,6 +219,8 @@ static void *section_target(void *ctx, const char *section)
         return &c->probe;
     if (strcmp(section, "resolver") == 0)
         return &c->resolver;
+    if (strcmp(section, "dnsb") == 0)
+        return &c->map;
     return c;
 }
 
@@ -201,6 +228,7 @@ static void *section_target(void *ctx, const char *section)
 #define SRV(f) offsetof(lb_conf, f)
 #define PRB(f) offsetof(lb_probe_conf, f)
 #define SVC(f) offsetof(lb_service_conf, f)
+#define MAP(f) offsetof(lb_map_conf, f)
 
 const glb_cfg_key lb_conf_keys[] = {
     {"server", "listen", GLB_CFG_ADDRPORT, GLB_CFG_REPEAT | GLB_CFG_REQUIRED, 0, 0, 53, h_listen,
@@ -255,6 +283,25 @@ const glb_cfg_key lb_conf_keys[] = {
      "resolver for site host names, ADDR[@PORT] (default: /etc/resolv.conf)", 0},
     {"resolver", "trust-anchor-file", GLB_CFG_STR, 0, 0, 256, 0, glb_cfg_set_str,
      "DNSSEC trust anchor: validate site host names", offsetof(lb_resolver_conf, trust_anchor)},
+    {"dnsb", "map-server", GLB_CFG_ADDRPORT, GLB_CFG_REPEAT | GLB_CFG_REQUIRED, 0, 0, 5380, h_map_server,
+     "ADDR[@PORT] of a DNS-B's map service; registers with every one (repeatable)", 0},
+    {"dnsb", "tls-cert-file", GLB_CFG_STR, GLB_CFG_REQUIRED, 0, 256, 0, glb_cfg_set_str,
+     "this box's certificate (its CN is its id)", MAP(tls_cert)},
+    {"dnsb", "tls-key-file", GLB_CFG_STR, GLB_CFG_REQUIRED, 0, 256, 0, glb_cfg_set_str, "its key", MAP(tls_key)},
+    {"dnsb", "tls-ca-file", GLB_CFG_STR, GLB_CFG_REQUIRED, 0, 256, 0, glb_cfg_set_str,
+     "CA the DNS-Bs' certificates must chain to", MAP(tls_ca)},
+    {"dnsb", "refresh", GLB_CFG_INT, 0, 5, 86400, 0, glb_cfg_set_uint, "seconds between registrations (default 300)",
+     MAP(refresh)},
+    {"dnsb", "lifetime", GLB_CFG_INT, 0, 10, 86400, 0, glb_cfg_set_uint,
+     "lifetime asked for a registration (default 900)", MAP(lifetime)},
+    {"dnsb", "whoami-interval", GLB_CFG_INT, 0, 5, 86400, 0, glb_cfg_set_uint,
+     "seconds between egress discoveries through the resolvers (default 300)", MAP(whoami_interval)},
+    {"dnsb", "services-file", GLB_CFG_STR, 0, 0, 256, 0, glb_cfg_set_str,
+     "where the services last received are kept, to serve them after a restart", MAP(services_file)},
+    {"dnsb", "client-prefix", GLB_CFG_PREFIX, GLB_CFG_REPEAT, 0, 0, 0, h_client_prefix,
+     "a client prefix claimed besides the resolvers (repeatable)", 0},
+    {"dnsb", "proxy-address", GLB_CFG_ADDR, GLB_CFG_REPEAT, 0, 0, 0, h_map_proxy,
+     "this box's HTTP proxy, announced for proxy mode (repeatable)", 0},
     {"service", "name", GLB_CFG_DNAME, GLB_CFG_REQUIRED, 0, 0, 0, glb_cfg_set_dname,
      "the load-balanced name; answered as <label>.<name>", SVC(name)},
     {"service", "policy", GLB_CFG_STR, 0, 0, 0, 0, h_policy, "latency | cost | proximity | combined", 0},
@@ -370,6 +417,9 @@ static lb_conf *conf_new(void)
     p->max_body = 65536;
     p->unmeasured_last = 1;
     glb_score_defaults(&p->score);
+    c->map.refresh = 300;
+    c->map.lifetime = 900;
+    c->map.whoami_interval = 300;
     return c;
 }
 
@@ -415,5 +465,8 @@ void lb_conf_free(lb_conf *c)
     free(c->listen);
     free(c->ns_addrs);
     free(c->resolver.addrs);
+    free(c->map.servers);
+    free(c->map.client_prefixes);
+    free(c->map.proxy);
     free(c);
 }

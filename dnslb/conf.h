@@ -45,6 +45,21 @@ typedef struct lb_resolver_conf {
     char trust_anchor[256];   /* DNSSEC trust anchor file, "" = none */
 } lb_resolver_conf;
 
+/* The dnsb: section: the DNS-Bs this box registers with (map protocol). */
+typedef struct lb_map_conf {
+    glb_addr *servers;        /* map-server, repeatable */
+    size_t nservers;
+    char tls_cert[256], tls_key[256], tls_ca[256];
+    unsigned refresh;         /* seconds between REGISTERs (default 300) */
+    unsigned lifetime;        /* lifetime asked for (default 900) */
+    unsigned whoami_interval; /* seconds between egress discoveries (default 300) */
+    char services_file[256];  /* where the last SERVICES are kept ("" = nowhere) */
+    glb_prefix *client_prefixes; /* client prefixes claimed besides resolvers */
+    size_t nclient_prefixes;
+    glb_addr *proxy;          /* this box's HTTP proxy, announced for proxy mode */
+    size_t nproxy;
+} lb_map_conf;
+
 typedef struct lb_conf {
     /* server: */
     glb_addr *listen;
@@ -64,6 +79,7 @@ typedef struct lb_conf {
     int use_syslog;
     lb_probe_conf probe;
     lb_resolver_conf resolver;
+    lb_map_conf map;
     lb_service_conf *services;
     size_t nservices;
 } lb_conf;
