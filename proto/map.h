@@ -384,7 +384,9 @@ int glb_map_decode(const uint8_t *frame, size_t len, glb_map_msg *out, glb_map_e
  * be NULL to only measure. Returns GLB_MAP_OK; GLB_MAP_E_NOSPACE with the
  * size needed in *len; GLB_MAP_E_LIMIT when the frame would exceed
  * GLB_MAP_MAX_FRAME or a count its limit; GLB_MAP_E_MALFORMED when a field
- * is invalid or a required one missing (err names it). */
+ * is invalid or a required one missing (err names it); GLB_MAP_E_UNSUPPORTED
+ * for an unknown msg->type. Names passed in are read up to their root label
+ * (at most 255 bytes). */
 int glb_map_encode(const glb_map_msg *msg, uint8_t *buf, size_t cap, size_t *len, glb_map_error *err);
 
 int glb_map_encode_hello(const glb_map_hello *m, uint8_t *buf, size_t cap, size_t *len);

@@ -1675,6 +1675,33 @@ static void test_encode_errors(void **state)
     assert_int_equal(glb_map_encode_register(&m.u.reg, small, 0, &len), GLB_MAP_E_NOSPACE);
     assert_int_equal(glb_map_encode(&m, fbuf, need, &len, &err), GLB_MAP_OK);
     assert_int_equal(len, need);
+    /* values out of range in each integer width, a location, a reason */
+    sample_register(&m);
+    m.u.reg.location.lat = GLB_MAP_MAX_LAT + 1;
+    assert_int_equal(glb_map_encode(&m, fbuf, FBUF_CAP, &len, &err), GLB_MAP_E_MALFORMED);
+    assert_non_null(strstr(err.text, "REGISTER: location: location 90000001,"));
+    m.u.reg.location.lat = 0;
+    m.u.reg.lifetime = GLB_MAP_MAX_LIFETIME + 1;
+    assert_int_equal(glb_map_encode(&m, fbuf, FBUF_CAP, &len, &err), GLB_MAP_E_MALFORMED);
+    assert_non_null(strstr(err.text, "lifetime: 86401 out of range"));
+    m.u.reg.lifetime = 60;
+    m.u.reg.sequence = 0;
+    assert_int_equal(glb_map_encode(&m, fbuf, FBUF_CAP, &len, &err), GLB_MAP_E_MALFORMED);
+    assert_non_null(strstr(err.text, "sequence: 0 out of range"));
+    glb_map_service svc;
+    glb_map_service_defaults(&svc);
+    svc.name = N("www.example.");
+    svc.answer_count = 0;
+    assert_int_equal(glb_map_service_size(&svc), 0);
+    memset(&m, 0, sizeof(m));
+    m.type = GLB_MAP_REGISTER_ACK;
+    m.u.ack.sequence = 1;
+    glb_map_reject r0 = {0, {GLB_MAP_CLAIM_CLIENT, P("10.0.0.0/8")}};
+    m.u.ack.rejected = &r0;
+    m.u.ack.nrejected = 1;
+    assert_int_equal(glb_map_encode(&m, fbuf, FBUF_CAP, &len, &err), GLB_MAP_E_MALFORMED);
+    assert_non_null(strstr(err.text, "rejected[0]: reject reason 0"));
+    sample_register(&m);
     /* unknown type */
     m.type = 0;
     assert_int_equal(glb_map_encode(&m, fbuf, FBUF_CAP, &len, &err), GLB_MAP_E_UNSUPPORTED);
