@@ -1,6 +1,7 @@
 /* dnsb: the backbone DNS server. Thin daemon around dnsb/ and shared/.
  * SPDX-License-Identifier: BSD-3-Clause */
 #include <event2/event.h>
+#include <openssl/ssl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -14,11 +15,13 @@
 #include "config.h"
 #include "dnsb/answer.h"
 #include "dnsb/conf.h"
+#include "dnsb/control.h"
 #include "dnsb/table.h"
 #include "shared/daemon.h"
 #include "shared/log.h"
 #include "shared/qsbr.h"
 #include "shared/server.h"
+#include "shared/tls.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -35,6 +38,9 @@ typedef struct dnsb {
     unsigned workers;       /* answering threads (glb_server_threads) */
     int use_syslog;         /* as decided at start: reloads keep it */
     struct event_base *base;
+    glb_control *control;   /* dnsb-control, over TLS; NULL without control: */
+    SSL_CTX *control_tls;
+    dnsb_ctl ctl;
 } dnsb;
 
 static size_t handle(void *arg, const glb_request *req)
@@ -96,15 +102,17 @@ static void log_stats(dnsb *d)
     log_notice("stats: %s", line);
 }
 
-static void on_hup(evutil_socket_t fd, short what, void *arg)
+/* Rereads the configuration (SIGHUP, dnsb-control reload): 0 with a summary
+ * in msg, or -1 with the reason, the previous configuration still serving. */
+static int reload(void *arg, char *msg, size_t msglen)
 {
-    (void)fd, (void)what;
     dnsb *d = arg;
     char err[1024];
     dnsb_table *t = load(d->conf_file, err, sizeof(err));
     if (!t) {
         log_err("reload refused, still serving the previous configuration: %s", err);
-        return;
+        snprintf(msg, msglen, "reload refused, still serving the previous configuration: %s", err);
+        return -1;
     }
     const dnsb_table *old = atomic_load(&d->table);
     const dnsb_conf *n = t->conf, *o = old->conf;
@@ -114,11 +122,32 @@ static void on_hup(evutil_socket_t fd, short what, void *arg)
         n->use_syslog != o->use_syslog)
         log_warn("reload: changes to listen, workers, tcp-*, username, pidfile and use-syslog "
                  "take effect at the next restart");
+    if (n->has_control != o->has_control || memcmp(&n->control, &o->control, sizeof(n->control)) != 0)
+        log_warn("reload: a change to control takes effect at the next restart");
+    if (d->control && n->has_control) { /* renewed certificates: for the next connections */
+        SSL_CTX *tls = glb_tls_server_ctx(n->control_cert, n->control_key, n->control_ca, err, sizeof(err));
+        if (tls) {
+            glb_control_set_tls(d->control, tls);
+            SSL_CTX_free(d->control_tls);
+            d->control_tls = tls;
+        } else
+            log_warn("reload: control keeps its previous certificates: %s", err);
+    }
     glb_log_init("dnsb", d->use_syslog, (int)t->conf->verbosity);
     if (dnsb_table_static_lbs(t->conf, d->reg, err, sizeof(err)) != 0)
         log_err("reload: static lb sections: %s", err);
     dnsb_table_free(glb_qsbr_swap(d->qsbr, &d->table, t));
+    d->ctl.loaded = (double)time(NULL);
     log_notice("reloaded %s: %zu services, %zu lbs", d->conf_file, t->conf->nservices, t->conf->nlbs);
+    snprintf(msg, msglen, "reloaded %s: %zu services, %zu lbs", d->conf_file, t->conf->nservices, t->conf->nlbs);
+    return 0;
+}
+
+static void on_hup(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    char msg[1536];
+    reload(arg, msg, sizeof(msg));
 }
 
 static void on_term(evutil_socket_t fd, short what, void *arg)
@@ -197,6 +226,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "dnsb: %s\n", err);
         return 1;
     }
+    /* The control certificates while the keys can still be read. */
+    if (cf->has_control &&
+        !(d.control_tls = glb_tls_server_ctx(cf->control_cert, cf->control_key, cf->control_ca, err, sizeof(err)))) {
+        fprintf(stderr, "dnsb: control: %s\n", err);
+        return 1;
+    }
     char pidfile[sizeof(cf->pidfile)];
     snprintf(pidfile, sizeof(pidfile), "%s", cf->pidfile); /* the one to remove, whatever reloads say */
     if (glb_daemon_detach(foreground, pidfile, cf->username, err, sizeof(err)) != 0 ||
@@ -216,6 +251,16 @@ int main(int argc, char **argv)
         log_err("cannot set up the event loop");
         return 1;
     }
+    d.ctl = (dnsb_ctl){&d.table, d.reg, d.server, NULL, d.stats, d.workers, cf->workers,
+                       (double)time(NULL), (double)time(NULL), d.conf_file, reload, &d};
+    if (cf->has_control) {
+        d.control = glb_control_new(d.base, &cf->control, d.control_tls, dnsb_control_cmds, &d.ctl, err, sizeof(err));
+        if (!d.control) {
+            log_err("%s", err);
+            return 1;
+        }
+        d.ctl.control = d.control;
+    }
     if (glb_server_start(d.server) != 0) {
         log_err("cannot start the workers");
         return 1;
@@ -225,6 +270,8 @@ int main(int argc, char **argv)
     event_base_dispatch(d.base);
 
     glb_server_free(d.server);
+    glb_control_free(d.control);
+    SSL_CTX_free(d.control_tls);
     log_stats(&d);
     t = atomic_load(&d.table);
     if (pidfile[0])

@@ -1,1 +1,526 @@
-/* stub: to be written */
+/* LMDB persistence of DNS-LB registrations (see store.h for the format and
+ * the durability choice). SPDX-License-Identifier: BSD-3-Clause */
+#include "dnsb/store.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <lmdb.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "shared/log.h"
+
+#define REC_MAGIC "glbr"
+#define REC_VERSION 1
+#define REC_HEADER 16 /* magic(4) version(1) zero(3) expires_ms(8) */
+#define SEQ_LEN 16    /* sequence(8) written_ms(8) */
+
+enum { OP_PUT, OP_DEL };
+
+typedef struct store_op {
+    int kind;
+    char id[64];
+    uint8_t *val;    /* OP_PUT: the record */
+    size_t len;
+    uint64_t seq;    /* 0: leave the sequence record alone */
+    uint64_t at_ms;  /* when queued */
+} store_op;
+
+struct dnsb_store {
+    MDB_env *env;
+    MDB_dbi regs, seqs;
+    size_t mapsize;
+    char dir[512];
+    store_op *ops;
+    size_t nops, capops;
+    struct event *timer;
+    int armed;
+    dnsb_store_stats st;
+};
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* mkdir -p with mode 0700 for what it creates. */
+static int mkdirs(const char *dir, char *err, size_t errlen)
+{
+    char path[512];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof(path)) {
+        snprintf(err, errlen, "database '%s': bad directory name", dir);
+        return -1;
+    }
+    memcpy(path, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (path[i] != '/' && path[i] != '\0')
+            continue;
+        char c = path[i];
+        path[i] = '\0';
+        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+            snprintf(err, errlen, "database: cannot create directory '%s': %s", path, strerror(errno));
+            return -1;
+        }
+        path[i] = c;
+    }
+    struct stat sb;
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        snprintf(err, errlen, "database '%s': not a directory", dir);
+        return -1;
+    }
+    return 0;
+}
+
+int dnsb_store_prepare(const char *dir, const char *user, char *err, size_t errlen)
+{
+    if (mkdirs(dir, err, errlen) != 0)
+        return -1;
+    if (user && user[0] && getuid() == 0) {
+        struct passwd *pw = getpwnam(user);
+        if (!pw) {
+            snprintf(err, errlen, "database: no such user '%s'", user);
+            return -1;
+        }
+        if (chown(dir, pw->pw_uid, pw->pw_gid) != 0) {
+            snprintf(err, errlen, "database: chown '%s': %s", dir, strerror(errno));
+            return -1;
+        }
+        static const char *const files[] = {"data.mdb", "lock.mdb"};
+        for (size_t i = 0; i < 2; i++) {
+            char f[600];
+            snprintf(f, sizeof(f), "%s/%s", dir, files[i]);
+            if (chown(f, pw->pw_uid, pw->pw_gid) != 0 && errno != ENOENT) {
+                snprintf(err, errlen, "database: chown '%s': %s", f, strerror(errno));
+                return -1;
+            }
+        }
+    }
+    if (access(dir, R_OK | W_OK | X_OK) != 0) {
+        snprintf(err, errlen, "database '%s': %s", dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+dnsb_store *dnsb_store_open(const char *dir, char *err, size_t errlen)
+{
+    if (mkdirs(dir, err, errlen) != 0)
+        return NULL;
+    dnsb_store *s = calloc(1, sizeof(*s));
+    if (!s) {
+        snprintf(err, errlen, "database: out of memory");
+        return NULL;
+    }
+    snprintf(s->dir, sizeof(s->dir), "%s", dir);
+    s->mapsize = DNSB_STORE_MAPSIZE;
+    int rc = mdb_env_create(&s->env);
+    if (rc == 0)
+        rc = mdb_env_set_maxdbs(s->env, 2);
+    if (rc == 0)
+        rc = mdb_env_set_mapsize(s->env, s->mapsize);
+    if (rc == 0)
+        rc = mdb_env_open(s->env, dir, MDB_NOMETASYNC, 0600);
+    if (rc == 0) {
+        MDB_envinfo info;
+        if (mdb_env_info(s->env, &info) == 0 && info.me_mapsize > s->mapsize)
+            s->mapsize = info.me_mapsize; /* grown by an earlier run */
+        MDB_txn *txn;
+        rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+        if (rc == 0) {
+            rc = mdb_dbi_open(txn, "regs", MDB_CREATE, &s->regs);
+            if (rc == 0)
+                rc = mdb_dbi_open(txn, "seqs", MDB_CREATE, &s->seqs);
+            if (rc == 0)
+                rc = mdb_txn_commit(txn);
+            else
+                mdb_txn_abort(txn);
+        }
+    }
+    if (rc != 0) {
+        snprintf(err, errlen, "database '%s': %s", dir, mdb_strerror(rc));
+        if (s->env)
+            mdb_env_close(s->env);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static void ops_clear(dnsb_store *s)
+{
+    for (size_t i = 0; i < s->nops; i++)
+        free(s->ops[i].val);
+    s->nops = 0;
+}
+
+static int grow(dnsb_store *s)
+{
+    size_t n = s->mapsize * 2;
+    int rc = mdb_env_set_mapsize(s->env, n);
+    if (rc != 0) {
+        log_err("database '%s': cannot grow the map to %zu MiB: %s", s->dir, n >> 20, mdb_strerror(rc));
+        return -1;
+    }
+    log_notice("database '%s': map grown to %zu MiB", s->dir, n >> 20);
+    s->mapsize = n;
+    return 0;
+}
+
+static int apply_ops(dnsb_store *s, MDB_txn *txn)
+{
+    for (size_t i = 0; i < s->nops; i++) {
+        const store_op *o = &s->ops[i];
+        MDB_val k = {strlen(o->id), (void *)o->id};
+        int rc;
+        if (o->kind == OP_PUT) {
+            MDB_val v = {o->len, o->val};
+            rc = mdb_put(txn, s->regs, &k, &v, 0);
+        } else {
+            rc = mdb_del(txn, s->regs, &k, NULL);
+            if (rc == MDB_NOTFOUND)
+                rc = 0;
+        }
+        if (rc == 0 && o->seq) {
+            uint8_t b[SEQ_LEN];
+            put64(b, o->seq);
+            put64(b + 8, o->at_ms);
+            MDB_val v = {sizeof(b), b};
+            rc = mdb_put(txn, s->seqs, &k, &v, 0);
+        }
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int dnsb_store_flush(dnsb_store *s)
+{
+    if (!s || s->nops == 0)
+        return 0;
+    int rc = 0;
+    for (int attempt = 0; attempt < 4; attempt++) {
+        MDB_txn *txn;
+        rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+        if (rc != 0)
+            break;
+        rc = apply_ops(s, txn);
+        if (rc == 0)
+            rc = mdb_txn_commit(txn);
+        else
+            mdb_txn_abort(txn);
+        if (rc != MDB_MAP_FULL || grow(s) != 0)
+            break;
+    }
+    if (rc != 0) {
+        log_err("database '%s': commit of %zu changes failed: %s", s->dir, s->nops, mdb_strerror(rc));
+        s->st.errors++;
+    } else {
+        s->st.commits++;
+    }
+    ops_clear(s);
+    return rc ? -1 : 0;
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    dnsb_store *s = arg;
+    s->armed = 0;
+    dnsb_store_flush(s);
+}
+
+int dnsb_store_attach(dnsb_store *s, struct event_base *base)
+{
+    s->timer = evtimer_new(base, on_timer, s);
+    return s->timer ? 0 : -1;
+}
+
+static store_op *op_new(dnsb_store *s, int kind, const char *id)
+{
+    if (strlen(id) >= sizeof(s->ops[0].id))
+        return NULL;
+    if (s->nops == s->capops) {
+        size_t cap = s->capops ? s->capops * 2 : 64;
+        store_op *n = realloc(s->ops, cap * sizeof(*n));
+        if (!n)
+            return NULL;
+        s->ops = n;
+        s->capops = cap;
+    }
+    store_op *o = &s->ops[s->nops++];
+    memset(o, 0, sizeof(*o));
+    o->kind = kind;
+    snprintf(o->id, sizeof(o->id), "%s", id);
+    o->at_ms = now_ms();
+    if (s->timer && !s->armed) {
+        struct timeval tv = {0, DNSB_STORE_COMMIT_MS * 1000};
+        if (evtimer_add(s->timer, &tv) == 0)
+            s->armed = 1;
+    }
+    return o;
+}
+
+int dnsb_store_put(dnsb_store *s, const glb_map_register *reg, double expires)
+{
+    size_t flen = 0;
+    int rc = glb_map_encode_register(reg, NULL, 0, &flen);
+    if (rc != GLB_MAP_OK && rc != GLB_MAP_E_NOSPACE) {
+        log_err("database: registration of %s does not encode (%s): not persisted",
+                reg->node_id ? reg->node_id : "?", glb_map_code_name(rc));
+        return -1;
+    }
+    uint8_t *val = malloc(REC_HEADER + flen);
+    if (!val || glb_map_encode_register(reg, val + REC_HEADER, flen, &flen) != GLB_MAP_OK) {
+        free(val);
+        log_err("database: registration of %s: out of memory, not persisted", reg->node_id);
+        return -1;
+    }
+    memcpy(val, REC_MAGIC, 4);
+    val[4] = REC_VERSION;
+    val[5] = val[6] = val[7] = 0;
+    put64(val + 8, expires > 0 ? (uint64_t)(expires * 1000.0) : 0);
+    store_op *o = op_new(s, OP_PUT, reg->node_id);
+    if (!o) {
+        free(val);
+        log_err("database: registration of %s: out of memory, not persisted", reg->node_id);
+        return -1;
+    }
+    o->val = val;
+    o->len = REC_HEADER + flen;
+    o->seq = reg->sequence;
+    s->st.puts++;
+    return 0;
+}
+
+int dnsb_store_del(dnsb_store *s, const char *id, uint64_t sequence)
+{
+    store_op *o = op_new(s, OP_DEL, id);
+    if (!o) {
+        log_err("database: removal of %s: out of memory", id);
+        return -1;
+    }
+    o->seq = sequence;
+    s->st.dels++;
+    return 0;
+}
+
+/* Checks one "regs" record and decodes it into msg (arena grown as
+ * needed). Returns NULL when fine, else why not. */
+static const char *check_record(const MDB_val *k, const MDB_val *v, glb_map_msg *msg, uint8_t **arena,
+                                size_t *arenacap, uint64_t *expires_ms)
+{
+    const uint8_t *p = v->mv_data;
+    if (k->mv_size == 0 || k->mv_size > GLB_MAP_MAX_ID)
+        return "bad key";
+    if (v->mv_size < REC_HEADER + GLB_MAP_HEADER_LEN)
+        return "record too short";
+    if (memcmp(p, REC_MAGIC, 4) != 0 || p[4] != REC_VERSION || p[5] || p[6] || p[7])
+        return "unknown record format";
+    *expires_ms = get64(p + 8);
+    const uint8_t *frame = p + REC_HEADER;
+    size_t flen = v->mv_size - REC_HEADER, n;
+    if (glb_map_frame_check(frame, flen, &n) != GLB_MAP_FRAME_READY || n != flen)
+        return "bad frame length";
+    size_t need = GLB_MAP_ARENA_FOR(flen);
+    if (need > *arenacap) {
+        uint8_t *a = realloc(*arena, need);
+        if (!a)
+            return "out of memory";
+        *arena = a;
+        *arenacap = need;
+    }
+    glb_map_msg_init(msg, *arena, *arenacap);
+    glb_map_error e;
+    static char why[200];
+    if (glb_map_decode(frame, flen, msg, &e) != GLB_MAP_OK) {
+        snprintf(why, sizeof(why), "frame does not decode: %s", e.text);
+        return why;
+    }
+    if (msg->type != GLB_MAP_REGISTER)
+        return "not a REGISTER";
+    if (strlen(msg->u.reg.node_id) != k->mv_size || memcmp(msg->u.reg.node_id, k->mv_data, k->mv_size) != 0)
+        return "node-id differs from the key";
+    return NULL;
+}
+
+/* Keys to delete after a read pass (copies: the cursor's memory goes). */
+typedef struct keylist {
+    MDB_val *keys;
+    size_t n, cap;
+} keylist;
+
+static void keylist_add(keylist *l, const MDB_val *k)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        MDB_val *n = realloc(l->keys, cap * sizeof(*n));
+        if (!n)
+            return; /* deleted at a later load */
+        l->keys = n;
+        l->cap = cap;
+    }
+    void *copy = malloc(k->mv_size ? k->mv_size : 1);
+    if (!copy)
+        return;
+    memcpy(copy, k->mv_data, k->mv_size);
+    l->keys[l->n].mv_size = k->mv_size;
+    l->keys[l->n].mv_data = copy;
+    l->n++;
+}
+
+static void keylist_free(keylist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->keys[i].mv_data);
+    free(l->keys);
+}
+
+static void printable(const MDB_val *k, char *out, size_t outlen)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t j = 0;
+    const uint8_t *p = k->mv_data;
+    for (size_t i = 0; i < k->mv_size && j + 5 < outlen; i++) {
+        if (p[i] >= 0x21 && p[i] < 0x7f && p[i] != '\\') {
+            out[j++] = (char)p[i];
+        } else {
+            out[j++] = '\\';
+            out[j++] = 'x';
+            out[j++] = hex[p[i] >> 4];
+            out[j++] = hex[p[i] & 15];
+        }
+    }
+    out[j] = '\0';
+}
+
+long dnsb_store_load(dnsb_store *s, double now, void (*reg_fn)(void *arg, const glb_map_register *reg, double expires),
+                     void (*seq_fn)(void *arg, const char *id, uint64_t sequence), void *arg)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0) {
+        log_err("database '%s': %s", s->dir, mdb_strerror(rc));
+        return -1;
+    }
+    keylist bad_regs = {0}, bad_seqs = {0};
+    uint8_t *arena = NULL;
+    size_t arenacap = 0;
+    long loaded = 0;
+    uint64_t now_ms_v = (uint64_t)(now * 1000.0);
+    MDB_val k, v;
+    rc = mdb_cursor_open(txn, s->seqs, &cur);
+    if (rc == 0) {
+        for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, (MDB_cursor_op)op) == 0; op = MDB_NEXT) {
+            char id[64];
+            if (k.mv_size == 0 || k.mv_size > GLB_MAP_MAX_ID || v.mv_size != SEQ_LEN) {
+                keylist_add(&bad_seqs, &k);
+                continue;
+            }
+            memcpy(id, k.mv_data, k.mv_size);
+            id[k.mv_size] = '\0';
+            uint64_t at = get64((const uint8_t *)v.mv_data + 8);
+            if (!glb_map_id_valid(id) || at + (uint64_t)DNSB_STORE_SEQ_KEEP * 1000u < now_ms_v) {
+                keylist_add(&bad_seqs, &k);
+                continue;
+            }
+            if (seq_fn)
+                seq_fn(arg, id, get64(v.mv_data));
+        }
+        mdb_cursor_close(cur);
+    }
+    if (rc == 0)
+        rc = mdb_cursor_open(txn, s->regs, &cur);
+    if (rc == 0) {
+        for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, (MDB_cursor_op)op) == 0; op = MDB_NEXT) {
+            glb_map_msg msg;
+            uint64_t exp_ms = 0;
+            const char *why = check_record(&k, &v, &msg, &arena, &arenacap, &exp_ms);
+            if (why) {
+                char name[300];
+                printable(&k, name, sizeof(name));
+                log_warn("database '%s': registration '%s' skipped and deleted: %s", s->dir, name, why);
+                s->st.corrupt++;
+                keylist_add(&bad_regs, &k);
+                continue;
+            }
+            if (exp_ms <= now_ms_v) {
+                s->st.expired++;
+                keylist_add(&bad_regs, &k);
+                continue;
+            }
+            reg_fn(arg, &msg.u.reg, (double)exp_ms / 1000.0);
+            loaded++;
+        }
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
+    free(arena);
+    if (rc != 0) {
+        log_err("database '%s': %s", s->dir, mdb_strerror(rc));
+        loaded = -1;
+    }
+    s->st.loaded += loaded > 0 ? (uint64_t)loaded : 0;
+    if (bad_regs.n || bad_seqs.n) { /* delete them at once, in one transaction */
+        rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+        for (size_t i = 0; rc == 0 && i < bad_regs.n; i++) {
+            int r = mdb_del(txn, s->regs, &bad_regs.keys[i], NULL);
+            rc = r == MDB_NOTFOUND ? 0 : r;
+        }
+        for (size_t i = 0; rc == 0 && i < bad_seqs.n; i++) {
+            int r = mdb_del(txn, s->seqs, &bad_seqs.keys[i], NULL);
+            rc = r == MDB_NOTFOUND ? 0 : r;
+        }
+        if (rc == 0)
+            rc = mdb_txn_commit(txn);
+        else
+            mdb_txn_abort(txn);
+        if (rc != 0) {
+            log_err("database '%s': cleaning up: %s", s->dir, mdb_strerror(rc));
+            s->st.errors++;
+        }
+    }
+    keylist_free(&bad_regs);
+    keylist_free(&bad_seqs);
+    return loaded;
+}
+
+void dnsb_store_get_stats(const dnsb_store *s, dnsb_store_stats *out)
+{
+    *out = s->st;
+    out->pending = s->nops;
+}
+
+void dnsb_store_close(dnsb_store *s)
+{
+    if (!s)
+        return;
+    dnsb_store_flush(s);
+    if (s->timer)
+        event_free(s->timer);
+    ops_clear(s);
+    free(s->ops);
+    mdb_env_close(s->env);
+    free(s);
+}

@@ -59,5 +59,5 @@ int main(int argc, char **argv)
         }
         snprintf(line + l, sizeof(line) - l, "%s%s", i > optind ? " " : "", argv[i]);
     }
-    return glb_control_request(&addr, line, stdout, timeout);
+    return glb_control_request(&addr, NULL, line, stdout, timeout);
 }

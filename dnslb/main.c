@@ -220,7 +220,7 @@ int main(int argc, char **argv)
     }
     d.ctl = (lb_ctl){d.prober, d.stats, d.threads, d.server, "", (double)time(NULL)};
     snprintf(d.ctl.id, sizeof(d.ctl.id), "%s", cf->id);
-    d.control = glb_control_new(d.base, &cf->control, lb_control_cmds, &d.ctl, err, sizeof(err));
+    d.control = glb_control_new(d.base, &cf->control, NULL, lb_control_cmds, &d.ctl, err, sizeof(err));
     if (!d.control) {
         log_err("%s", err);
         return 1;

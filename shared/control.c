@@ -1,13 +1,18 @@
-/* The control channel: server (in the daemon's event loop) and client.
- * SPDX-License-Identifier: BSD-3-Clause */
+/* The control channel: server (in the daemon's event loop) and client, over
+ * plain TCP or TLS. SPDX-License-Identifier: BSD-3-Clause */
 #include "shared/control.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/listener.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,10 +28,12 @@
 
 struct glb_control {
     struct evconnlistener *lev;
+    SSL_CTX *tls;          /* NULL: plain TCP */
     const glb_control_cmd *cmds;
     void *arg;
     unsigned nconns;
     glb_control_conn *conns;
+    glb_control_stats st;
 };
 
 struct glb_control_conn {
@@ -34,8 +41,11 @@ struct glb_control_conn {
     glb_control *c;
     struct bufferevent *bev;
     struct evbuffer *out;
+    struct event *shut;    /* TLS: waits to send close_notify */
     int deferred;
-    int closing;
+    int closing;           /* 1 answer queued, 2 client gone while deferred, 3 ending TLS */
+    int established;       /* TLS handshake done, client certificate verified */
+    char peer[GLB_ADDRSTRLEN]; /* the client's CN (TLS) or address */
 };
 
 static void conn_free(glb_control_conn *k)
@@ -48,16 +58,48 @@ static void conn_free(glb_control_conn *k)
     if (k->next)
         k->next->prev = k->prev;
     c->nconns--;
+    if (k->shut)
+        event_free(k->shut);
     bufferevent_free(k->bev);
     evbuffer_free(k->out);
     free(k);
 }
 
+/* TLS: the answer is out; close_notify tells the client it is complete. The
+ * socket may be full: then wait until it takes the alert (bounded). */
+static void shutdown_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    glb_control_conn *k = arg;
+    SSL *ssl = bufferevent_openssl_get_ssl(k->bev);
+    if (!(what & EV_TIMEOUT)) {
+        ERR_clear_error();
+        int r = SSL_shutdown(ssl);
+        if (r < 0 && SSL_get_error(ssl, r) == SSL_ERROR_WANT_WRITE) {
+            struct timeval tv = {CONN_TIMEOUT_S, 0};
+            if (!k->shut)
+                k->shut = event_new(bufferevent_get_base(k->bev), bufferevent_getfd(k->bev), EV_WRITE,
+                                    shutdown_cb, k);
+            if (k->shut && event_add(k->shut, &tv) == 0)
+                return;
+        }
+        ERR_clear_error();
+    }
+    conn_free(k);
+}
+
 static void write_cb(struct bufferevent *bev, void *arg)
 {
     glb_control_conn *k = arg;
-    if (k->closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-        conn_free(k);
+    if (k->closing != 1 || evbuffer_get_length(bufferevent_get_output(bev)) != 0)
+        return;
+    if (k->c->tls) {
+        k->closing = 3;
+        bufferevent_disable(bev, EV_READ | EV_WRITE);
+        shutdown_cb(bufferevent_getfd(bev), EV_WRITE, k);
+        return;
+    }
+    conn_free(k);
 }
 
 static void send_answer(glb_control_conn *k, int ok)
@@ -77,6 +119,11 @@ static void read_cb(struct bufferevent *bev, void *arg)
     glb_control_conn *k = arg;
     if (k->deferred || k->closing)
         return;
+    if (k->c->tls && !k->established) { /* never: the handshake comes first */
+        evbuffer_add_printf(k->out, "no verified client certificate\n");
+        send_answer(k, 0);
+        return;
+    }
     struct evbuffer *in = bufferevent_get_input(bev);
     size_t n;
     char *line = evbuffer_readln(in, &n, EVBUFFER_EOL_LF);
@@ -87,6 +134,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
         }
         return;
     }
+    k->c->st.requests++;
     size_t ml = strlen(GLB_CONTROL_MAGIC);
     if (n > LINE_MAX_BYTES || strncmp(line, GLB_CONTROL_MAGIC " ", ml + 1) != 0) {
         evbuffer_add_printf(k->out, "not a '%s' request\n", GLB_CONTROL_MAGIC);
@@ -122,10 +170,44 @@ static void read_cb(struct bufferevent *bev, void *arg)
         send_answer(k, r == 0);
 }
 
+/* Why the TLS handshake with k failed, for the log. */
+static void handshake_failed(glb_control_conn *k, short what)
+{
+    char why[256] = "";
+    unsigned long e;
+    while ((e = bufferevent_get_openssl_error(k->bev)) != 0)
+        if (!why[0])
+            ERR_error_string_n(e, why, sizeof(why));
+    if (!why[0])
+        snprintf(why, sizeof(why), "%s", (what & BEV_EVENT_TIMEOUT) ? "timed out"
+                                         : (what & BEV_EVENT_EOF) ? "closed by the client"
+                                                                  : "connection error");
+    k->c->st.refused++;
+    log_notice("control: refused %s: TLS handshake failed: %s", k->peer, why);
+}
+
 static void event_cb(struct bufferevent *bev, short what, void *arg)
 {
-    (void)bev;
     glb_control_conn *k = arg;
+    if (what & BEV_EVENT_CONNECTED) { /* TLS: handshake done, the certificate verified */
+        SSL *ssl = bufferevent_openssl_get_ssl(bev);
+        char id[sizeof(k->peer)];
+        if (!ssl || glb_tls_peer_id(ssl, id, sizeof(id)) != 0) {
+            k->c->st.refused++;
+            log_notice("control: refused %s: no verified client certificate with a usable CN", k->peer);
+            conn_free(k);
+            return;
+        }
+        log_debug("control: %s is %s", k->peer, id);
+        snprintf(k->peer, sizeof(k->peer), "%s", id);
+        k->established = 1;
+        return;
+    }
+    if (k->c->tls && !k->established && (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))) {
+        handshake_failed(k, what);
+        conn_free(k);
+        return;
+    }
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
         if (k->deferred && !k->closing && (what & BEV_EVENT_EOF))
             return; /* the client half-closed: answer when ready */
@@ -139,24 +221,49 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     }
 }
 
+/* A bufferevent for a new connection: plain, or TLS in the accepting state. */
+static struct bufferevent *conn_bev(glb_control *c, evutil_socket_t fd)
+{
+    struct event_base *base = evconnlistener_get_base(c->lev);
+    if (!c->tls)
+        return bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+    SSL *ssl = SSL_new(c->tls);
+    if (!ssl)
+        return NULL;
+    struct bufferevent *bev =
+        bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+    if (!bev) {
+        SSL_free(ssl);
+        return NULL;
+    }
+    /* A client that closes without close_notify is an end of file. */
+    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    return bev;
+}
+
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
 {
-    (void)l, (void)sa, (void)salen;
+    (void)l, (void)salen;
     glb_control *c = arg;
+    c->st.conns++;
     if (c->nconns >= MAX_CONNS) {
+        c->st.overflows++;
         evutil_closesocket(fd);
         return;
     }
     glb_control_conn *k = calloc(1, sizeof(*k));
-    struct event_base *base = evconnlistener_get_base(c->lev);
-    if (!k || !(k->out = evbuffer_new()) ||
-        !(k->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE))) {
+    if (!k || !(k->out = evbuffer_new()) || !(k->bev = conn_bev(c, fd))) {
         if (k && k->out)
             evbuffer_free(k->out);
         free(k);
         evutil_closesocket(fd);
         return;
     }
+    glb_addr from;
+    if (glb_addr_from_sockaddr(sa, &from) == 0)
+        glb_addrport_str(&from, k->peer, sizeof(k->peer));
+    else
+        snprintf(k->peer, sizeof(k->peer), "?");
     k->c = c;
     k->next = c->conns;
     if (c->conns)
@@ -169,8 +276,8 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
     bufferevent_enable(k->bev, EV_READ | EV_WRITE);
 }
 
-glb_control *glb_control_new(struct event_base *base, const glb_addr *addr, const glb_control_cmd *cmds,
-                             void *arg, char *err, size_t errlen)
+glb_control *glb_control_new(struct event_base *base, const glb_addr *addr, SSL_CTX *tls,
+                             const glb_control_cmd *cmds, void *arg, char *err, size_t errlen)
 {
     glb_control *c = calloc(1, sizeof(*c));
     if (!c) {
@@ -189,6 +296,14 @@ glb_control *glb_control_new(struct event_base *base, const glb_addr *addr, cons
         free(c);
         return NULL;
     }
+    if (tls && SSL_CTX_up_ref(tls) == 1)
+        c->tls = tls;
+    else if (tls) {
+        snprintf(err, errlen, "control: out of memory");
+        evconnlistener_free(c->lev);
+        free(c);
+        return NULL;
+    }
     return c;
 }
 
@@ -199,7 +314,26 @@ void glb_control_free(glb_control *c)
     while (c->conns)
         conn_free(c->conns);
     evconnlistener_free(c->lev);
+    SSL_CTX_free(c->tls);
     free(c);
+}
+
+void glb_control_set_tls(glb_control *c, SSL_CTX *tls)
+{
+    if (!c->tls || !tls || SSL_CTX_up_ref(tls) != 1)
+        return;
+    SSL_CTX_free(c->tls); /* connections hold their own references */
+    c->tls = tls;
+}
+
+void glb_control_stats_get(const glb_control *c, glb_control_stats *out)
+{
+    *out = c->st;
+}
+
+const char *glb_control_peer(const glb_control_conn *conn)
+{
+    return conn->peer;
 }
 
 struct evbuffer *glb_control_out(glb_control_conn *conn)
@@ -219,34 +353,130 @@ void glb_control_reply(glb_control_conn *k, int ok)
 
 /* --- client --- */
 
-int glb_control_request(const glb_addr *addr, const char *line, void *outp, unsigned timeout)
+/* A blocking connection, plain or TLS, with the timeouts set on the socket. */
+typedef struct client {
+    int fd;
+    SSL *ssl;
+    char addr[GLB_ADDRSTRLEN];
+} client;
+
+/* The first OpenSSL error, or what errno says. */
+static void tls_reason(char *buf, size_t len)
+{
+    unsigned long e = ERR_peek_error();
+    if (e)
+        ERR_error_string_n(e, buf, len);
+    else
+        snprintf(buf, len, "%s", errno ? strerror(errno) : "connection closed");
+}
+
+/* Whether the last failure was an alert the server sent (it refused us). */
+static int tls_alert_received(void)
+{
+    unsigned long e = ERR_peek_error();
+    int reason = ERR_GET_REASON(e);
+    return e && ERR_GET_LIB(e) == ERR_LIB_SSL && reason >= SSL_AD_REASON_OFFSET &&
+           reason < SSL_AD_REASON_OFFSET + 256;
+}
+
+/* 0, 1 when the server refused our certificate, 2 otherwise (on stderr). */
+static int client_tls(client *k, SSL_CTX *tls)
+{
+    char why[256];
+    ERR_clear_error();
+    errno = 0;
+    k->ssl = SSL_new(tls);
+    if (!k->ssl || SSL_set_fd(k->ssl, k->fd) != 1) {
+        fprintf(stderr, "cannot set up TLS: out of memory\n");
+        return 2;
+    }
+    if (SSL_connect(k->ssl) == 1)
+        return 0;
+    long vr = SSL_get_verify_result(k->ssl);
+    if (vr != X509_V_OK) {
+        fprintf(stderr, "%s: the server's certificate is not trusted: %s\n", k->addr,
+                X509_verify_cert_error_string(vr));
+        return 2;
+    }
+    int refused = tls_alert_received();
+    tls_reason(why, sizeof(why));
+    fprintf(stderr, "%s: %s: %s\n", k->addr, refused ? "refused the connection" : "TLS handshake failed", why);
+    return refused ? 1 : 2;
+}
+
+/* Reads into buf; > 0, 0 at a proper end, -1 on error (-2: the server sent
+ * an alert). A TLS answer must end with close_notify. */
+static ssize_t client_read(client *k, char *buf, size_t len)
+{
+    if (!k->ssl)
+        return read(k->fd, buf, len);
+    ERR_clear_error();
+    errno = 0;
+    int r = SSL_read(k->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+    if (r > 0)
+        return r;
+    int e = SSL_get_error(k->ssl, r);
+    if (e == SSL_ERROR_ZERO_RETURN)
+        return 0;
+    return tls_alert_received() ? -2 : -1;
+}
+
+static int client_write(client *k, const char *buf, size_t len)
+{
+    if (!k->ssl)
+        return write(k->fd, buf, len) == (ssize_t)len ? 0 : -1;
+    size_t done;
+    return SSL_write_ex(k->ssl, buf, len, &done) == 1 && done == len ? 0 : -1;
+}
+
+static void client_close(client *k)
+{
+    if (k->ssl)
+        SSL_free(k->ssl); /* no close_notify of ours: the server has closed */
+    if (k->fd >= 0)
+        close(k->fd);
+}
+
+int glb_control_request(const glb_addr *addr, SSL_CTX *tls, const char *line, void *outp, unsigned timeout)
 {
     FILE *out = outp;
-    char a[GLB_ADDRSTRLEN];
+    client k = {-1, NULL, ""};
+    glb_addrport_str(addr, k.addr, sizeof(k.addr));
     struct sockaddr_storage ss;
     socklen_t sl = glb_addr_to_sockaddr(addr, &ss);
-    int fd = socket(addr->family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    k.fd = socket(addr->family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct timeval tv = {timeout, 0};
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0 ||
-        connect(fd, (struct sockaddr *)&ss, sl) != 0) {
-        fprintf(stderr, "cannot reach %s: %s\n", glb_addrport_str(addr, a, sizeof(a)), strerror(errno));
-        if (fd >= 0)
-            close(fd);
+    if (k.fd < 0 || setsockopt(k.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
+        setsockopt(k.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0 ||
+        connect(k.fd, (struct sockaddr *)&ss, sl) != 0) {
+        fprintf(stderr, "cannot reach %s: %s\n", k.addr, strerror(errno));
+        client_close(&k);
         return 2;
+    }
+    int rc = tls ? client_tls(&k, tls) : 0;
+    if (rc != 0) {
+        client_close(&k);
+        return rc;
     }
     char req[LINE_MAX_BYTES + 64];
     int n = snprintf(req, sizeof(req), "%s %s\n", GLB_CONTROL_MAGIC, line);
-    if (n < 0 || (size_t)n >= sizeof(req) || write(fd, req, (size_t)n) != n) {
-        fprintf(stderr, "cannot send the request\n");
-        close(fd);
-        return 2;
+    if (n < 0 || (size_t)n >= sizeof(req) || client_write(&k, req, (size_t)n) != 0) {
+        /* TLS 1.3: the server checks our certificate after our last
+         * handshake message, and may have refused it and closed already:
+         * its alert is still there to read. */
+        char why[256], alert[64];
+        int refused = tls && (tls_alert_received() || client_read(&k, alert, sizeof(alert)) == -2);
+        tls_reason(why, sizeof(why));
+        fprintf(stderr, refused ? "%s: refused the connection: %s\n" : "cannot send the request to %s: %s\n",
+                k.addr, why);
+        client_close(&k);
+        return refused ? 1 : 2;
     }
     /* The whole answer, bounded, then its status line. */
     size_t cap = 65536, len = 0;
     char *buf = malloc(cap);
     ssize_t r = 0;
-    while (buf && (r = read(fd, buf + len, cap - len)) > 0) {
+    while (buf && (r = client_read(&k, buf + len, cap - len)) > 0) {
         len += (size_t)r;
         if (len == cap) {
             char *nb = cap < ANSWER_MAX ? realloc(buf, cap * 2) : NULL;
@@ -258,13 +488,26 @@ int glb_control_request(const glb_addr *addr, const char *line, void *outp, unsi
             cap *= 2;
         }
     }
-    close(fd);
     char *nl = buf ? memchr(buf, '\n', len) : NULL;
+    if (r == -2 && len == 0) {
+        /* TLS 1.3: the server checks our certificate after our first flight */
+        char why[256];
+        tls_reason(why, sizeof(why));
+        fprintf(stderr, "%s: refused the connection: %s\n", k.addr, why);
+        client_close(&k);
+        free(buf);
+        return 1;
+    }
     if (r < 0 || !nl) {
-        fprintf(stderr, "no complete answer from %s\n", glb_addrport_str(addr, a, sizeof(a)));
+        char why[256] = "";
+        if (r < 0 && (tls || errno))
+            tls_reason(why, sizeof(why));
+        fprintf(stderr, "no complete answer from %s%s%s\n", k.addr, why[0] ? ": " : "", why);
+        client_close(&k);
         free(buf);
         return 2;
     }
+    client_close(&k);
     int status = (nl - buf == 2 && memcmp(buf, "ok", 2) == 0) ? 0 : 1;
     if (status == 0)
         fwrite(nl + 1, 1, len - (size_t)(nl + 1 - buf), out);
