@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "proto/map.h"
 #include "shared/dname.h"
 #include "shared/log.h"
 
@@ -168,6 +169,17 @@ static int show_lb(dnsb_ctl *c, const char *id, struct evbuffer *out)
     return 0;
 }
 
+/* One map-protocol session, after the registrations. */
+static void show_session(void *arg, const dnsb_map_session_info *i)
+{
+    char a[GLB_ADDRSTRLEN], age[32];
+    fmt_secs(age, sizeof(age), now_wall() - i->connected);
+    evbuffer_add_printf(arg, "session %s from %s state %s connected %s frames %llu/%llu serial %llu%s\n",
+                        i->id[0] ? i->id : "-", glb_addrport_str(&i->peer, a, sizeof(a)), i->state, age,
+                        (unsigned long long)i->frames_in, (unsigned long long)i->frames_out,
+                        (unsigned long long)i->serial, i->registered ? " registered" : "");
+}
+
 static int cmd_list_lbs(void *arg, const char *args, struct evbuffer *out, glb_control_conn *conn)
 {
     (void)conn;
@@ -202,6 +214,8 @@ static int cmd_list_lbs(void *arg, const char *args, struct evbuffer *out, glb_c
                             (unsigned long long)g->sequence, age, exp);
     }
     free(l.v);
+    if (c->ms)
+        dnsb_mapserver_sessions(c->ms, show_session, out);
     return 0;
 }
 
@@ -465,9 +479,36 @@ static int cmd_stats(void *arg, const char *args, struct evbuffer *out, glb_cont
                         "registry.registrations=%zu\nregistry.static=%zu\nregistry.dynamic=%zu\n"
                         "registry.mappings=%zu\nregistry.map_bytes=%zu\n",
                         regs, nstatic, regs - nstatic, mappings, bytes);
-    /* TODO(map server): registrations accepted and claims rejected over the
-     * map protocol, from dnsb_mapserver_stats() (dnsb/mapserver.h) once it
-     * exists, as map.NAME=VALUE lines. */
+    if (c->ms) {
+        dnsb_map_stats m;
+        dnsb_mapserver_stats(c->ms, &m);
+        evbuffer_add_printf(out,
+                            "map.connections=%llu\nmap.sessions=%llu\nmap.established=%llu\n"
+                            "map.handshake_failures=%llu\nmap.unauthorized=%llu\nmap.malformed=%llu\n"
+                            "map.limit_connections=%llu\nmap.limit_handshake=%llu\nmap.limit_idle=%llu\n"
+                            "map.limit_frame=%llu\nmap.limit_claims=%llu\nmap.limit_output=%llu\n"
+                            "map.registrations=%llu\nmap.refreshes=%llu\nmap.withdrawals=%llu\nmap.stale=%llu\n"
+                            "map.refused=%llu\nmap.claims_accepted=%llu\nmap.claims_rejected=%llu\n",
+                            (unsigned long long)m.connections, (unsigned long long)m.sessions,
+                            (unsigned long long)m.established, (unsigned long long)m.handshake_failures,
+                            (unsigned long long)m.unauthorized, (unsigned long long)m.malformed,
+                            (unsigned long long)m.limit_connections, (unsigned long long)m.limit_handshake,
+                            (unsigned long long)m.limit_idle, (unsigned long long)m.limit_frame,
+                            (unsigned long long)m.limit_claims, (unsigned long long)m.limit_output,
+                            (unsigned long long)m.registrations, (unsigned long long)m.refreshes,
+                            (unsigned long long)m.withdrawals, (unsigned long long)m.stale,
+                            (unsigned long long)m.refused, (unsigned long long)m.claims_accepted,
+                            (unsigned long long)m.claims_rejected);
+        for (unsigned r = 1; r < 8; r++)
+            evbuffer_add_printf(out, "map.rejected.%s=%llu\n", glb_map_reject_name(r),
+                                (unsigned long long)m.rejected[r]);
+        evbuffer_add_printf(out,
+                            "map.expirations=%llu\nmap.rankings=%llu\nmap.services_sent=%llu\n"
+                            "map.frames_in=%llu\nmap.frames_out=%llu\nmap.services_serial=%llu\n",
+                            (unsigned long long)m.expirations, (unsigned long long)m.rankings,
+                            (unsigned long long)m.services_sent, (unsigned long long)m.frames_in,
+                            (unsigned long long)m.frames_out, (unsigned long long)m.services_serial);
+    }
     if (c->control) {
         glb_control_stats cs;
         glb_control_stats_get(c->control, &cs);

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "dnsb/answer.h"
+#include "dnsb/mapserver.h"
 #include "dnsb/registry.h"
 #include "dnsb/table.h"
 #include "shared/control.h"
@@ -20,6 +21,7 @@ typedef struct dnsb_ctl {
     dnsb_registry *reg;
     glb_server *server;
     glb_control *control;     /* for its own counters; may be NULL */
+    dnsb_mapserver *ms;       /* the map protocol server; NULL without map: listen */
     dnsb_stats *stats;        /* one block per answering thread */
     unsigned nstats;
     unsigned workers;         /* as started (a reload does not change them) */

@@ -16,6 +16,8 @@
 #include "dnsb/answer.h"
 #include "dnsb/conf.h"
 #include "dnsb/control.h"
+#include "dnsb/mapserver.h"
+#include "dnsb/store.h"
 #include "dnsb/table.h"
 #include "shared/daemon.h"
 #include "shared/log.h"
@@ -41,6 +43,8 @@ typedef struct dnsb {
     glb_control *control;   /* dnsb-control, over TLS; NULL without control: */
     SSL_CTX *control_tls;
     dnsb_ctl ctl;
+    dnsb_mapserver *ms;     /* NULL without map: listen */
+    dnsb_store *store;      /* NULL without database */
 } dnsb;
 
 static size_t handle(void *arg, const glb_request *req)
@@ -136,6 +140,10 @@ static int reload(void *arg, char *msg, size_t msglen)
     glb_log_init("dnsb", d->use_syslog, (int)t->conf->verbosity);
     if (dnsb_table_static_lbs(t->conf, d->reg, err, sizeof(err)) != 0)
         log_err("reload: static lb sections: %s", err);
+    if (d->ms) /* before the old configuration goes */
+        dnsb_mapserver_reload(d->ms, t->conf);
+    else if (n->map.nlisten)
+        log_warn("reload: the map: section takes effect at the next restart");
     dnsb_table_free(glb_qsbr_swap(d->qsbr, &d->table, t));
     d->ctl.loaded = (double)time(NULL);
     log_notice("reloaded %s: %zu services, %zu lbs", d->conf_file, t->conf->nservices, t->conf->nlbs);
@@ -226,6 +234,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "dnsb: %s\n", err);
         return 1;
     }
+    /* The map listeners are bound and the certificates read while we may. */
+    if (cf->map.nlisten && !(d.ms = dnsb_mapserver_new(cf, d.reg, err, sizeof(err)))) {
+        fprintf(stderr, "dnsb: %s\n", err);
+        return 1;
+    }
+    if (cf->database[0] && dnsb_store_prepare(cf->database, cf->username, err, sizeof(err)) != 0) {
+        fprintf(stderr, "dnsb: %s\n", err);
+        return 1;
+    }
     /* The control certificates while the keys can still be read. */
     if (cf->has_control &&
         !(d.control_tls = glb_tls_server_ctx(cf->control_cert, cf->control_key, cf->control_ca, err, sizeof(err)))) {
@@ -251,8 +268,22 @@ int main(int argc, char **argv)
         log_err("cannot set up the event loop");
         return 1;
     }
-    d.ctl = (dnsb_ctl){&d.table, d.reg, d.server, NULL, d.stats, d.workers, cf->workers,
+    d.ctl = (dnsb_ctl){&d.table, d.reg, d.server, NULL, NULL, d.stats, d.workers, cf->workers,
                        (double)time(NULL), (double)time(NULL), d.conf_file, reload, &d};
+    /* Registrations from the database before the first query is answered. */
+    if (cf->database[0] && !(d.store = dnsb_store_open(cf->database, err, sizeof(err)))) {
+        log_err("%s", err);
+        return 1;
+    }
+    if (d.store && dnsb_store_attach(d.store, d.base) != 0) {
+        log_err("database: cannot start the commit timer");
+        return 1;
+    }
+    if (d.ms && dnsb_mapserver_start(d.ms, d.base, d.store, err, sizeof(err)) != 0) {
+        log_err("%s", err);
+        return 1;
+    }
+    d.ctl.ms = d.ms;
     if (cf->has_control) {
         d.control = glb_control_new(d.base, &cf->control, d.control_tls, dnsb_control_cmds, &d.ctl, err, sizeof(err));
         if (!d.control) {
@@ -269,7 +300,10 @@ int main(int argc, char **argv)
                cf->nlbs, cf->workers);
     event_base_dispatch(d.base);
 
+    dnsb_mapserver_stop(d.ms, 1000);
     glb_server_free(d.server);
+    dnsb_mapserver_free(d.ms);
+    dnsb_store_close(d.store);
     glb_control_free(d.control);
     SSL_CTX_free(d.control_tls);
     log_stats(&d);
