@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# The map protocol at the DNS-B (PROTOCOL.md, DESIGN §4), with certificates
+# made here by openssl and a raw protocol peer (mapraw.py, written from the
+# specification): registration changes the referral, a rogue identity cannot
+# take a resolver over, peers without a trusted certificate are refused,
+# malformed frames get ERROR and close while others keep being served,
+# kill -9 and restart keep the mappings, registrations expire.
+#
+#   127.0.0.1   dnsb: DNS on PORT, map on MPORT, dnsb-control on CPORT; dig asks from here
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/certs.sh"
+
+for t in dig python3 openssl; do
+    command -v "$t" >/dev/null 2>&1 || { echo "$t not installed"; exit 77; }
+done
+ports=()
+while [ ${#ports[@]} -lt 3 ]; do
+    p=$(free_port) || { echo "no free port"; exit 1; }
+    case " ${ports[*]:-} " in *" $p "*) ;; *) ports+=("$p") ;; esac
+done
+PORT=${ports[0]} MPORT=${ports[1]} CPORT=${ports[2]}
+
+C=$TMP/certs
+mkdir -p "$C"
+make_ca "$C" ca && make_ca "$C" otherca && make_cert "$C" ca b1 127.0.0.1 && make_cert "$C" ca lb42 &&
+    make_cert "$C" ca rogue && make_cert "$C" otherca lb43 || { echo "openssl cannot make certificates"; exit 77; }
+
+cat >"$TMP/dnsb.conf" <<EOF
+server:
+    listen: 127.0.0.1@$PORT
+    workers: 1
+    zone: glb.example.net.
+    zone-ns: b1.glb.example.net. 127.0.0.1
+    whoami: whoami.glb.example.net.
+    database: $TMP/db
+    control: 127.0.0.1@$CPORT
+    verbosity: 4
+map:
+    listen: 127.0.0.1@$MPORT
+    tls-cert-file: $C/b1.pem
+    tls-key-file: $C/b1.key
+    tls-ca-file: $C/ca.pem
+    allow: lb42 127.0.0.0/8 ::1/128
+    allow: rogue 10.0.0.0/8
+    allow: lb43 127.0.0.0/8
+    lifetime: 10
+service:
+    name: www.foobar.example.
+    mode: referral
+    ttl-referral: 60
+    site: paris 192.0.2.10 weight=2
+    site: tokyo 192.0.2.20 weight=1
+EOF
+
+raw() { timeout 20 python3 "$SRCDIR/tests/system/mapraw.py" --server "127.0.0.1@$MPORT" --ca "$C/ca.pem" --timeout 5 "$@"; }
+as() { local id=$1; shift; raw --cert "$C/$id.pem" --key "$C/$id.key" --id "$id" "$@"; }
+ask() { dig +norec +time=2 +tries=1 -p "$PORT" @127.0.0.1 www.foobar.example A; }
+ctl() { "$BUILDDIR/dnsb/dnsb-control" -c "$TMP/dnsb.conf" -t 5 "$@"; }
+seq_ms() { now_ms; }
+
+start_dnsb "$TMP/dnsb.conf"
+wait_dns 127.0.0.1 "$PORT" glb.example.net. || exit 1
+
+check "before any registration: fail-open, every site" "$(ask)" "IN	A	192.0.2.20"
+
+# --- a DNS-LB registers; claims outside its allow line are rejected --------
+out=$(as lb42 --seq "$(seq_ms)" --dns 127.0.0.42 --claim 127.0.0.1/32 --claim 10.1.0.0/16 --claim 127.0.0.1/32)
+check "server HELLO names the DNS-B and its whoami zone" "$out" "^hello id=b1 whoami=whoami.glb.example.net."
+check "allowed claim accepted, lifetime capped at 10 s" "$out" "^ack seq=[0-9]+ lifetime=10 accepted=127.0.0.1/32 "
+check "claim outside allow rejected, duplicate rejected" "$out" "rejected=not-allowed:10.1.0.0/16,duplicate:127.0.0.1/32"
+check "SERVICES full follows the first REGISTER_ACK" "$out" "^services serial=[0-9]+ kind=full services=www.foobar.example.$"
+a=$(ask)
+check "the resolver is referred to lb42" "$a" "CNAME	lb42.www.foobar.example."
+check "with lb42's glue" "$a" "ns.lb42.www.foobar.example.[[:space:]]+60[[:space:]]+IN[[:space:]]+A[[:space:]]+127.0.0.42"
+
+# --- a rogue identity with a valid certificate claims lb42's resolver ------
+out=$(as rogue --seq "$(seq_ms)" --dns 127.0.0.66 --claim 127.0.0.1/32)
+check "rogue's claim rejected" "$out" "accepted=- rejected=not-allowed:127.0.0.1/32"
+a=$(ask)
+check "answer unchanged after the rogue" "$a" "CNAME	lb42.www.foobar.example."
+check_not "rogue never in the delegation" "$a" "rogue|127.0.0.66"
+check "rejection logged" "$(cat "$TMP/dnsb.log")" "map: rogue: 1 claim\(s\) rejected, first 127.0.0.1/32 \(not-allowed\)"
+
+# --- a stale sequence changes nothing ---------------------------------------
+out=$(as lb42 --seq 5 --dns 127.0.0.99 --claim 127.0.0.1/32)
+check "older sequence refused as stale" "$out" "lifetime=0 accepted=- rejected=stale:127.0.0.1/32"
+check "glue unchanged by the stale REGISTER" "$(ask)" "IN	A	127.0.0.42"
+
+# --- no certificate, or one from another CA: refused in the handshake -------
+raw --id lb42 >/dev/null 2>&1
+as lb43 >/dev/null 2>&1
+st=$(ctl stats)
+check "both handshakes refused and counted" "$st" "^map.handshake_failures=2$"
+check "they never registered" "$(ctl list-lbs)" "^lb42 "
+check_not "no lb43 registration" "$(ctl list-lbs)" "^lb43 "
+
+# --- malformed frames: ERROR, close, and the server keeps serving -----------
+check "bad version: ERROR bad-version" "$(as lb42 --bad version)" "^error code=1 "
+check "oversized frame: ERROR limit" "$(as lb42 --bad oversize)" "^error code=4 "
+check "field past the end: ERROR malformed" "$(as lb42 --bad truncated)" "^error code=2 "
+check "unknown type: ERROR unsupported" "$(as lb42 --bad type)" "^error code=6 "
+check "bad REGISTER after HELLO: ERROR malformed" "$(as lb42 --bad garbage-after-hello)" "^error code=2 "
+check "still serving DNS" "$(ask)" "CNAME	lb42.www.foobar.example."
+out=$(as lb42 --seq "$(seq_ms)" --dns 127.0.0.42 --claim 127.0.0.1/32 --lifetime 10)
+check "still serving the map protocol" "$out" "accepted=127.0.0.1/32"
+check "malformed frames counted" "$(ctl stats)" "^map.malformed=[1-9]"
+
+# --- dnsb-control explains the mapping -------------------------------------
+check "lookup names the LB and the prefix" "$(ctl lookup 127.0.0.1)" "lb: lb42 dynamic"
+check "list-lbs shows a dynamic registration" "$(ctl list-lbs)" "^lb42 +dynamic +127.0.0.42 +1 "
+
+# --- kill -9, restart: same mappings at once from the database ---------------
+sleep 0.3 # one commit interval of the store
+kill -9 "$DNSB_PID"
+wait "$DNSB_PID" 2>/dev/null
+t0=$(now_ms)
+start_dnsb "$TMP/dnsb.conf"
+wait_until 5 sh -c "dig +norec +time=1 +tries=1 -p $PORT @127.0.0.1 www.foobar.example A | grep -q 'CNAME	lb42'"
+rc=$?
+t1=$(now_ms)
+if [ $rc -eq 0 ]; then ok "after kill -9 the restarted DNS-B refers to lb42 ($((t1 - t0)) ms)"; else not_ok "after kill -9 lb42 is lost"; fi
+check "loaded from the database" "$(cat "$TMP/dnsb.log")" "map: [1-9][0-9]* registrations loaded from the database"
+
+# --- expiry: without refresh, lb42 goes after its lifetime -------------------
+if wait_until 15 sh -c "dig +norec +time=1 +tries=1 -p $PORT @127.0.0.1 www.foobar.example A | grep -q 'IN	A	192.0.2.20'"; then
+    ok "registration expired after its lifetime (${WAITED}s after restart): fail-open again"
+else
+    not_ok "registration did not expire"
+fi
+check "expiry logged" "$(cat "$TMP/dnsb.log")" "registration of lb42 expired"
+
+finish
