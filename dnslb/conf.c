@@ -132,6 +132,20 @@ static const char *h_unmeasured(void *ctx, const glb_cfg_val *v, char *e, size_t
     return NULL;
 }
 
+/* source-address: one per family, where HTTP(S) checks leave from. */
+static const char *h_source_address(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    lb_probe_conf *p = &((lb_conf *)ctx)->probe;
+    int *has = v->addr.family == AF_INET ? &p->has_src4 : &p->has_src6;
+    if (*has) {
+        snprintf(e, el, "one source address per family");
+        return e;
+    }
+    *has = 1;
+    *(v->addr.family == AF_INET ? &p->src4 : &p->src6) = v->addr;
+    return NULL;
+}
+
 static const char *h_resolver_address(void *ctx, const glb_cfg_val *v, char *e, size_t el)
 {
     (void)e, (void)el;
@@ -279,6 +293,8 @@ const glb_cfg_key lb_conf_keys[] = {
      "last (default): unchecked sites rank after measured ones; omit: left out", 0},
     {"probe", "ca-file", GLB_CFG_STR, 0, 0, 256, 0, glb_cfg_set_str,
      "CA certificates for HTTPS checks (default: the system store)", PRB(ca_file)},
+    {"probe", "source-address", GLB_CFG_ADDR, GLB_CFG_REPEAT, 0, 0, 0, h_source_address,
+     "ADDR: HTTP(S) checks leave from it (one v4, one v6; default: chosen by the system)", 0},
     {"resolver", "address", GLB_CFG_ADDRPORT, GLB_CFG_REPEAT, 0, 0, 53, h_resolver_address,
      "resolver for site host names, ADDR[@PORT] (default: /etc/resolv.conf)", 0},
     {"resolver", "trust-anchor-file", GLB_CFG_STR, 0, 0, 256, 0, glb_cfg_set_str,

@@ -34,6 +34,8 @@ typedef struct lb_probe_conf {
     unsigned dead_after, alive_after;
     unsigned stale_after;     /* seconds: a query finding older data asks for a check */
     unsigned max_body;        /* bytes read of a check's body */
+    int has_src4, has_src6;   /* source-address: checks leave from these */
+    glb_addr src4, src6;
     int unmeasured_last;
     char ca_file[256];        /* trust for HTTPS checks; "" = system store */
     glb_score_params score;   /* floor and penalty, from loss-floor and loss-penalty */

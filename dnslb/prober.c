@@ -272,8 +272,9 @@ static int start_http(psite *s)
     const lb_probe_conf *pc = &s->p->conf->probe;
     glb_addr a = s->site.addrs[0];
     a.port = s->url.port;
-    s->hc = glb_http_check_start(s->p->base, s->p->ssl, &s->url, &a, pc->timeout * 1000, s->site.check_verify,
-                                 pc->max_body, http_done, s);
+    const glb_addr *src = a.family == AF_INET ? (pc->has_src4 ? &pc->src4 : NULL) : (pc->has_src6 ? &pc->src6 : NULL);
+    s->hc = glb_http_check_start_from(s->p->base, s->p->ssl, &s->url, &a, src, pc->timeout * 1000,
+                                      s->site.check_verify, pc->max_body, http_done, s);
     return s->hc != NULL;
 }
 

@@ -694,6 +694,29 @@ glb_http_check *glb_http_check_start(struct event_base *base, SSL_CTX *ctx, cons
                                      const glb_addr *addr, unsigned timeout_ms, int verify, size_t max_body,
                                      glb_http_cb cb, void *arg)
 {
+    return glb_http_check_start_from(base, ctx, u, addr, NULL, timeout_ms, verify, max_body, cb, arg);
+}
+
+/* Binds fd to src with no port yet (the kernel picks it at connect, so
+ * thousands of checks do not exhaust the ephemeral ports). */
+static int bind_source(int fd, const glb_addr *src)
+{
+    struct sockaddr_storage ss;
+    glb_addr a = *src;
+    a.port = 0;
+    socklen_t sl = glb_addr_to_sockaddr(&a, &ss);
+    int one = 1;
+#ifdef IP_BIND_ADDRESS_NO_PORT
+    (void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+#endif
+    (void)one;
+    return bind(fd, (struct sockaddr *)&ss, sl);
+}
+
+glb_http_check *glb_http_check_start_from(struct event_base *base, SSL_CTX *ctx, const glb_url *u,
+                                          const glb_addr *addr, const glb_addr *src, unsigned timeout_ms,
+                                          int verify, size_t max_body, glb_http_cb cb, void *arg)
+{
     glb_http_check *c;
     struct sockaddr_storage ss;
     socklen_t slen;
@@ -755,6 +778,11 @@ glb_http_check *glb_http_check_start(struct event_base *base, SSL_CTX *ctx, cons
         return NULL;
     }
     c->fd = fd;
+    if (src && src->family == addr->family && bind_source(fd, src) != 0) {
+        char sa[GLB_ADDRSTRLEN];
+        log_warn("http check: cannot bind to %s: %s", glb_addr_str(src, sa, sizeof(sa)), strerror(errno));
+        goto fail;
+    }
     if (event_assign(c->timer, base, -1, 0, timer_cb, c) != 0)
         goto fail;
     c->ev_assigned |= 1;

@@ -56,6 +56,12 @@ glb_http_check *glb_http_check_start(struct event_base *base, SSL_CTX *ctx, cons
                                      const glb_addr *addr, unsigned timeout_ms, int verify, size_t max_body,
                                      glb_http_cb cb, void *arg);
 
+/* Same, the connection leaving from src (its port ignored) when src is not
+ * NULL: a box with several uplinks measures through the one it serves from. */
+glb_http_check *glb_http_check_start_from(struct event_base *base, SSL_CTX *ctx, const glb_url *u,
+                                          const glb_addr *addr, const glb_addr *src, unsigned timeout_ms,
+                                          int verify, size_t max_body, glb_http_cb cb, void *arg);
+
 /* Abandons a running check: its callback will not run; resources freed. */
 void glb_http_check_cancel(glb_http_check *c);
 

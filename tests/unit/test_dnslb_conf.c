@@ -63,6 +63,15 @@ static void test_defaults_and_penalty(void **state)
     assert_int_equal(c->probe.stale_after, 0); /* unset: 3 check intervals of each site */
     assert_int_equal(c->workers, 1);
     assert_int_equal(c->services[0].ttl_answer, 300);
+    assert_false(c->probe.has_src4 || c->probe.has_src6);
+    lb_conf_free(c);
+    c = lb_conf_parse("t.conf", BASE "probe:\n  source-address: 127.0.0.7\n  source-address: ::1\n" SVC, err,
+                      sizeof(err));
+    if (!c)
+        fail_msg("%s", err);
+    assert_true(c->probe.has_src4 && c->probe.has_src6);
+    assert_int_equal(c->probe.src4.b[3], 7);
+    assert_int_equal(c->probe.src6.b[15], 1);
     lb_conf_free(c);
 }
 
@@ -92,6 +101,8 @@ static void test_errors(void **state)
     expect(BASE "probe:\n  loss-penalty: lots\n", "t.conf:5: key 'loss-penalty': bad penalty 'lots'");
     expect(BASE "probe:\n  unmeasured: hide\n", "t.conf:5: key 'unmeasured': expected last or omit");
     expect(BASE "probe:\n  timeout: 10\n  http-interval: 10\n", "key 'timeout': must be shorter than http-interval");
+    expect(BASE "probe:\n  source-address: 127.0.0.7\n  source-address: 127.0.0.8\n",
+           "t.conf:6: key 'source-address': one source address per family");
     expect(BASE "resolver:\n  address: resolver.example\n", "t.conf:5: key 'address': bad address");
     expect(BASE SVC "  policy: fastest\n", "t.conf:7: key 'policy': unknown policy 'fastest'");
     expect(BASE SVC "  policy: proximity\n", "key 'policy': proximity needs 'location'");
