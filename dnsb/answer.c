@@ -161,11 +161,17 @@ static void delegation(ctx *c, const dnsb_service *s, const uint8_t *zone, uint3
 }
 
 /* The DNS-LBs serving the client, into c->slots; the ECS scope follows the
- * mapping. Returns how many. */
+ * mapping. A client subnet that no DNS-LB claims falls back to the
+ * resolver's own mapping: its DNS-LB is the best guess for its clients. The
+ * scope stays the subnet lookup's, which spans no claimed client prefix, so
+ * the resolver reuses the answer only where the fallback holds too.
+ * Returns how many. */
 static size_t map_client(ctx *c)
 {
-    unsigned scope;
+    unsigned scope, s2;
     c->nslots = dnsb_map_lookup(c->m, c->who, c->keylen, &scope, c->slots);
+    if (c->nslots == 0 && c->who != c->from)
+        c->nslots = dnsb_map_lookup(c->m, c->from, (unsigned)glb_addr_bytes(c->from->family) * 8, &s2, c->slots);
     if (c->ecs_scope >= 0)
         c->ecs_scope = (int)scope;
     return c->nslots;

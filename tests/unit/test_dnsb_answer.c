@@ -314,8 +314,14 @@ static void test_ecs(void **state)
     assert_section(p, LDNS_SECTION_ANSWER, "CNAME\tlb7.www.foobar.example.");
     assert_int_equal(last_scope(7), 48);
     ldns_pkt_free(p);
-    /* unmapped subnet: fail-open, scope still tells how far the answer holds */
+    /* unmapped subnet: the resolver's own DNS-LB; the scope still tells how
+     * far the answer holds (no claimed client prefix inside it) */
     p = ask_full("127.0.0.1", "www.foobar.example.", LDNS_RR_TYPE_A, 1, 0, "192.0.2.0/24", 0);
+    assert_section(p, LDNS_SECTION_ANSWER, "CNAME\tlb42.www.foobar.example.");
+    assert_true(last_scope(3) <= 24);
+    ldns_pkt_free(p);
+    /* ... and fail-open when the resolver is unmapped too */
+    p = ask_full("127.0.0.9", "www.foobar.example.", LDNS_RR_TYPE_A, 1, 0, "192.0.2.0/24", 0);
     assert_int_equal(ldns_pkt_ancount(p), 3);
     assert_true(last_scope(3) <= 24);
     ldns_pkt_free(p);
