@@ -86,6 +86,30 @@ static int cmd_stats(void *arg, const char *args, struct evbuffer *out, glb_cont
                         "probe.icmp_lost=%llu\nprobe.late_checks=%llu\nprobe.refreshes=%llu\nprobe.tables=%llu\n",
                         ps.http_checks, ps.http_failures, ps.icmp_sent, ps.icmp_lost, ps.late_checks,
                         ps.refreshes, ps.tables);
+    if (c->map) {
+        lb_mapclient_stats ms;
+        lb_mapclient_stats_get(c->map, &ms);
+        evbuffer_add_printf(out,
+                            "map.connects=%llu\nmap.established=%llu\nmap.failures=%llu\nmap.up=%zu\n"
+                            "map.registers=%llu\nmap.acks=%llu\nmap.claims=%zu\nmap.services=%zu\n"
+                            "map.services_full=%llu\nmap.services_delta=%llu\nmap.services_skipped=%llu\n"
+                            "map.resyncs=%llu\nmap.file_writes=%llu\nmap.file_errors=%llu\n",
+                            ms.connects, ms.established, ms.failures, ms.up, ms.registers, ms.acks, ms.claims,
+                            ms.services, ms.services_full, ms.services_delta, ms.services_skipped, ms.resyncs,
+                            ms.file_writes, ms.file_errors);
+    }
+    return 0;
+}
+
+static int cmd_map(void *arg, const char *args, struct evbuffer *out, glb_control_conn *conn)
+{
+    (void)args, (void)conn;
+    lb_ctl *c = arg;
+    if (!c->map) {
+        evbuffer_add_printf(out, "no dnsb: section configured\n");
+        return -1;
+    }
+    lb_mapclient_report(c->map, out);
     return 0;
 }
 
@@ -93,6 +117,7 @@ const glb_control_cmd lb_control_cmds[] = {
     {"status", cmd_status, "version, id, uptime, sites by state, ICMP modes"},
     {"sites", cmd_sites, "per site: addresses, state, EWMA latency and loss, score, last check"},
     {"check", cmd_check, "check SITE (or SERVICE/SITE): measure now, then show the sites"},
-    {"stats", cmd_stats, "counters: DNS answers by kind, network, probes"},
+    {"stats", cmd_stats, "counters: DNS answers by kind, network, probes, map sessions"},
+    {"map", cmd_map, "per DNS-B: session state, services serial, registration; the claims; whoami"},
     {NULL, NULL, NULL},
 };

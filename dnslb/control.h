@@ -1,9 +1,10 @@
-/* dnslb's control commands (status, sites, check SITE, stats), served over
+/* dnslb's control commands (status, sites, check SITE, stats, map), served over
  * shared/control.h. SPDX-License-Identifier: BSD-3-Clause */
 #ifndef DNSLB_CONTROL_H
 #define DNSLB_CONTROL_H
 
 #include "dnslb/answer.h"
+#include "dnslb/mapclient.h"
 #include "dnslb/prober.h"
 #include "shared/control.h"
 #include "shared/server.h"
@@ -16,6 +17,7 @@ typedef struct lb_ctl {
     glb_server *server;
     char id[64];
     double started;           /* wall-clock seconds */
+    lb_mapclient *map;        /* NULL without a dnsb: section */
 } lb_ctl;
 
 /* The command table; the handlers take an lb_ctl * as their argument. */

@@ -16,6 +16,7 @@
 #include "dnslb/answer.h"
 #include "dnslb/conf.h"
 #include "dnslb/control.h"
+#include "dnslb/mapclient.h"
 #include "dnslb/prober.h"
 #include "dnslb/table.h"
 #include "shared/daemon.h"
@@ -31,6 +32,8 @@
 typedef struct dnslb {
     const char *conf_file;
     lb_conf *conf;            /* in force; the prober points into it */
+    lb_conf *local;           /* with DNS-Bs: the file's configuration, conf being the effective one */
+    lb_mapclient *map;        /* NULL without a dnsb: section */
     _Atomic(void *) table;    /* lb_table *, read by the answering threads under QSBR */
     glb_qsbr *qsbr;
     glb_server *server;
@@ -81,6 +84,33 @@ static void help_keys(void)
     }
 }
 
+/* Puts c in force as a reload does (the prober, logging, the id): c becomes
+ * d->conf. 0, or -1 with c freed and the previous configuration in force. */
+static int apply_conf(dnslb *d, lb_conf *c, const char *what)
+{
+    char err[1024];
+    if (lb_prober_configure(d->prober, c, err, sizeof(err)) != 0) {
+        log_err("%s refused, still serving the previous configuration: %s: %s", what, d->conf_file, err);
+        lb_conf_free(c);
+        return -1;
+    }
+    const lb_conf *o = d->conf;
+    if (c->nlisten != o->nlisten || memcmp(c->listen, o->listen, c->nlisten * sizeof(glb_addr)) != 0 ||
+        c->workers != o->workers || memcmp(&c->control, &o->control, sizeof(c->control)) != 0 ||
+        strcmp(c->username, o->username) != 0 || strcmp(c->pidfile, o->pidfile) != 0 ||
+        c->use_syslog != o->use_syslog || c->tcp_idle_ms != o->tcp_idle_ms || c->tcp_max_conns != o->tcp_max_conns ||
+        c->resolver.naddrs != o->resolver.naddrs ||
+        memcmp(c->resolver.addrs, o->resolver.addrs, c->resolver.naddrs * sizeof(glb_addr)) != 0 ||
+        strcmp(c->resolver.trust_anchor, o->resolver.trust_anchor) != 0)
+        log_warn("%s: changes to listen, workers, control, username, pidfile, use-syslog, tcp-* and "
+                 "resolver take effect at the next restart", what);
+    glb_log_init("dnslb", d->use_syslog, (int)c->verbosity);
+    snprintf(d->ctl.id, sizeof(d->ctl.id), "%s", c->id);
+    lb_conf_free(d->conf);
+    d->conf = c;
+    return 0;
+}
+
 static void on_hup(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
@@ -91,26 +121,49 @@ static void on_hup(evutil_socket_t fd, short what, void *arg)
         log_err("reload refused, still serving the previous configuration: %s", err);
         return;
     }
-    if (lb_prober_configure(d->prober, c, err, sizeof(err)) != 0) {
+    if (!d->map) {
+        if (c->map.nservers)
+            log_warn("reload: a new dnsb: section takes effect at the next restart");
+        if (apply_conf(d, c, "reload") == 0)
+            log_notice("reloaded %s: %zu services", d->conf_file, c->nservices);
+        return;
+    }
+    /* With DNS-Bs: the map client first (the servers decide which received
+     * services remain), then the effective configuration, as a reload. */
+    if (c->map.nservers == 0)
+        log_warn("reload: removing the dnsb: section takes effect at the next restart");
+    else if (lb_mapclient_reconfigure(d->map, c, err, sizeof(err)) != 0) {
         log_err("reload refused, still serving the previous configuration: %s: %s", d->conf_file, err);
         lb_conf_free(c);
         return;
     }
-    const lb_conf *o = d->conf;
-    if (c->nlisten != o->nlisten || memcmp(c->listen, o->listen, c->nlisten * sizeof(glb_addr)) != 0 ||
-        c->workers != o->workers || memcmp(&c->control, &o->control, sizeof(c->control)) != 0 ||
-        strcmp(c->username, o->username) != 0 || strcmp(c->pidfile, o->pidfile) != 0 ||
-        c->use_syslog != o->use_syslog || c->tcp_idle_ms != o->tcp_idle_ms || c->tcp_max_conns != o->tcp_max_conns ||
-        c->resolver.naddrs != o->resolver.naddrs ||
-        memcmp(c->resolver.addrs, o->resolver.addrs, c->resolver.naddrs * sizeof(glb_addr)) != 0 ||
-        strcmp(c->resolver.trust_anchor, o->resolver.trust_anchor) != 0)
-        log_warn("reload: changes to listen, workers, control, username, pidfile, use-syslog, tcp-* and "
-                 "resolver take effect at the next restart");
-    glb_log_init("dnslb", d->use_syslog, (int)c->verbosity);
-    snprintf(d->ctl.id, sizeof(d->ctl.id), "%s", c->id);
-    lb_conf_free(d->conf);
-    d->conf = c;
-    log_notice("reloaded %s: %zu services", d->conf_file, c->nservices);
+    lb_conf *eff = lb_mapclient_effective(d->map, c, err, sizeof(err));
+    if (!eff) {
+        log_err("reload refused, still serving the previous configuration: %s", err);
+        lb_conf_free(c);
+        return;
+    }
+    if (apply_conf(d, eff, "reload") != 0) {
+        lb_conf_free(c);
+        return;
+    }
+    lb_conf_free(d->local);
+    d->local = c;
+    log_notice("reloaded %s: %zu services (%zu in the file)", d->conf_file, eff->nservices, c->nservices);
+}
+
+/* The DNS-Bs' services changed: the effective configuration, as a reload. */
+static void on_map_change(void *arg)
+{
+    dnslb *d = arg;
+    char err[1024];
+    lb_conf *eff = lb_mapclient_effective(d->map, d->local, err, sizeof(err));
+    if (!eff) {
+        log_err("services from the DNS-Bs not applied: %s", err);
+        return;
+    }
+    if (apply_conf(d, eff, "services from the DNS-Bs") == 0)
+        log_notice("services from the DNS-Bs applied: %zu services in force", eff->nservices);
 }
 
 static void on_usr1(evutil_socket_t fd, short what, void *arg)
@@ -133,11 +186,22 @@ static void on_usr1(evutil_socket_t fd, short what, void *arg)
     evbuffer_free(b);
 }
 
+static void stop(void *arg)
+{
+    event_base_loopbreak(((dnslb *)arg)->base);
+}
+
 static void on_term(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
+    dnslb *d = arg;
+    static int stopping;
     log_notice("exiting on signal");
-    event_base_loopbreak(((dnslb *)arg)->base);
+    if (d->map && !stopping++) { /* BYE to the DNS-Bs first; a second signal does not wait */
+        lb_mapclient_shutdown(d->map, stop, d);
+        return;
+    }
+    stop(d);
 }
 
 int main(int argc, char **argv)
@@ -173,6 +237,11 @@ int main(int argc, char **argv)
         return 1;
     }
     const lb_conf *cf = d.conf;
+    if (cf->map.nservers > 0 && lb_mapclient_check(cf, err, sizeof(err)) != 0) {
+        fprintf(stderr, "dnslb: %s: %s\n", d.conf_file, err);
+        lb_conf_free(d.conf);
+        return 1;
+    }
     if (check_only) {
         printf("%s: ok (%zu services)\n", d.conf_file, cf->nservices);
         lb_conf_free(d.conf);
@@ -209,8 +278,23 @@ int main(int argc, char **argv)
         log_err("cannot create the event loop");
         return 1;
     }
+    if (cf->map.nservers > 0) {
+        /* Before the prober: the services file read here makes the first
+         * published table the effective one, so a restarted box serves
+         * without a DNS-B. Root still: the TLS key may be readable by root only. */
+        d.map = lb_mapclient_new(d.base, cf, NULL, on_map_change, &d, err, sizeof(err));
+        lb_conf *eff = d.map ? lb_mapclient_effective(d.map, cf, err, sizeof(err)) : NULL;
+        if (!eff) {
+            log_err("%s: %s", d.conf_file, err);
+            if (foreground)
+                fprintf(stderr, "dnslb: %s: %s\n", d.conf_file, err);
+            return 1;
+        }
+        d.local = d.conf;
+        d.conf = eff;
+    }
     d.prober = lb_prober_new(d.base, d.qsbr, &d.table, err, sizeof(err));
-    if (!d.prober || lb_prober_configure(d.prober, cf, err, sizeof(err)) != 0) {
+    if (!d.prober || lb_prober_configure(d.prober, d.conf, err, sizeof(err)) != 0) {
         log_err("%s: %s", d.conf_file, err);
         return 1;
     }
@@ -218,7 +302,9 @@ int main(int argc, char **argv)
         log_err("%s: %s", d.conf_file, err);
         return 1;
     }
-    d.ctl = (lb_ctl){d.prober, d.stats, d.threads, d.server, "", (double)time(NULL)};
+    d.ctl = (lb_ctl){d.prober, d.stats, d.threads, d.server, "", (double)time(NULL), d.map};
+    if (d.map)
+        lb_mapclient_start(d.map);
     snprintf(d.ctl.id, sizeof(d.ctl.id), "%s", cf->id);
     d.control = glb_control_new(d.base, &cf->control, NULL, lb_control_cmds, &d.ctl, err, sizeof(err));
     if (!d.control) {
@@ -238,13 +324,14 @@ int main(int argc, char **argv)
         log_err("cannot start the workers");
         return 1;
     }
-    log_notice("dnslb %s (%s) serving %zu services with %u workers", PACKAGE_VERSION, cf->id, cf->nservices,
+    log_notice("dnslb %s (%s) serving %zu services with %u workers", PACKAGE_VERSION, cf->id, d.conf->nservices,
                cf->workers);
     event_base_dispatch(d.base);
 
     glb_server_free(d.server);
     lb_prober_free(d.prober); /* answers pending control requests first */
     glb_control_free(d.control);
+    lb_mapclient_free(d.map);
     lb_table_free(atomic_load(&d.table));
     if (pidfile[0])
         glb_pidfile_remove(pidfile);
@@ -254,6 +341,7 @@ int main(int argc, char **argv)
     event_free(ev_usr1);
     event_base_free(d.base);
     lb_conf_free(d.conf);
+    lb_conf_free(d.local);
     glb_qsbr_free(d.qsbr);
     free(d.stats);
     return 0;
