@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# The whole chain end to end (DESIGN §3, §10) with real, unmodified peers:
+# NSD as the enterprise's DNS-A, unbound as the ISPs' resolvers, two DNS-Bs,
+# two DNS-LBs registered over the map protocol (whoami discovery, certificates
+# made here), three fixture web sites whose delays depend on who measures
+# them. Built by scripts/world.sh in a private network namespace.
+# Scenarios (issue "The whole chain, end to end"):
+#   1 two ISPs get different best sites      5 DNS-B kill -9 + restart, LBs stopped
+#   2 a site fails: the answer moves         6 a rogue DNS-LB cannot take a resolver
+#   3 a DNS-LB down: expiry, fail-open       7 ECS: per-subnet referrals
+#   4 a DNS-B down: the other one answers    (8, IPv6: t-e2e6.sh)
+. "$(dirname "$0")/../../scripts/world.sh"
+for t in unbound nsd dig ip unshare python3 openssl; do
+    command -v "$t" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin
+    command -v "$t" >/dev/null 2>&1 || { echo "$t not installed"; exit 77; }
+done
+world_netns "$0" "$@" || exit 77
+. "$(dirname "$0")/lib.sh"
+[ -x "$BUILDDIR/dnslb/dnslb" ] || { echo "not built in $BUILDDIR"; exit 77; }
+
+trap 'world_stop_all; rm -rf "$TMP"' EXIT
+world_init "$TMP" "$BUILDDIR" "${E2E_FAMILY:-4}" || exit 1
+# The test's values (conf/demo): DNS-LB checks every 2 s, dead after 2
+# failures, answers live 2 s, referrals 4 s, registrations 12 s.
+HTTP_INTERVAL=2 DEAD_AFTER=2 TTL_ANSWER=2 TTL_REFERRAL=4 LIFETIME=12
+
+if ! world_up ecs; then
+    tail -n 20 "$TMP"/*.log
+    echo "the system did not come up"
+    exit 1
+fi
+ok "NSD, 2 DNS-Bs, 2 unbound, 2 DNS-LBs up; both LBs registered their egress (whoami) at both DNS-Bs"
+
+first() { world_answer "$@" | awk '{print $1}'; }
+# rcode ISP NAME: the status a client of that ISP gets.
+rcode() { world_ask "$1" "$2" | sed -n 's/.*status: \([A-Z]*\),.*/\1/p'; }
+# best_is ISP SITE: the first address that ISP's clients get is SITE.
+best_is() { [ "$(first "$1" www.foobar.example)" = "$2" ]; }
+
+# --- 1: two ISPs, two best sites ------------------------------------------
+# The DNS-LBs need a few check rounds to rank (unmeasured sites come last).
+wait_until 20 best_is isp1 "$SITE1" && ok "ISP 1's clients get paris first (${WAITED}s)" ||
+    not_ok "ISP 1's best is not paris: $(world_answer isp1 www.foobar.example)"
+wait_until 20 best_is isp2 "$SITE2" && ok "ISP 2's clients get tokyo first (${WAITED}s)" ||
+    not_ok "ISP 2's best is not tokyo: $(world_answer isp2 www.foobar.example)"
+a1=$(world_ask isp1 www.foobar.example)
+check "ISP 1 is referred to lb1 by CNAME" "$a1" "CNAME[[:space:]]+lb1.www.foobar.example."
+check "ISP 2 is referred to lb2 by CNAME" "$(world_ask isp2 www.foobar.example)" "CNAME[[:space:]]+lb2.www.foobar.example."
+check "the CNAME-into-the-backbone service works too" "$(world_ask isp1 shop.foobar.example)" \
+    "CNAME[[:space:]]+lb1.shop.svc.glb.example.net."
+check "lb1 learned the services from the DNS-Bs" "$(world_lbctl lb1 sites)" "^www.foobar.example. +paris"
+
+# --- 7: ECS: ISP 1's resolver sends client subnets; lb2 claims 127.0.5.0/24 --
+if [ "$WF" = 4 ]; then
+    sleep $((TTL_REFERRAL + 1)) # a fresh cache: unbound keeps CNAMEs outside its subnet cache
+    a=$(dig +time=3 +tries=1 -b 127.0.5.7 @"$ISP1" www.foobar.example A)
+    check "ECS: a client in lb2's client prefix is referred to lb2 through ISP 1" "$a" \
+        "CNAME[[:space:]]+lb2.www.foobar.example."
+    sleep $((TTL_REFERRAL + 1))
+    a=$(dig +time=3 +tries=1 -b 127.0.6.7 @"$ISP1" www.foobar.example A)
+    check "ECS: a client in an unclaimed subnet gets its resolver's DNS-LB" "$a" \
+        "CNAME[[:space:]]+lb1.www.foobar.example."
+    check "the DNS-Bs saw client subnets" "$(world_bctl b1 stats; world_bctl b2 stats)" "^dns.ecs=[1-9]"
+fi
+
+# --- 6: a rogue DNS-LB claims ISP 1's resolver --------------------------------
+world_dnslb rogue || not_ok "rogue dnslb did not start"
+wait_until 20 sh -c "'$BUILDDIR/dnslb/dnslb-control' -s $CTL_ROGUE@8954 map | grep -q 'rejected [1-9]'" &&
+    ok "rogue's claims were rejected (${WAITED}s)" || not_ok "rogue's claims not rejected: $(world_lbctl rogue map)"
+check "b1 still maps ISP 1's egress to lb1 only" "$(world_bctl b1 lookup "$EG1")" "^lb: lb1 "
+check_not "rogue never serves ISP 1" "$(world_bctl b1 lookup "$EG1"; world_bctl b2 lookup "$ISP1")" "rogue"
+check "rejections counted at the DNS-B" "$(world_bctl b1 stats)" "^map.rejected.not-allowed=[1-9]"
+check "ISP 1 still referred to lb1" "$(world_ask isp1 www.foobar.example)" "CNAME[[:space:]]+lb1.www.foobar.example."
+world_stop rogue
+
+# --- 2: ISP 2's best site fails ----------------------------------------------
+world_site_status "$SITE2" 500
+bound=$((DEAD_AFTER * HTTP_INTERVAL + TTL_ANSWER))
+moved() {
+    local a
+    a=$(world_answer isp2 www.foobar.example)
+    [ -n "$a" ] && ! printf '%s\n' "$a" | grep -qw "$SITE2"
+}
+# + 1 s: the checks' schedule has jitter, and the answer is polled.
+if wait_until $((bound + 1)) moved; then
+    ok "tokyo failing: ISP 2's answer left it in ${WAITED}s (bound ${bound}s = dead-after x http-interval + ttl-answer)"
+else
+    not_ok "ISP 2 still gets tokyo after ${WAITED}s: $(world_answer isp2 www.foobar.example)"
+fi
+a=$(world_answer isp2 www.foobar.example)
+check "ISP 2's next best is newyork" "$a" "^$SITE3( |$)"
+case $a in "$SITE3"*) ;; *) world_lbctl lb2 sites; world_ask isp2 www.foobar.example ;; esac
+check "ISP 1 unaffected: paris first" "$(first isp1 www.foobar.example)" "^$SITE1$"
+world_site_status "$SITE2" 200
+wait_until 20 best_is isp2 "$SITE2" && ok "tokyo back: ISP 2 gets it first again (${WAITED}s)" ||
+    not_ok "tokyo did not come back"
+
+# --- 4: one DNS-B down --------------------------------------------------------
+world_stop b1
+sleep $((TTL_REFERRAL + 1)) # the resolvers must ask a DNS-B again
+bad=0
+for i in 1 2 3; do
+    [ "$(rcode isp1 www.foobar.example)" = NOERROR ] && best_is isp1 "$SITE1" || bad=1
+    [ "$(rcode isp2 www.foobar.example)" = NOERROR ] && best_is isp2 "$SITE2" || bad=1
+    sleep 1
+done
+[ $bad = 0 ] && ok "b1 down: both ISPs still resolve through b2, same best sites" ||
+    not_ok "b1 down broke resolution: $(world_ask isp1 www.foobar.example | grep -E 'status|IN')"
+world_dnsb b1 || not_ok "b1 did not restart"
+wait_until 20 sh -c "'$BUILDDIR/dnsb/dnsb-control' -c $W/b1/dnsb.conf list-lbs | grep -q '^lb1 ' &&
+    '$BUILDDIR/dnsb/dnsb-control' -c $W/b1/dnsb.conf list-lbs | grep -q '^lb2 '" &&
+    ok "b1 back: both DNS-LBs registered with it again (${WAITED}s)" || not_ok "b1 lost its DNS-LBs"
+
+# --- 3: a DNS-LB down ----------------------------------------------------------
+world_stop lb2 KILL
+t0=$(now_ms)
+servfail=0
+expired() { ! world_bctl b1 list-lbs | grep -q '^lb2 ' && ! world_bctl b2 list-lbs | grep -q '^lb2 '; }
+wait_until $((LIFETIME + 3)) expired && ok "lb2's registrations expired at both DNS-Bs (${WAITED}s, lifetime ${LIFETIME}s)" ||
+    not_ok "lb2 still registered after ${WAITED}s"
+for i in $(seq 1 $((TTL_REFERRAL + 2))); do
+    [ "$(rcode isp1 www.foobar.example)" = NOERROR ] || servfail=1
+    sleep 1
+done
+[ $servfail = 0 ] && ok "ISP 1 never got an error meanwhile" || not_ok "ISP 1 got an error while lb2 was down"
+a=$(world_ask isp2 www.foobar.example)
+check "ISP 2 now gets the fail-open answer (no CNAME) ..." "$a" "status: NOERROR"
+check_not "... not a referral to the dead lb2" "$a" "CNAME"
+check "... with every site" "$(world_answer isp2 www.foobar.example | wc -w)" "^3$"
+fails=0
+for i in 1 2 3; do [ "$(rcode isp2 www.foobar.example)" = NOERROR ] || fails=$((fails + 1)); sleep 0.5; done
+[ $fails = 0 ] && ok "and no SERVFAIL after expiry" || not_ok "ISP 2 got $fails errors after expiry"
+world_dnslb lb2 || not_ok "lb2 did not restart"
+wait_until 30 world_registered b2 lb2 "$EG2" && ok "lb2 back and registered again (${WAITED}s)" ||
+    not_ok "lb2 did not register again"
+check "lb2 restarted with the services from its file, before any DNS-B spoke" "$(cat "$W/lb2.log")" \
+    "\(lb2\) serving 2 services"
+
+# --- 5: a DNS-B killed with -9 and restarted while the DNS-LBs are stopped ----
+wait_until 10 world_registered b2 lb1 "$EG1"
+world_stop lb1
+world_stop lb2
+sleep 0.3 # the store's commit interval
+world_stop b2 KILL
+world_dnsb b2 || not_ok "b2 did not restart"
+a1=$(dig +norec +time=2 +tries=1 -b "$EG1" @"$B2" www.foobar.example "$RR")
+a2=$(dig +norec +time=2 +tries=1 -b "$EG2" @"$B2" www.foobar.example "$RR")
+check "b2 after kill -9 still refers ISP 1's egress to lb1" "$a1" "CNAME[[:space:]]+lb1.www.foobar.example."
+check "b2 after kill -9 still refers ISP 2's egress to lb2" "$a2" "CNAME[[:space:]]+lb2.www.foobar.example."
+
+finish
