@@ -94,7 +94,13 @@ static int svc_build(svc *s, const dnsb_service_conf *c, char *err, size_t errle
             ms->host = s->hosts[i];
         }
         ms->weight = cs->weight;
-        ms->cost = (uint32_t)llround(cs->cost * 1000.0);
+        double cost = round(cs->cost * 1000.0); /* thousandths in 32 bits: refuse, never wrap */
+        if (!(cost >= 0 && cost <= UINT32_MAX)) {
+            snprintf(err, errlen, "service %s: site %s: cost %g over the map protocol's limit (4294967.295)",
+                     glb_dname_to_str(c->name, nm, sizeof(nm)), cs->name, cs->cost);
+            return -1;
+        }
+        ms->cost = (uint32_t)cost;
         if (cs->has_location) {
             ms->has_location = 1;
             ms->location = (glb_map_location){micro(cs->lat), micro(cs->lon)};

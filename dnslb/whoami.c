@@ -50,7 +50,7 @@ int lb_whoami_parse_txt(const uint8_t *rdata, size_t len, lb_whoami_txt *out)
         if (memchr(s, 0, l))
             return -1;
         char buf[GLB_ADDRSTRLEN];
-        if (l > 4 && memcmp(s, "src=", 4) == 0) {
+        if (l >= 4 && memcmp(s, "src=", 4) == 0) { /* "src=" alone is a bad src, not an unknown string */
             if (out->has_src || l - 4 >= sizeof(buf))
                 return -1;
             memcpy(buf, s + 4, l - 4);
@@ -59,7 +59,7 @@ int lb_whoami_parse_txt(const uint8_t *rdata, size_t len, lb_whoami_txt *out)
                 return -1;
             out->src.port = 0;
             out->has_src = 1;
-        } else if (l > 4 && memcmp(s, "ecs=", 4) == 0) {
+        } else if (l >= 4 && memcmp(s, "ecs=", 4) == 0) {
             const char *why;
             if (out->has_ecs || l - 4 >= sizeof(buf))
                 return -1;

@@ -1,0 +1,783 @@
+/* Unit tests for dnsb/store: the LMDB persistence of accepted registrations.
+ * Round trips through a real environment in a temporary directory: what a
+ * restarted dnsb gets back, what it must never get back (expired, corrupt,
+ * mislabelled records), sequences that outlive their registrations, and the
+ * one-commit-per-burst promise. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <event2/event.h>
+#include <lmdb.h>
+#include <math.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dnsb/store.h"
+#include "shared/log.h"
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static char tmpdir[256];
+
+static void rm_rf(const char *path)
+{
+    struct stat sb;
+    if (lstat(path, &sb) != 0)
+        return;
+    if (S_ISDIR(sb.st_mode)) {
+        DIR *d = opendir(path);
+        if (d) {
+            struct dirent *e;
+            while ((e = readdir(d)) != NULL) {
+                if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                    continue;
+                char sub[1024];
+                snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+                rm_rf(sub);
+            }
+            closedir(d);
+        }
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_store.XXXXXX");
+    if (!mkdtemp(tmpdir))
+        return -1;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    rm_rf(tmpdir);
+    return 0;
+}
+
+static const char *db_path(void)
+{
+    static char p[300];
+    snprintf(p, sizeof(p), "%s/db", tmpdir);
+    return p;
+}
+
+static dnsb_store *open_store(void)
+{
+    char err[256];
+    dnsb_store *s = dnsb_store_open(db_path(), err, sizeof(err));
+    if (!s)
+        fail_msg("open: %s", err);
+    return s;
+}
+
+static double wall(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static glb_addr addr(const char *s, uint16_t port)
+{
+    glb_addr a;
+    if (glb_addr_parse(s, &a) != 0)
+        fail_msg("bad address %s", s);
+    a.port = port;
+    return a;
+}
+
+static glb_map_claim claim(uint8_t kind, const char *p)
+{
+    glb_map_claim c;
+    const char *why;
+    memset(&c, 0, sizeof(c));
+    c.kind = kind;
+    if (glb_prefix_parse(p, &c.prefix, &why) != 0)
+        fail_msg("bad prefix %s: %s", p, why);
+    return c;
+}
+
+/* A registration with everything a REGISTER can carry. */
+typedef struct full_reg {
+    glb_addr dns[2], proxy[1];
+    glb_map_claim claims[3];
+    glb_map_register r;
+} full_reg;
+
+static void make_full(full_reg *f, const char *id, uint64_t seq)
+{
+    memset(f, 0, sizeof(*f));
+    f->dns[0] = addr("127.0.0.42", 0);
+    f->dns[1] = addr("2001:db8::42", 5353);
+    f->proxy[0] = addr("127.0.0.142", 8080);
+    f->claims[0] = claim(GLB_MAP_CLAIM_RESOLVER, "127.0.0.4/32");
+    f->claims[1] = claim(GLB_MAP_CLAIM_EGRESS, "2001:db8:1::53/128");
+    f->claims[2] = claim(GLB_MAP_CLAIM_CLIENT, "10.1.0.0/16");
+    f->r.node_id = id;
+    f->r.sequence = seq;
+    f->r.lifetime = 600;
+    f->r.dns = f->dns;
+    f->r.ndns = 2;
+    f->r.proxy = f->proxy;
+    f->r.nproxy = 1;
+    f->r.claims = f->claims;
+    f->r.nclaims = 3;
+    f->r.has_location = 1;
+    f->r.location = (glb_map_location){48856600, -2352200};
+}
+
+/* A minimal registration: one DNS address, one claim. */
+typedef struct small_reg {
+    glb_addr dns;
+    glb_map_claim claim;
+    char id[64];
+    glb_map_register r;
+} small_reg;
+
+static void make_small(small_reg *s, const char *id, uint64_t seq)
+{
+    memset(s, 0, sizeof(*s));
+    snprintf(s->id, sizeof(s->id), "%s", id);
+    s->dns = addr("127.0.0.7", 0);
+    s->claim = claim(GLB_MAP_CLAIM_RESOLVER, "192.0.2.0/24");
+    s->r.node_id = s->id;
+    s->r.sequence = seq;
+    s->r.lifetime = 300;
+    s->r.dns = &s->dns;
+    s->r.ndns = 1;
+    s->r.claims = &s->claim;
+    s->r.nclaims = 1;
+}
+
+/* What dnsb_store_load handed out, copied (reg is valid during the call only). */
+#define MAXGOT 1024
+typedef struct got_reg {
+    char id[64];
+    uint64_t seq;
+    uint32_t lifetime;
+    double expires;
+    size_t ndns, nproxy, nclaims;
+    glb_addr dns[4], proxy[4];
+    glb_map_claim claims[4];
+    int has_location;
+    glb_map_location loc;
+} got_reg;
+
+typedef struct got {
+    got_reg regs[MAXGOT];
+    size_t nregs;
+    char seq_ids[MAXGOT][64];
+    uint64_t seqs[MAXGOT];
+    size_t nseqs;
+} got;
+
+static void on_reg(void *arg, const glb_map_register *reg, double expires)
+{
+    got *g = arg;
+    assert_true(g->nregs < MAXGOT);
+    got_reg *o = &g->regs[g->nregs++];
+    memset(o, 0, sizeof(*o));
+    snprintf(o->id, sizeof(o->id), "%s", reg->node_id);
+    o->seq = reg->sequence;
+    o->lifetime = reg->lifetime;
+    o->expires = expires;
+    o->ndns = reg->ndns;
+    o->nproxy = reg->nproxy;
+    o->nclaims = reg->nclaims;
+    for (size_t i = 0; i < reg->ndns && i < 4; i++)
+        o->dns[i] = reg->dns[i];
+    for (size_t i = 0; i < reg->nproxy && i < 4; i++)
+        o->proxy[i] = reg->proxy[i];
+    for (size_t i = 0; i < reg->nclaims && i < 4; i++)
+        o->claims[i] = reg->claims[i];
+    o->has_location = reg->has_location;
+    o->loc = reg->location;
+}
+
+static void on_seq(void *arg, const char *id, uint64_t seq)
+{
+    got *g = arg;
+    assert_true(g->nseqs < MAXGOT);
+    snprintf(g->seq_ids[g->nseqs], 64, "%s", id);
+    g->seqs[g->nseqs++] = seq;
+}
+
+static got *load(dnsb_store *s, double now, long expect)
+{
+    got *g = calloc(1, sizeof(*g));
+    assert_non_null(g);
+    long n = dnsb_store_load(s, now, on_reg, on_seq, g);
+    assert_int_equal(n, expect);
+    assert_int_equal((size_t)n, g->nregs);
+    return g;
+}
+
+static const got_reg *find_reg(const got *g, const char *id)
+{
+    for (size_t i = 0; i < g->nregs; i++)
+        if (strcmp(g->regs[i].id, id) == 0)
+            return &g->regs[i];
+    return NULL;
+}
+
+/* The sequence reported for id, 0 when none. */
+static uint64_t find_seq(const got *g, const char *id)
+{
+    for (size_t i = 0; i < g->nseqs; i++)
+        if (strcmp(g->seq_ids[i], id) == 0)
+            return g->seqs[i];
+    return 0;
+}
+
+static int addr_eq(const glb_addr *a, const glb_addr *b)
+{
+    return a->family == b->family && a->port == b->port && memcmp(a->b, b->b, glb_addr_bytes(a->family)) == 0;
+}
+
+static int prefix_eq(const glb_prefix *a, const glb_prefix *b)
+{
+    return a->family == b->family && a->len == b->len && memcmp(a->b, b->b, glb_addr_bytes(a->family)) == 0;
+}
+
+static void check_full(const got_reg *o, const full_reg *f, double expires)
+{
+    assert_non_null(o);
+    assert_string_equal(o->id, f->r.node_id);
+    assert_int_equal(o->seq, f->r.sequence);
+    assert_int_equal(o->lifetime, f->r.lifetime);
+    assert_true(fabs(o->expires - expires) < 0.002);
+    assert_int_equal(o->ndns, 2);
+    assert_true(addr_eq(&o->dns[0], &f->dns[0]));
+    assert_true(addr_eq(&o->dns[1], &f->dns[1]));
+    assert_int_equal(o->nproxy, 1);
+    assert_true(addr_eq(&o->proxy[0], &f->proxy[0]));
+    assert_int_equal(o->nclaims, 3);
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(o->claims[i].kind, f->claims[i].kind);
+        assert_true(prefix_eq(&o->claims[i].prefix, &f->claims[i].prefix));
+    }
+    assert_int_equal(o->has_location, 1);
+    assert_int_equal(o->loc.lat, 48856600);
+    assert_int_equal(o->loc.lon, -2352200);
+}
+
+/* Raw access to the environment while the store is closed (LMDB does not
+ * allow the same environment open twice in one process). */
+typedef struct raw {
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi regs, seqs;
+} raw;
+
+static void raw_open(raw *r)
+{
+    assert_int_equal(mdb_env_create(&r->env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(r->env, 2), 0);
+    assert_int_equal(mdb_env_open(r->env, db_path(), 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(r->env, NULL, 0, &r->txn), 0);
+    assert_int_equal(mdb_dbi_open(r->txn, "regs", 0, &r->regs), 0);
+    assert_int_equal(mdb_dbi_open(r->txn, "seqs", 0, &r->seqs), 0);
+}
+
+static void raw_close(raw *r)
+{
+    assert_int_equal(mdb_txn_commit(r->txn), 0);
+    mdb_env_close(r->env);
+}
+
+/* Copies the value under key into buf (at most cap); its length. */
+static size_t raw_get(raw *r, MDB_dbi dbi, const char *key, uint8_t *buf, size_t cap)
+{
+    MDB_val k = {strlen(key), (void *)key}, v;
+    assert_int_equal(mdb_get(r->txn, dbi, &k, &v), 0);
+    assert_true(v.mv_size <= cap);
+    memcpy(buf, v.mv_data, v.mv_size);
+    return v.mv_size;
+}
+
+static int raw_has(raw *r, MDB_dbi dbi, const char *key)
+{
+    MDB_val k = {strlen(key), (void *)key}, v;
+    return mdb_get(r->txn, dbi, &k, &v) == 0;
+}
+
+static void raw_put(raw *r, MDB_dbi dbi, const char *key, const void *val, size_t len)
+{
+    MDB_val k = {strlen(key), (void *)key}, v = {len, (void *)val};
+    assert_int_equal(mdb_put(r->txn, dbi, &k, &v, 0), 0);
+}
+
+/* ---- tests ------------------------------------------------------------- */
+
+/* Registrations come back after put + flush with every field intact. */
+static void test_round_trip(void **state)
+{
+    (void)state;
+    dnsb_store *s = open_store();
+    double now = wall();
+    full_reg f;
+    small_reg m;
+    make_full(&f, "lb42", 17);
+    make_small(&m, "lb7", 3);
+    assert_int_equal(dnsb_store_put(s, &f.r, now + 600.25), 0);
+    assert_int_equal(dnsb_store_put(s, &m.r, now + 300), 0);
+    dnsb_store_stats st;
+    dnsb_store_get_stats(s, &st);
+    assert_int_equal(st.puts, 2);
+    assert_int_equal(st.pending, 2);
+    assert_int_equal(st.commits, 0);
+
+    /* not committed yet: a load sees nothing */
+    got *g = load(s, now, 0);
+    free(g);
+
+    assert_int_equal(dnsb_store_flush(s), 0);
+    dnsb_store_get_stats(s, &st);
+    assert_int_equal(st.pending, 0);
+    assert_int_equal(st.commits, 1);
+
+    g = load(s, now, 2);
+    check_full(find_reg(g, "lb42"), &f, now + 600.25);
+    const got_reg *o = find_reg(g, "lb7");
+    assert_non_null(o);
+    assert_int_equal(o->seq, 3);
+    assert_int_equal(o->lifetime, 300);
+    assert_true(fabs(o->expires - (now + 300)) < 0.002);
+    assert_int_equal(o->ndns, 1);
+    assert_true(addr_eq(&o->dns[0], &m.dns));
+    assert_int_equal(o->nproxy, 0);
+    assert_int_equal(o->nclaims, 1);
+    assert_int_equal(o->claims[0].kind, GLB_MAP_CLAIM_RESOLVER);
+    assert_true(prefix_eq(&o->claims[0].prefix, &m.claim.prefix));
+    assert_int_equal(o->has_location, 0);
+    /* both sequences are recorded */
+    assert_int_equal(g->nseqs, 2);
+    assert_int_equal(find_seq(g, "lb42"), 17);
+    assert_int_equal(find_seq(g, "lb7"), 3);
+    dnsb_store_get_stats(s, &st);
+    assert_int_equal(st.loaded, 2);
+    assert_int_equal(st.expired, 0);
+    assert_int_equal(st.corrupt, 0);
+    free(g);
+
+    /* a newer put replaces the record */
+    make_small(&m, "lb7", 4);
+    m.dns = addr("127.0.0.8", 0);
+    assert_int_equal(dnsb_store_put(s, &m.r, now + 900), 0);
+    assert_int_equal(dnsb_store_flush(s), 0);
+    g = load(s, now, 2);
+    o = find_reg(g, "lb7");
+    assert_non_null(o);
+    assert_int_equal(o->seq, 4);
+    assert_true(addr_eq(&o->dns[0], &m.dns));
+    assert_true(fabs(o->expires - (now + 900)) < 0.002);
+    assert_int_equal(find_seq(g, "lb7"), 4);
+    free(g);
+    dnsb_store_close(s);
+}
+
+/* A record past its expiry is not handed out and is deleted, so it stays
+ * gone even when loaded again "earlier"; its sequence stays. */
+static void test_expired(void **state)
+{
+    (void)state;
+    dnsb_store *s = open_store();
+    double now = wall();
+    small_reg a, b;
+    make_small(&a, "lb-short", 5);
+    make_small(&b, "lb-long", 6);
+    assert_int_equal(dnsb_store_put(s, &a.r, now + 10), 0);
+    assert_int_equal(dnsb_store_put(s, &b.r, now + 100), 0);
+    assert_int_equal(dnsb_store_flush(s), 0);
+
+    got *g = load(s, now + 50, 1);
+    assert_non_null(find_reg(g, "lb-long"));
+    assert_null(find_reg(g, "lb-short"));
+    /* the sequence of an expired registration is kept (replays stay stale) */
+    assert_int_equal(find_seq(g, "lb-short"), 5);
+    free(g);
+    dnsb_store_stats st;
+    dnsb_store_get_stats(s, &st);
+    assert_int_equal(st.expired, 1);
+    assert_int_equal(st.loaded, 1);
+
+    /* deleted: a load at a time it would still be valid does not see it */
+    g = load(s, now, 1);
+    assert_null(find_reg(g, "lb-short"));
+    assert_int_equal(find_seq(g, "lb-short"), 5);
+    free(g);
+    dnsb_store_get_stats(s, &st);
+    assert_int_equal(st.expired, 1);
+
+    /* expiring exactly now counts as expired */
+    g = load(s, now + 100, 0);
+    free(g);
+    dnsb_store_close(s);
+
+    s = open_store();
+    g = load(s, now, 0);
+    assert_int_equal(find_seq(g, "lb-long"), 6);
+    free(g);
+    dnsb_store_close(s);
+}
+
+/* A withdrawal (del with a sequence) removes the registration and records
+ * the sequence; a later load, also after a restart, still reports it. */
+static void test_del_keeps_sequence(void **state)
+{
+    (void)state;
+    dnsb_store *s = open_store();
+    double now = wall();
+    small_reg a, b;
+    make_small(&a, "lb7", 5);
+    make_small(&b, "lb8", 3);
+    assert_int_equal(dnsb_store_put(s, &a.r, now + 600), 0);
+    assert_int_equal(dnsb_store_put(s, &b.r, now + 600), 0);
+    assert_int_equal(dnsb_store_flush(s), 0);
+
+    assert_int_equal(dnsb_store_del(s, "lb7", 9), 0); /* withdrawal with sequence 9 */
+    assert_int_equal(dnsb_store_del(s, "lb8", 0), 0); /* removal that leaves the sequence alone */
+    assert_int_equal(dnsb_store_del(s, "lb-never", 4), 0); /* nothing to remove: the sequence still counts */
+    dnsb_store_stats st;
+    dnsb_store_get_stats(s, &st);
+    assert_int_equal(st.dels, 3);
+    assert_int_equal(st.pending, 3);
+    assert_int_equal(dnsb_store_flush(s), 0);
+
+    got *g = load(s, now, 0);
+    assert_int_equal(find_seq(g, "lb7"), 9);
+    assert_int_equal(find_seq(g, "lb8"), 3);
+    assert_int_equal(find_seq(g, "lb-never"), 4);
+    assert_int_equal(g->nseqs, 3);
+    free(g);
+    dnsb_store_close(s);
+
+    s = open_store();
+    g = load(s, now + 3600, 0);
+    assert_int_equal(find_seq(g, "lb7"), 9);
+    assert_int_equal(find_seq(g, "lb8"), 3);
+    free(g);
+
+    /* a sequence record unchanged for DNSB_STORE_SEQ_KEEP is pruned */
+    g = load(s, now + DNSB_STORE_SEQ_KEEP + 60, 0);
+    assert_int_equal(g->nseqs, 0);
+    free(g);
+    g = load(s, now, 0);
+    assert_int_equal(g->nseqs, 0);
+    free(g);
+    dnsb_store_close(s);
+}
+
+/* Committed data survives close + reopen; close commits what is queued. */
+static void test_reopen(void **state)
+{
+    (void)state;
+    double now = wall();
+    dnsb_store *s = open_store();
+    full_reg f;
+    small_reg m;
+    make_full(&f, "lb42", 17);
+    make_small(&m, "lb7", 2);
+    assert_int_equal(dnsb_store_put(s, &f.r, now + 600), 0);
+    assert_int_equal(dnsb_store_flush(s), 0);
+    assert_int_equal(dnsb_store_put(s, &m.r, now + 600), 0); /* queued only */
+    dnsb_store_close(s);
+
+    s = open_store();
+    dnsb_store_stats st;
+    dnsb_store_get_stats(s, &st);
+    assert_int_equal(st.commits, 0); /* a fresh store's counters */
+    assert_int_equal(st.loaded, 0);
+    got *g = load(s, now, 2);
+    check_full(find_reg(g, "lb42"), &f, now + 600);
+    assert_non_null(find_reg(g, "lb7"));
+    assert_int_equal(find_seq(g, "lb7"), 2);
+    free(g);
+    dnsb_store_close(s);
+    dnsb_store_close(NULL); /* fine */
+}
+
+/* Records that fail the checks are skipped, counted and deleted; the good
+ * ones next to them still load. */
+static void test_corrupt(void **state)
+{
+    (void)state;
+    double now = wall();
+    dnsb_store *s = open_store();
+    const char *ids[] = {"lb1", "lb2", "lb3", "lb4", "lb5", "lb6", "lb7"};
+    small_reg r[7];
+    for (size_t i = 0; i < 7; i++) {
+        make_small(&r[i], ids[i], 10 + i);
+        assert_int_equal(dnsb_store_put(s, &r[i].r, now + 600), 0);
+    }
+    assert_int_equal(dnsb_store_flush(s), 0);
+    dnsb_store_close(s);
+
+    raw w;
+    raw_open(&w);
+    uint8_t good[4096], bad[4096];
+    size_t len = raw_get(&w, w.regs, "lb1", good, sizeof(good));
+    assert_true(len > 16 + 8);
+    /* lb2: garbage */
+    raw_put(&w, w.regs, "lb2", "this is not a registration record", 33);
+    /* lb3: a flipped magic byte */
+    memcpy(bad, good, len);
+    bad[0] ^= 0x20;
+    raw_put(&w, w.regs, "lb3", bad, len);
+    /* lb4: truncated by one byte (the frame's length no longer matches) */
+    raw_get(&w, w.regs, "lb4", bad, sizeof(bad));
+    raw_put(&w, w.regs, "lb4", bad, len - 1);
+    /* lb5: lb1's record under lb5's key (node-id differs from the key) */
+    raw_put(&w, w.regs, "lb5", good, len);
+    /* lb6: flipped bytes inside the frame: the REGISTER's first field tag */
+    raw_get(&w, w.regs, "lb6", bad, sizeof(bad));
+    bad[16 + 8] ^= 0xff;
+    bad[16 + 9] ^= 0xff;
+    raw_put(&w, w.regs, "lb6", bad, len);
+    /* lb8: a record of an unknown format version */
+    memcpy(bad, good, len);
+    bad[4] = 2;
+    raw_put(&w, w.regs, "lb8", bad, len);
+    raw_close(&w);
+
+    s = open_store();
+    got *g = load(s, now, 2);
+    assert_non_null(find_reg(g, "lb1"));
+    assert_non_null(find_reg(g, "lb7"));
+    assert_int_equal(find_reg(g, "lb1")->seq, 10);
+    assert_int_equal(find_reg(g, "lb7")->seq, 16);
+    free(g);
+    dnsb_store_stats st;
+    dnsb_store_get_stats(s, &st);
+    assert_int_equal(st.corrupt, 6);
+    assert_int_equal(st.loaded, 2);
+
+    /* deleted: not counted again */
+    g = load(s, now, 2);
+    free(g);
+    dnsb_store_get_stats(s, &st);
+    assert_int_equal(st.corrupt, 6);
+    dnsb_store_close(s);
+
+    raw_open(&w);
+    assert_true(raw_has(&w, w.regs, "lb1"));
+    assert_true(raw_has(&w, w.regs, "lb7"));
+    const char *gone[] = {"lb2", "lb3", "lb4", "lb5", "lb6", "lb8"};
+    for (size_t i = 0; i < 6; i++)
+        if (raw_has(&w, w.regs, gone[i]))
+            fail_msg("corrupt record %s was not deleted", gone[i]);
+    /* a bad sequence record (wrong length) is not reported and is deleted */
+    raw_put(&w, w.seqs, "lb9", "short", 5);
+    raw_close(&w);
+
+    s = open_store();
+    g = load(s, now, 2);
+    assert_int_equal(find_seq(g, "lb9"), 0);
+    assert_int_equal(find_seq(g, "lb1"), 10);
+    free(g);
+    dnsb_store_close(s);
+    raw_open(&w);
+    assert_false(raw_has(&w, w.seqs, "lb9"));
+    raw_close(&w);
+}
+
+/* A registration that does not encode is refused and nothing is queued. */
+static void test_put_refused(void **state)
+{
+    (void)state;
+    dnsb_store *s = open_store();
+    small_reg m;
+    make_small(&m, "Not_An_Id", 1);
+    assert_int_equal(dnsb_store_put(s, &m.r, wall() + 60), -1);
+    make_small(&m, "lb1", 0); /* sequence 0 is invalid */
+    assert_int_equal(dnsb_store_put(s, &m.r, wall() + 60), -1);
+    dnsb_store_stats st;
+    dnsb_store_get_stats(s, &st);
+    assert_int_equal(st.pending, 0);
+    assert_int_equal(st.puts, 0);
+    dnsb_store_close(s);
+}
+
+/* dnsb_store_prepare creates the directory (and parents) with mode 0700. */
+static void test_prepare(void **state)
+{
+    (void)state;
+    char dir[400], err[256];
+    snprintf(dir, sizeof(dir), "%s/a/b/c", tmpdir);
+    mode_t old = umask(0);
+    int rc = dnsb_store_prepare(dir, NULL, err, sizeof(err));
+    umask(old);
+    if (rc != 0)
+        fail_msg("prepare: %s", err);
+    struct stat sb;
+    assert_int_equal(stat(dir, &sb), 0);
+    assert_true(S_ISDIR(sb.st_mode));
+    assert_int_equal(sb.st_mode & 07777, 0700);
+    snprintf(dir, sizeof(dir), "%s/a", tmpdir);
+    assert_int_equal(stat(dir, &sb), 0);
+    assert_int_equal(sb.st_mode & 07777, 0700);
+    /* an existing directory is fine */
+    snprintf(dir, sizeof(dir), "%s/a/b/c", tmpdir);
+    assert_int_equal(dnsb_store_prepare(dir, "", err, sizeof(err)), 0);
+
+    /* a file in the way is an error naming the path */
+    snprintf(dir, sizeof(dir), "%s/file", tmpdir);
+    FILE *fp = fopen(dir, "w");
+    assert_non_null(fp);
+    fclose(fp);
+    err[0] = '\0';
+    assert_int_equal(dnsb_store_prepare(dir, NULL, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, dir));
+    assert_null(dnsb_store_open(dir, err, sizeof(err)));
+
+    /* as root, the directory and the database files go to the user */
+    if (getuid() == 0) {
+        struct passwd *pw = getpwnam("nobody");
+        snprintf(dir, sizeof(dir), "%s/a/b/c", tmpdir);
+        dnsb_store *s0 = dnsb_store_open(dir, err, sizeof(err));
+        if (!s0)
+            fail_msg("open: %s", err);
+        dnsb_store_close(s0);
+        if (pw) {
+            if (dnsb_store_prepare(dir, "nobody", err, sizeof(err)) != 0)
+                fail_msg("prepare: %s", err);
+            assert_int_equal(stat(dir, &sb), 0);
+            assert_int_equal(sb.st_uid, pw->pw_uid);
+            char f[600];
+            snprintf(f, sizeof(f), "%s/data.mdb", dir);
+            assert_int_equal(stat(f, &sb), 0);
+            assert_int_equal(sb.st_uid, pw->pw_uid);
+        }
+        err[0] = '\0';
+        assert_int_equal(dnsb_store_prepare(dir, "no-such-user-glb", err, sizeof(err)), -1);
+        assert_non_null(strstr(err, "no-such-user-glb"));
+    }
+
+    /* dnsb_store_open creates its directory 0700 too */
+    snprintf(dir, sizeof(dir), "%s/x/y", tmpdir);
+    old = umask(0);
+    dnsb_store *s = dnsb_store_open(dir, err, sizeof(err));
+    umask(old);
+    if (!s)
+        fail_msg("open: %s", err);
+    assert_int_equal(stat(dir, &sb), 0);
+    assert_int_equal(sb.st_mode & 07777, 0700);
+    dnsb_store_close(s);
+}
+
+/* Many puts between flushes cost one commit. */
+static void test_one_commit(void **state)
+{
+    (void)state;
+    dnsb_store *s = open_store();
+    double now = wall();
+    enum { N = 500 };
+    for (int i = 0; i < N; i++) {
+        small_reg m;
+        char id[32];
+        snprintf(id, sizeof(id), "lb%d", i);
+        make_small(&m, id, (uint64_t)i + 1);
+        assert_int_equal(dnsb_store_put(s, &m.r, now + 600), 0);
+    }
+    assert_int_equal(dnsb_store_del(s, "lb0", 1000), 0);
+    dnsb_store_stats st;
+    dnsb_store_get_stats(s, &st);
+    assert_int_equal(st.pending, N + 1);
+    assert_int_equal(st.commits, 0);
+    assert_int_equal(dnsb_store_flush(s), 0);
+    assert_int_equal(dnsb_store_flush(s), 0); /* nothing queued: no commit */
+    dnsb_store_get_stats(s, &st);
+    assert_int_equal(st.commits, 1);
+    assert_int_equal(st.pending, 0);
+    assert_int_equal(st.errors, 0);
+    /* in order: the put of lb0 then its withdrawal */
+    got *g = load(s, now, N - 1);
+    assert_null(find_reg(g, "lb0"));
+    assert_int_equal(find_seq(g, "lb0"), 1000);
+    assert_int_equal(find_reg(g, "lb499")->seq, 500);
+    free(g);
+    dnsb_store_close(s);
+}
+
+static void stop_loop(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    event_base_loopbreak(arg);
+}
+
+/* Attached to an event loop, a burst is committed once, by the timer,
+ * about DNSB_STORE_COMMIT_MS after its first change. */
+static void test_timer_commit(void **state)
+{
+    (void)state;
+    struct event_base *base = event_base_new();
+    assert_non_null(base);
+    dnsb_store *s = open_store();
+    assert_int_equal(dnsb_store_attach(s, base), 0);
+    double now = wall();
+    for (int i = 0; i < 200; i++) {
+        small_reg m;
+        char id[32];
+        snprintf(id, sizeof(id), "lb%d", i);
+        make_small(&m, id, 1);
+        assert_int_equal(dnsb_store_put(s, &m.r, now + 600), 0);
+    }
+    dnsb_store_stats st;
+    dnsb_store_get_stats(s, &st);
+    assert_int_equal(st.commits, 0);
+    struct event *stop = evtimer_new(base, stop_loop, base);
+    struct timeval tv = {0, (DNSB_STORE_COMMIT_MS * 3) * 1000};
+    evtimer_add(stop, &tv);
+    event_base_dispatch(base);
+    dnsb_store_get_stats(s, &st);
+    assert_int_equal(st.commits, 1);
+    assert_int_equal(st.pending, 0);
+    got *g = load(s, now, 200);
+    free(g);
+
+    /* a later change arms the timer again */
+    small_reg m;
+    make_small(&m, "lb-late", 1);
+    assert_int_equal(dnsb_store_put(s, &m.r, now + 600), 0);
+    evtimer_add(stop, &tv);
+    event_base_dispatch(base);
+    dnsb_store_get_stats(s, &st);
+    assert_int_equal(st.commits, 2);
+    g = load(s, now, 201);
+    free(g);
+    event_free(stop);
+    dnsb_store_close(s);
+    event_base_free(base);
+}
+
+int main(void)
+{
+    glb_log_init("test_store", 0, GLB_LOG_ERR);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expired, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_del_keeps_sequence, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_put_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prepare, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_one_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timer_commit, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
