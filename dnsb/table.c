@@ -199,7 +199,8 @@ int dnsb_table_static_lbs(const dnsb_conf *conf, dnsb_registry *reg, char *err, 
         g.ndns = lb->naddrs < DNSB_LB_MAX_ADDRS ? lb->naddrs : DNSB_LB_MAX_ADDRS;
         memcpy(g.dns, lb->addrs, g.ndns * sizeof(*g.dns));
         g.nproxy = lb->nproxy < DNSB_LB_MAX_ADDRS ? lb->nproxy : DNSB_LB_MAX_ADDRS;
-        memcpy(g.proxy, lb->proxy, g.nproxy * sizeof(*g.proxy));
+        if (g.nproxy) /* lb->proxy is NULL without proxy-address */
+            memcpy(g.proxy, lb->proxy, g.nproxy * sizeof(*g.proxy));
         g.claims = lb->resolvers;
         g.nclaims = lb->nresolvers;
         g.is_static = 1;
