@@ -3,6 +3,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <getopt.h>
+#include <math.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -166,6 +167,40 @@ static void on_map_change(void *arg)
         log_notice("services from the DNS-Bs applied: %zu services in force", eff->nservices);
 }
 
+/* A new answer table: its orders go to the DNS-Bs (direct mode, RANKING). */
+static void on_publish(void *arg)
+{
+    dnslb *d = arg;
+    size_t n = lb_prober_services(d->prober), nranked = 0;
+    glb_map_ranking_entry *e = calloc(n + 1, sizeof(*e));
+    glb_map_ranked *rs = calloc(n * GLB_MAP_MAX_SITES + 1, sizeof(*rs));
+    const char **names = calloc(GLB_MAP_MAX_SITES, sizeof(*names));
+    double *score = calloc(GLB_MAP_MAX_SITES, sizeof(*score));
+    for (size_t i = 0; e && rs && names && score && i < n && i < GLB_MAP_MAX_SERVICES; i++) {
+        size_t share = 1;
+        glb_map_ranked *r = rs + i * GLB_MAP_MAX_SITES;
+        size_t k = lb_prober_order(d->prober, i, &e[i].service, names, score, GLB_MAP_MAX_SITES, &share);
+        for (size_t j = 0; j < k; j++) {
+            r[j].site = names[j];
+            r[j].score = isnan(score[j]) || score[j] < 0 ? GLB_MAP_SCORE_NONE
+                         : score[j] * 1000 >= GLB_MAP_SCORE_NONE ? GLB_MAP_SCORE_NONE - 1
+                                                                  : (uint32_t)(score[j] * 1000);
+        }
+        e[i].sites = r; /* none: this DNS-LB has no order for it (fail-open) */
+        e[i].nsites = k;
+        e[i].share = (uint16_t)(share < 1 ? 1 : share > k && k ? k : share);
+        nranked++;
+    }
+    if (e && rs && names && score) {
+        glb_map_ranking m = {.entries = e, .nentries = nranked};
+        lb_mapclient_ranking(d->map, &m);
+    }
+    free(e);
+    free(rs);
+    free(names);
+    free(score);
+}
+
 static void on_usr1(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
@@ -294,6 +329,8 @@ int main(int argc, char **argv)
         d.conf = eff;
     }
     d.prober = lb_prober_new(d.base, d.qsbr, &d.table, err, sizeof(err));
+    if (d.prober && d.map)
+        lb_prober_on_publish(d.prober, on_publish, &d);
     if (!d.prober || lb_prober_configure(d.prober, d.conf, err, sizeof(err)) != 0) {
         log_err("%s: %s", d.conf_file, err);
         return 1;

@@ -56,6 +56,7 @@ typedef struct sess {
     uint8_t whoami[GLB_DNAME_MAX];
     int has_whoami;
     uint32_t keepalive;
+    uint64_t peer_caps;          /* the server's HELLO capabilities */
     double last_sent, last_recv;
     int send_failed;             /* a message could not be queued: the session ends at the next tick */
     /* registration */
@@ -104,6 +105,10 @@ struct lb_mapclient {
     uint8_t *image;              /* the last registration encoded with sequence 1: changes show */
     size_t image_len;
     struct event *ev_notify, *ev_done, *t_shutdown;
+    uint8_t *rk_frame;           /* the last RANKING, encoded once for every session */
+    size_t rk_len;
+    struct event *t_rank;        /* sends it, at most once a second */
+    double rk_last;
     void (*done)(void *arg);
     void *done_arg;
     uint64_t rnd;
@@ -339,6 +344,58 @@ static int send_msg(sess *s, const glb_map_msg *m)
     return 0;
 }
 
+/* Sends the last RANKING to s when the server uses rankings and s may. */
+static void send_ranking(sess *s)
+{
+    lb_mapclient *mc = s->mc;
+    if (!mc->rk_frame || s->state != ST_UP || !s->acked || !(s->peer_caps & GLB_MAP_CAP_RANKING))
+        return;
+    if (bufferevent_write(s->bev, mc->rk_frame, mc->rk_len) != 0) {
+        s->send_failed = 1;
+        return;
+    }
+    s->last_sent = mono();
+    mc->st.rankings++;
+}
+
+static void rank_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    lb_mapclient *mc = arg;
+    mc->rk_last = mono();
+    for (size_t i = 0; i < mc->ns; i++)
+        send_ranking(mc->s[i]);
+}
+
+void lb_mapclient_ranking(lb_mapclient *mc, const glb_map_ranking *r)
+{
+    size_t len = 0;
+    if (glb_map_encode_ranking(r, NULL, 0, &len) != GLB_MAP_OK)
+        return;
+    if (mc->rk_frame && len == mc->rk_len) { /* unchanged orders are not sent again */
+        uint8_t *tmp = malloc(len);
+        int same = tmp && glb_map_encode_ranking(r, tmp, len, &len) == GLB_MAP_OK &&
+                   memcmp(tmp, mc->rk_frame, len) == 0;
+        free(tmp);
+        if (same)
+            return;
+    }
+    uint8_t *f = malloc(len);
+    if (!f || glb_map_encode_ranking(r, f, len, &len) != GLB_MAP_OK) {
+        free(f);
+        log_err("map: cannot encode the rankings");
+        return;
+    }
+    free(mc->rk_frame);
+    mc->rk_frame = f;
+    mc->rk_len = len;
+    if (mc->t_rank && !evtimer_pending(mc->t_rank, NULL)) {
+        double wait = mc->rk_last + 1.0 - mono();
+        struct timeval tv = tv_of(wait > 0 ? wait : 0);
+        evtimer_add(mc->t_rank, &tv);
+    }
+}
+
 static void send_hello(sess *s)
 {
     glb_map_msg m;
@@ -348,7 +405,7 @@ static void send_hello(sess *s)
     m.u.hello.role = GLB_MAP_ROLE_LB;
     m.u.hello.version = GLB_MAP_VERSION;
     m.u.hello.node_id = s->mc->id;
-    m.u.hello.caps = GLB_MAP_CAP_DELTA;
+    m.u.hello.caps = GLB_MAP_CAP_DELTA | GLB_MAP_CAP_RANKING;
     m.u.hello.keepalive = GLB_MAP_KEEPALIVE_DEFAULT;
     m.u.hello.has_serial = s->set.serial != 0;
     m.u.hello.serial = s->set.serial;
@@ -688,7 +745,10 @@ static void on_ack(sess *s, const glb_map_register_ack *a)
     double now = mono();
     mc->st.acks++;
     s->reg_out = 0;
+    int first = !s->acked;
     s->acked = 1;
+    if (first) /* RANKING may flow from now on (PROTOCOL.md §5.2) */
+        send_ranking(s);
     s->granted = a->lifetime;
     s->naccepted = a->naccepted;
     s->nrejected = a->nrejected;
@@ -794,6 +854,7 @@ static void on_hello(sess *s, const glb_map_hello *h)
     s->state = ST_UP;
     s->up_since = now;
     s->keepalive = h->keepalive ? h->keepalive : GLB_MAP_KEEPALIVE_DEFAULT;
+    s->peer_caps = h->caps;
     s->acked = 0;
     s->rtt = -1;
     mc->st.established++;
@@ -1092,7 +1153,8 @@ lb_mapclient *lb_mapclient_new(struct event_base *base, const lb_conf *conf, con
     take_conf(mc, conf);
     mc->ev_notify = event_new(base, -1, 0, notify_cb, mc);
     mc->ev_done = event_new(base, -1, 0, done_cb, mc);
-    if (!mc->ev_notify || !mc->ev_done || !(mc->s = build_sessions(mc, conf, NULL, 0, &mc->ns))) {
+    mc->t_rank = evtimer_new(base, rank_cb, mc);
+    if (!mc->ev_notify || !mc->ev_done || !mc->t_rank || !(mc->s = build_sessions(mc, conf, NULL, 0, &mc->ns))) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -1273,6 +1335,9 @@ void lb_mapclient_free(lb_mapclient *mc)
         event_free(mc->ev_done);
     if (mc->t_shutdown)
         event_free(mc->t_shutdown);
+    if (mc->t_rank)
+        event_free(mc->t_rank);
+    free(mc->rk_frame);
     free(mc->clients);
     free(mc->claims);
     free(mc->image);

@@ -70,6 +70,7 @@
 
 #include "dnslb/conf.h"
 #include "dnslb/whoami.h"
+#include "proto/map.h"
 
 struct event_base;
 struct evbuffer;
@@ -122,6 +123,11 @@ lb_conf *lb_mapclient_effective(const lb_mapclient *mc, const lb_conf *local, ch
  * closed. */
 void lb_mapclient_shutdown(lb_mapclient *mc, void (*done)(void *arg), void *arg);
 
+/* The DNS-LB's current orders (RANKING, PROTOCOL.md §10.2): sent to every
+ * DNS-B that uses rankings, when they changed, at most once a second, and
+ * to each new session after its first REGISTER_ACK. r is copied. */
+void lb_mapclient_ranking(lb_mapclient *mc, const glb_map_ranking *r);
+
 void lb_mapclient_free(lb_mapclient *mc);
 
 typedef struct lb_mapclient_stats {
@@ -135,6 +141,7 @@ typedef struct lb_mapclient_stats {
     unsigned long long services_skipped;/* received services dnslb could not take */
     unsigned long long resyncs;         /* deltas with a base we did not hold */
     unsigned long long keepalives;      /* KEEPALIVE requests sent */
+    unsigned long long rankings;        /* RANKING frames sent */
     unsigned long long file_writes, file_errors;
     size_t up;                          /* sessions ESTABLISHED now */
     size_t claims;                      /* claims in the last REGISTER */

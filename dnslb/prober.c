@@ -75,6 +75,8 @@ struct lb_prober {
     struct event *publish_ev, *wake_ev;
     int publish_pending;
     svc_rank *ranks;           /* per service */
+    void (*on_publish)(void *arg);
+    void *on_publish_arg;
     size_t *first_site;        /* per service: index of its first site in sites */
     lb_prober_stats st;
 };
@@ -185,6 +187,8 @@ static void publish_now(lb_prober *p)
     free(ranked);
     lb_table_free(glb_qsbr_swap(p->qsbr, p->slot, t));
     p->st.tables++;
+    if (p->on_publish)
+        p->on_publish(p->on_publish_arg);
     return;
 nomem:
     free(ranked);
@@ -727,4 +731,34 @@ void lb_prober_stats_get(const lb_prober *p, lb_prober_stats *out)
 struct event *lb_prober_wake_event(lb_prober *p)
 {
     return p->wake_ev;
+}
+
+void lb_prober_on_publish(lb_prober *p, void (*fn)(void *arg), void *arg)
+{
+    p->on_publish = fn;
+    p->on_publish_arg = arg;
+}
+
+size_t lb_prober_services(const lb_prober *p)
+{
+    return p->conf ? p->conf->nservices : 0;
+}
+
+size_t lb_prober_order(const lb_prober *p, size_t svc, const uint8_t **service, const char **names,
+                       double *score_ms, size_t max, size_t *share)
+{
+    if (!p->conf || svc >= p->conf->nservices || !p->ranks)
+        return 0;
+    *service = p->conf->services[svc].name;
+    if (p->ranks[svc].failopen)
+        return 0;
+    const svc_rank *r = &p->ranks[svc];
+    size_t n = r->count < max ? r->count : max;
+    for (size_t k = 0; k < n; k++) {
+        const psite *ps = p->sites[p->first_site[svc] + r->order[k]];
+        names[k] = ps->site.name;
+        score_ms[k] = lb_health_score(&ps->h, &p->hp);
+    }
+    *share = r->share;
+    return n;
 }

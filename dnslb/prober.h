@@ -51,6 +51,21 @@ void lb_prober_report_status(lb_prober *p, struct evbuffer *out);
 
 void lb_prober_stats_get(const lb_prober *p, lb_prober_stats *out);
 
+/* Calls fn(arg) from the event loop after each new answer table (a few
+ * times a second at most): the DNS-LB reports its orders to the DNS-Bs. */
+void lb_prober_on_publish(lb_prober *p, void (*fn)(void *arg), void *arg);
+
+/* Services in the configuration last given. */
+size_t lb_prober_services(const lb_prober *p);
+
+/* Service svc's name (wire form) and current order: up to max site names
+ * best first, with their scores in ms (NAN: not measured), and in *share
+ * the leading sites sharing first place. Returns how many; 0 when none is
+ * ranked or every site is dead (fail-open). Names live until the next
+ * lb_prober_configure. */
+size_t lb_prober_order(const lb_prober *p, size_t svc, const uint8_t **service, const char **names,
+                       double *score_ms, size_t max, size_t *share);
+
 /* The event that answering threads activate to ask for fresh checks. */
 struct event *lb_prober_wake_event(lb_prober *p);
 

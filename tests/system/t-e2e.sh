@@ -49,6 +49,13 @@ check "ISP 2 is referred to lb2 by CNAME" "$(world_ask isp2 www.foobar.example)"
 check "the CNAME-into-the-backbone service works too" "$(world_ask isp1 shop.foobar.example)" \
     "CNAME[[:space:]]+lb1.shop.svc.glb.example.net."
 check "lb1 learned the services from the DNS-Bs" "$(world_lbctl lb1 sites)" "^www.foobar.example. +paris"
+# direct mode: the DNS-B answers in the order each ISP's DNS-LB reported (RANKING)
+api_first() { [ "$(world_answer "$1" api.svc.glb.example.net | awk '{print $1}')" = "$2" ]; }
+wait_until 10 api_first isp1 "$SITE1" && ok "direct mode: ISP 1 gets paris first from the DNS-B (lb1's RANKING)" ||
+    not_ok "direct mode, ISP 1: $(world_answer isp1 api.svc.glb.example.net)"
+wait_until 10 api_first isp2 "$SITE2" && ok "direct mode: ISP 2 gets tokyo first from the DNS-B (lb2's RANKING)" ||
+    not_ok "direct mode, ISP 2: $(world_answer isp2 api.svc.glb.example.net)"
+check "b1 holds lb2's ranking" "$(world_bctl b1 list-lbs lb2)" "^ranking: api.svc.glb.example.net. tokyo"
 
 # --- 7: ECS: ISP 1's resolver sends client subnets; lb2 claims 127.0.5.0/24 --
 if [ "$WF" = 4 ]; then
@@ -98,14 +105,20 @@ wait_until 20 best_is isp2 "$SITE2" && ok "tokyo back: ISP 2 gets it first again
 # --- 4: one DNS-B down --------------------------------------------------------
 world_stop b1
 sleep $((TTL_REFERRAL + 1)) # the resolvers must ask a DNS-B again
-bad=0
+bad=""
 for i in 1 2 3; do
-    [ "$(rcode isp1 www.foobar.example)" = NOERROR ] && best_is isp1 "$SITE1" || bad=1
-    [ "$(rcode isp2 www.foobar.example)" = NOERROR ] && best_is isp2 "$SITE2" || bad=1
+    for isp in isp1 isp2; do
+        a=$(world_ask $isp www.foobar.example)
+        st=$(printf '%s\n' "$a" | sed -n 's/.*status: \([A-Z]*\),.*/\1/p')
+        f=$(printf '%s\n' "$a" | awk '$4 == "A" || $4 == "AAAA" { print $5; exit }')
+        want=$SITE1
+        [ $isp = isp2 ] && want=$SITE2
+        [ "$st" = NOERROR ] && [ "$f" = "$want" ] || bad="$bad $isp:${st:-timeout}:${f:-none}"
+    done
     sleep 1
 done
-[ $bad = 0 ] && ok "b1 down: both ISPs still resolve through b2, same best sites" ||
-    not_ok "b1 down broke resolution: $(world_ask isp1 www.foobar.example | grep -E 'status|IN')"
+[ -z "$bad" ] && ok "b1 down: both ISPs still resolve through b2, same best sites" ||
+    not_ok "b1 down broke resolution:$bad"
 world_dnsb b1 || not_ok "b1 did not restart"
 wait_until 20 sh -c "'$BUILDDIR/dnsb/dnsb-control' -c $W/b1/dnsb.conf list-lbs | grep -q '^lb1 ' &&
     '$BUILDDIR/dnsb/dnsb-control' -c $W/b1/dnsb.conf list-lbs | grep -q '^lb2 '" &&
@@ -134,7 +147,7 @@ world_dnslb lb2 || not_ok "lb2 did not restart"
 wait_until 30 world_registered b2 lb2 "$EG2" && ok "lb2 back and registered again (${WAITED}s)" ||
     not_ok "lb2 did not register again"
 check "lb2 restarted with the services from its file, before any DNS-B spoke" "$(cat "$W/lb2.log")" \
-    "\(lb2\) serving 2 services"
+    "\(lb2\) serving [1-9][0-9]* services"
 
 # --- 5: a DNS-B killed with -9 and restarted while the DNS-LBs are stopped ----
 wait_until 10 world_registered b2 lb1 "$EG1"
