@@ -15,6 +15,10 @@
 #   127.0.4.1-3 / 2001:db8:4::1-3     sites paris, tokyo, newyork (HTTP 80)
 #   127.0.5.0/24                      clients that ISP 1's resolver serves but lb2 claims (ECS)
 #   127.0.9.42  / 2001:db8:9::42      a rogue dnslb (valid certificate, other allow prefixes)
+#
+# With WORLD_SPLIT=1 (v4), each ISP and each site gets a namespace of its own,
+# joined to the DNS-A and DNS-Bs by a bridge, on 198.18.0.0/15 addresses
+# (198.18.x.y for 127.0.x.y above): every packet between them crosses veths.
 
 # world_netns SCRIPT ARGS...: re-executes SCRIPT inside a new network
 # namespace unless already in one; returns 77 when none can be made.
@@ -33,7 +37,7 @@ world_netns() {
 world_init() {
     W=$1 WB=$2 WF=${3:-4}
     WTOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-    declare -gA WPID=()
+    declare -gA WPID=() WX=()
     mkdir -p "$W/certs" "$W/nsd"
     PATH=$PATH:/usr/sbin:/sbin
     ip link set lo up || return 1
@@ -51,6 +55,14 @@ world_init() {
         for a in $DNSA $B1 $B2 $ISP1 $EG1 $LB1 $ISP2 $EG2 $LB2 $SITE1 $SITE2 $SITE3 $ROGUE; do
             ip -6 addr add "$a/128" dev lo nodad || return 1
         done
+    elif [ "${WORLD_SPLIT:-0}" = 1 ]; then
+        DNSA=198.18.0.10 B1=198.18.1.1 B2=198.18.1.2
+        ISP1=198.18.2.1 EG1=198.18.2.11 LB1=198.18.2.42
+        ISP2=198.18.3.1 EG2=198.18.3.11 LB2=198.18.3.42
+        SITE1=198.18.4.1 SITE2=198.18.4.2 SITE3=198.18.4.3 ROGUE=198.18.0.42
+        ISP1_NET=198.18.2.0/24 ISP2_NET=198.18.3.0/24 ROGUE_NET=198.18.9.0/24
+        CLIENTS2=198.18.5.0/24 RR=A
+        _w_split || return 1
     else
         DNSA=127.0.0.10 B1=127.0.1.1 B2=127.0.1.2
         ISP1=127.0.2.1 EG1=127.0.2.11 LB1=127.0.2.42
@@ -62,6 +74,38 @@ world_init() {
     # Control channels stay on v4 loopback (dnslb-control: loopback only).
     CTL_B1=127.0.1.1 CTL_B2=127.0.1.2 CTL_LB1=127.0.2.42 CTL_LB2=127.0.3.42 CTL_ROGUE=127.0.9.42
     FIXTURE_CTL=127.0.4.100:8099
+}
+
+# _w_ns NAME ADDR...: a network namespace (held by a sleeping process) with
+# lo and eth0 up, eth0 on the bridge with ADDRs; commands run in it through
+# the prefix in WX[NAME].
+_w_ns() {
+    local name=$1 p a
+    shift
+    unshare -n sleep 100000 &
+    p=$!
+    WPID[ns-$name]=$p
+    WX[$name]="nsenter -t $p -n"
+    sleep 0.1
+    ip link add "v-$name" type veth peer name eth0 netns "$p" && ip link set "v-$name" master br0 up || return 1
+    ${WX[$name]} ip link set lo up && ${WX[$name]} ip link set eth0 up || return 1
+    for a in "$@"; do ${WX[$name]} ip addr add "$a/15" dev eth0 || return 1; done
+}
+
+# _w_split: the bridge, the backbone's addresses on it, and a namespace per
+# ISP (resolver, egress, DNS-LB) and per site.
+_w_split() {
+    ip link add br0 type bridge && ip link set br0 up || return 1
+    for a in $DNSA $B1 $B2 $ROGUE; do ip addr add "$a/15" dev br0 || return 1; done
+    _w_ns isp1 $ISP1 $EG1 $LB1 && _w_ns isp2 $ISP2 $EG2 $LB2 &&
+        _w_ns site1 $SITE1 && _w_ns site2 $SITE2 && _w_ns site3 $SITE3 || return 1
+    WX[lb1]=${WX[isp1]} WX[lb2]=${WX[isp2]}
+}
+
+# _w_site_ns SITE: the WX key of the namespace serving SITE ("" when shared).
+_w_site_ns() {
+    [ "${WORLD_SPLIT:-0}" = 1 ] || return 0
+    case $1 in "$SITE1") echo site1 ;; "$SITE2") echo site2 ;; *) echo site3 ;; esac
 }
 
 # url ADDR: host part of a URL.
@@ -93,7 +137,7 @@ world_certs() {
 _w_start() {
     local name=$1
     shift
-    "$@" >>"$W/$name.log" 2>&1 &
+    ${WX[$name]:-} "$@" >>"$W/$name.log" 2>&1 &
     WPID[$name]=$!
 }
 
@@ -133,22 +177,37 @@ _w_dns_up() { dig "${3:-+norec}" +time=1 +tries=1 @"$1" "$2" SOA | grep -q 'stat
 # world_sites: the fixture serves the three sites; each DNS-LB sees its own
 # delays (ISP 1 is near paris, ISP 2 near tokyo; newyork is far from both).
 world_sites() {
-    local l=()
-    for a in $SITE1 $SITE2 $SITE3; do l+=(--listen "$(_w_url "$a"):80"); done
-    python3 "$WTOP/tests/fixture/httpd.py" "${l[@]}" --control "$FIXTURE_CTL" >"$W/fixture.out" 2>"$W/fixture.log" &
-    WPID[sites]=$!
-    _w_wait 10 grep -qx ready "$W/fixture.out" || { cat "$W/fixture.log" >&2; return 1; }
+    local l=() a ns
+    if [ "${WORLD_SPLIT:-0}" = 1 ]; then # one fixture per site, in its namespace
+        for a in $SITE1 $SITE2 $SITE3; do
+            ns=$(_w_site_ns "$a")
+            ${WX[$ns]} python3 "$WTOP/tests/fixture/httpd.py" --listen "$a:80" --control "$FIXTURE_CTL" \
+                >"$W/$ns.out" 2>"$W/$ns.log" &
+            WPID[$ns]=$!
+            _w_wait 10 grep -qx ready "$W/$ns.out" || { cat "$W/$ns.log" >&2; return 1; }
+        done
+    else
+        for a in $SITE1 $SITE2 $SITE3; do l+=(--listen "$(_w_url "$a"):80"); done
+        python3 "$WTOP/tests/fixture/httpd.py" "${l[@]}" --control "$FIXTURE_CTL" >"$W/fixture.out" 2>"$W/fixture.log" &
+        WPID[sites]=$!
+        _w_wait 10 grep -qx ready "$W/fixture.out" || { cat "$W/fixture.log" >&2; return 1; }
+    fi
     world_delay "$SITE1" "$LB1" 5 && world_delay "$SITE2" "$LB1" 60 && world_delay "$SITE3" "$LB1" 120 &&
         world_delay "$SITE1" "$LB2" 120 && world_delay "$SITE2" "$LB2" 5 && world_delay "$SITE3" "$LB2" 60 &&
         world_delay "$SITE1" "$ROGUE" 5 && world_delay "$SITE2" "$ROGUE" 5 && world_delay "$SITE3" "$ROGUE" 5
 }
 
-# fixture control: world_fx PATH?QUERY
-world_fx() { python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "http://$FIXTURE_CTL$1"; }
+# world_fx SITE PATH?QUERY: the control port of the fixture serving SITE.
+world_fx() {
+    local ns
+    ns=$(_w_site_ns "$1")
+    ${WX[$ns]:-} python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' \
+        "http://$FIXTURE_CTL$2"
+}
 # world_delay SITE SOURCE MS: the delay SITE shows to checks from SOURCE.
-world_delay() { world_fx "/set?port=80&addr=$1&src=$2&delay_ms=$3" >/dev/null; }
+world_delay() { world_fx "$1" "/set?port=80&addr=$1&src=$2&delay_ms=$3" >/dev/null; }
 # world_site_status SITE CODE: what SITE answers (500: it fails its checks).
-world_site_status() { world_fx "/set?port=80&addr=$1&status=$2" >/dev/null; }
+world_site_status() { world_fx "$1" "/set?port=80&addr=$1&status=$2" >/dev/null; }
 
 world_nsd() {
     _w_render nsd.conf "$W/nsd/nsd.conf"
@@ -206,7 +265,7 @@ world_lbctl() {
     local id=$1 ctl
     shift
     case $id in lb1) ctl=$CTL_LB1 ;; lb2) ctl=$CTL_LB2 ;; *) ctl=$CTL_ROGUE ;; esac
-    "$WB/dnslb/dnslb-control" -s "$ctl@8954" -t 5 "$@"
+    ${WX[$id]:-} "$WB/dnslb/dnslb-control" -s "$ctl@8954" -t 5 "$@"
 }
 
 # world_bctl b1|b2 COMMAND...: dnsb-control of that DNS-B.
@@ -226,7 +285,7 @@ world_ask() {
     local isp=$1 name=$2 addr
     shift 2
     [ "$isp" = isp1 ] && addr=$ISP1 || addr=$ISP2
-    dig +time=3 +tries=1 @"$addr" "$name" "$RR" "$@"
+    ${WX[$isp]:-} dig +time=3 +tries=1 @"$addr" "$name" "$RR" "$@"
 }
 
 # world_answer ISP NAME [dig options]: the addresses only, one line.
