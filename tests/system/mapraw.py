@@ -12,7 +12,7 @@ and prints what the DNS-B answers, one line per message:
 
 Usage: mapraw.py --server 127.0.0.1@5380 --cert C --key K --ca CA [--id ID]
        [--seq N] [--lifetime S] [--dns ADDR]... [--claim PREFIX]...
-       [--bad version|oversize|truncated|type|garbage-after-hello]
+       [--bad version|oversize|truncated|type|garbage-after-hello|silent]
 """
 import argparse
 import ipaddress
@@ -177,6 +177,9 @@ def main():
         if a.bad not in ("version", "oversize", "truncated", "type"):
             s.sendall(frame(HELLO, hello))
             if read_frames(s, (HELLO,)) != HELLO:
+                return 0
+            if a.bad == "silent":  # says nothing more: the server's keepalives are not answered either
+                read_frames(s, ())
                 return 0
             if a.bad == "garbage-after-hello":
                 s.sendall(frame(REGISTER, tlv(1, a.id.encode()) + tlv(2, b"\0\0")))

@@ -23,7 +23,7 @@ PORT=${ports[0]} MPORT=${ports[1]} CPORT=${ports[2]}
 C=$TMP/certs
 mkdir -p "$C"
 make_ca "$C" ca && make_ca "$C" otherca && make_cert "$C" ca b1 127.0.0.1 && make_cert "$C" ca lb42 &&
-    make_cert "$C" ca rogue && make_cert "$C" otherca lb43 || { echo "openssl cannot make certificates"; exit 77; }
+    make_cert "$C" ca rogue && make_cert "$C" ca lb44 && make_cert "$C" otherca lb43 || { echo "openssl cannot make certificates"; exit 77; }
 
 cat >"$TMP/dnsb.conf" <<EOF
 server:
@@ -43,7 +43,12 @@ map:
     allow: lb42 127.0.0.0/8 ::1/128
     allow: rogue 10.0.0.0/8
     allow: lb43 127.0.0.0/8
+    allow: lb44 127.0.0.0/8
     lifetime: 10
+    max-claims: 2
+    max-connections: 8
+    handshake-timeout: 2
+    idle-timeout: 5
 service:
     name: www.foobar.example.
     mode: referral
@@ -104,6 +109,47 @@ check "still serving DNS" "$(ask)" "CNAME	lb42.www.foobar.example."
 out=$(as lb42 --seq "$(seq_ms)" --dns 127.0.0.42 --claim 127.0.0.1/32 --lifetime 10)
 check "still serving the map protocol" "$out" "accepted=127.0.0.1/32"
 check "malformed frames counted" "$(ctl stats)" "^map.malformed=[1-9]"
+
+# --- limits: claims per identity, connections, handshake and idle timeouts ---
+out=$(as lb44 --seq "$(seq_ms)" --dns 127.0.0.44 --claim 127.0.0.2/32 --claim 127.0.0.3/32 --claim 127.0.0.4/32)
+check "max-claims 2: the third claim rejected too-many" "$out" "accepted=127.0.0.2/32,127.0.0.3/32 rejected=too-many:127.0.0.4/32"
+# 10 TCP connections that never start TLS: 8 are held until the handshake
+# timeout (2 s), the others refused at once; then the server serves again.
+held=$(timeout 10 python3 - "$MPORT" <<'PY'
+import socket, sys, time
+socks, t0 = [], time.time()
+for _ in range(10):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+    socks.append(s)
+closed = {}
+while len(closed) < len(socks) and time.time() - t0 < 8:
+    for i, s in enumerate(socks):
+        if i in closed:
+            continue
+        s.settimeout(0.05)
+        try:
+            if s.recv(1) == b"":
+                closed[i] = time.time() - t0
+        except socket.timeout:
+            pass
+        except OSError:
+            closed[i] = time.time() - t0
+print(" ".join("%.1f" % closed.get(i, -1) for i in range(len(socks))))
+PY
+)
+n_fast=$(printf '%s\n' $held | awk '$1 >= 0 && $1 < 1' | wc -l)
+n_timed=$(printf '%s\n' $held | awk '$1 >= 1.5 && $1 < 4' | wc -l)
+check "max-connections 8: connections over the limit refused at once" "$n_fast" "^[2-9]$"
+check "handshake-timeout 2 s: silent connections closed after it" "$n_timed" "^[1-8]$"
+st=$(ctl stats)
+check "connection limit counted" "$st" "^map.limit_connections=[1-9]"
+check "handshake timeouts counted" "$st" "^map.limit_handshake=[1-9]"
+check "claim limit counted" "$st" "^map.limit_claims=1$"
+# idle-timeout 5 s: a session that says HELLO and then nothing gets BYE idle
+out=$(timeout 15 python3 "$SRCDIR/tests/system/mapraw.py" --server "127.0.0.1@$MPORT" --ca "$C/ca.pem" \
+    --cert "$C/lb44.pem" --key "$C/lb44.key" --id lb44 --bad silent --timeout 12)
+check "idle-timeout: a silent session gets BYE idle" "$out" "^bye reason=3$"
+check "idle timeouts counted" "$(ctl stats)" "^map.limit_idle=1$"
 
 # --- dnsb-control explains the mapping -------------------------------------
 check "lookup names the LB and the prefix" "$(ctl lookup 127.0.0.1)" "lb: lb42 dynamic"
