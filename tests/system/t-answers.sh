@@ -92,7 +92,9 @@ out=$(q -b 127.0.0.1 +subnet=10.1.2.0/24 www.foobar.example A)
 check "ECS: the client subnet decides" "$out" 'CNAME.lb7\.www'
 check "ECS: scope is the mapping's prefix length" "$out" 'CLIENT-SUBNET: 10\.1\.2\.0/24/16'
 out=$(q -b 127.0.0.1 +subnet=192.0.2.0/24 www.foobar.example A)
-check "ECS: unmapped subnet gets fail-open" "$out" 'IN.A.192\.0\.2\.10'
+check "ECS: an unmapped subnet falls back to the resolver's DNS-LB" "$out" 'CNAME.lb42\.www'
+out=$(q -b 127.0.0.9 +subnet=192.0.2.0/24 www.foobar.example A)
+check "ECS: unmapped subnet from an unmapped resolver gets fail-open" "$out" 'IN.A.192\.0\.2\.10'
 
 out=$(q glb.example.net SOA)
 check "SOA at the zone apex" "$out" '^glb\.example\.net\. 3600 IN SOA b1\.glb\.example\.net\. hostmaster\.glb\.example\.net\.'
