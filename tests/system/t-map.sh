@@ -105,10 +105,14 @@ check "oversized frame: ERROR limit" "$(as lb42 --bad oversize)" "^error code=4 
 check "field past the end: ERROR malformed" "$(as lb42 --bad truncated)" "^error code=2 "
 check "unknown type: ERROR unsupported" "$(as lb42 --bad type)" "^error code=6 "
 check "bad REGISTER after HELLO: ERROR malformed" "$(as lb42 --bad garbage-after-hello)" "^error code=2 "
-check "still serving DNS" "$(ask)" "CNAME	lb42.www.foobar.example."
 out=$(as lb42 --seq "$(seq_ms)" --dns 127.0.0.42 --claim 127.0.0.1/32 --lifetime 10)
 check "still serving the map protocol" "$out" "accepted=127.0.0.1/32"
+check "still serving DNS with the registration" "$(ask)" "CNAME	lb42.www.foobar.example."
 check "malformed frames counted" "$(ctl stats)" "^map.malformed=[1-9]"
+
+# --- dnsb-control explains the mapping -------------------------------------
+check "lookup names the LB and the prefix" "$(ctl lookup 127.0.0.1)" "lb: lb42 dynamic"
+check "list-lbs shows a dynamic registration" "$(ctl list-lbs)" "^lb42 +dynamic +127.0.0.42 +1 "
 
 # --- limits: claims per identity, connections, handshake and idle timeouts ---
 out=$(as lb44 --seq "$(seq_ms)" --dns 127.0.0.44 --claim 127.0.0.2/32 --claim 127.0.0.3/32 --claim 127.0.0.4/32)
@@ -151,11 +155,9 @@ out=$(timeout 15 python3 "$SRCDIR/tests/system/mapraw.py" --server "127.0.0.1@$M
 check "idle-timeout: a silent session gets BYE idle" "$out" "^bye reason=3$"
 check "idle timeouts counted" "$(ctl stats)" "^map.limit_idle=1$"
 
-# --- dnsb-control explains the mapping -------------------------------------
-check "lookup names the LB and the prefix" "$(ctl lookup 127.0.0.1)" "lb: lb42 dynamic"
-check "list-lbs shows a dynamic registration" "$(ctl list-lbs)" "^lb42 +dynamic +127.0.0.42 +1 "
-
 # --- kill -9, restart: same mappings at once from the database ---------------
+out=$(as lb42 --seq "$(seq_ms)" --dns 127.0.0.42 --claim 127.0.0.1/32 --lifetime 10)
+check "fresh registration before the kill" "$out" "accepted=127.0.0.1/32"
 sleep 0.3 # one commit interval of the store
 kill -9 "$DNSB_PID"
 wait "$DNSB_PID" 2>/dev/null
