@@ -53,6 +53,7 @@
 #include <time.h>
 
 #include "proto/map.h"
+#include "proto/stream.h"
 #include "shared/addr.h"
 
 /* ---- options and layout ----------------------------------------------- */
@@ -347,7 +348,7 @@ static struct {
     double ack_lat_sum, ack_lat_max;  /* refresh REGISTER -> ACK */
     uint64_t ack_lat_n;
     uint8_t *obuf;
-    uint8_t *arena;
+    glb_map_reader rd;
     glb_map_claim *claims;
     int reported;
     int stopping;
@@ -539,33 +540,13 @@ static void read_cb(struct bufferevent *bev, void *arg)
     lb *l = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
     while (l->bev == bev && (l->state == ST_HELLO || l->state == ST_UP)) {
-        size_t have = evbuffer_get_length(in), n = 0, total;
-        uint8_t hdr[GLB_MAP_HEADER_LEN];
-        size_t hl = have < sizeof(hdr) ? have : sizeof(hdr);
-        if (hl == 0)
-            break;
-        evbuffer_copyout(in, hdr, hl);
-        int r = glb_map_frame_check(hdr, hl, &n);
-        if (r < 0) {
-            lb_fail(l, &g.errors, "bad frame header");
-            return;
-        }
-        if (r == GLB_MAP_FRAME_READY)
-            total = n;
-        else if (hl < sizeof(hdr))
-            break;
-        else
-            total = hl + n;
-        if (have < total)
-            break;
-        uint8_t *frame = evbuffer_pullup(in, (ev_ssize_t)total);
         glb_map_msg m;
         glb_map_error e;
-        glb_map_msg_init(&m, g.arena, GLB_MAP_ARENA_MAX);
-        int rc = frame ? glb_map_decode(frame, total, &m, &e) : GLB_MAP_E_INTERNAL;
-        evbuffer_drain(in, total);
-        if (rc != GLB_MAP_OK) {
-            lb_fail(l, &g.errors, "undecodable frame");
+        int r = glb_map_read(&g.rd, in, &m, &e);
+        if (r == 0)
+            break;
+        if (r < 0 || e.code != GLB_MAP_OK) {
+            lb_fail(l, &g.errors, r < 0 ? "bad frame header" : "undecodable frame");
             return;
         }
         on_frame(l, &m);
@@ -739,9 +720,8 @@ static int cmd_run(void)
     EVP_PKEY *cak = read_key("ca.key");
     g.lbs = calloc(opt.lbs, sizeof(*g.lbs));
     g.obuf = malloc(GLB_MAP_MAX_FRAME);
-    g.arena = malloc(GLB_MAP_ARENA_MAX);
     g.claims = calloc(opt.claims, sizeof(*g.claims));
-    if (!g.lbs || !g.obuf || !g.arena || !g.claims)
+    if (!g.lbs || !g.obuf || !g.claims)
         die("out of memory");
     for (unsigned i = 0; i < opt.lbs; i++) {
         lb *l = &g.lbs[i];
@@ -788,7 +768,8 @@ static int cmd_run(void)
     SSL_CTX_free(g.ctx);
     X509_free(ca);
     EVP_PKEY_free(cak);
-    free(g.lbs), free(g.obuf), free(g.arena), free(g.claims);
+    free(g.lbs), free(g.obuf), free(g.claims);
+    glb_map_reader_free(&g.rd);
     return g.acked == opt.lbs ? 0 : 1;
 }
 

@@ -465,13 +465,7 @@ static int cmd_stats(void *arg, const char *args, struct evbuffer *out, glb_cont
             sum[i] += __atomic_load_n(&c->stats[w].n[i], __ATOMIC_RELAXED);
     for (int i = 0; i < DNSB_ST_COUNT; i++)
         evbuffer_add_printf(out, "dns.%s=%llu\n", dnsb_stat_names[i], sum[i]);
-    glb_server_stats ss;
-    glb_server_stats_get(c->server, &ss);
-    evbuffer_add_printf(out,
-                        "net.udp_queries=%llu\nnet.udp_answers=%llu\nnet.tcp_queries=%llu\nnet.tcp_answers=%llu\n"
-                        "net.tcp_conns=%llu\nnet.tcp_refused=%llu\nnet.tcp_timeouts=%llu\nnet.send_errors=%llu\n",
-                        ss.udp_queries, ss.udp_answers, ss.tcp_queries, ss.tcp_answers, ss.tcp_conns,
-                        ss.tcp_refused, ss.tcp_timeouts, ss.send_errors);
+    glb_server_stats_print(c->server, out);
     size_t regs, mappings, bytes, nstatic = 0;
     dnsb_registry_counts(c->reg, &regs, &mappings, &bytes);
     dnsb_registry_walk(c->reg, count_static, &nstatic);

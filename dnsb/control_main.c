@@ -91,15 +91,9 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    char line[512] = "";
-    for (int i = optind; i < argc; i++) {
-        size_t l = strlen(line);
-        if (l + strlen(argv[i]) + 2 >= sizeof(line)) {
-            fprintf(stderr, "dnsb-control: request too long\n");
-            return 2;
-        }
-        snprintf(line + l, sizeof(line) - l, "%s%s", i > optind ? " " : "", argv[i]);
-    }
+    char line[512];
+    if (glb_control_join("dnsb-control", argc, argv, optind, line, sizeof(line)) != 0)
+        return 2;
 
     /* What the options leave open comes from dnsb.conf: the one given, or
      * the default one when it is there. */

@@ -22,6 +22,7 @@
 #include "config.h"
 #include "dnsb/svcset.h"
 #include "proto/map.h"
+#include "proto/stream.h"
 #include "shared/dname.h"
 #include "shared/log.h"
 #include "shared/server_int.h"
@@ -84,8 +85,7 @@ struct dnsb_mapserver {
     dnsb_svcset *svc, *svc_prev;
     double next_expiry;
     dnsb_map_stats st;
-    uint8_t *arena;
-    size_t arena_cap;
+    glb_map_reader rd;          /* one for all sessions: each message is handled before the next */
     uint8_t *obuf;              /* one encoded frame */
 };
 
@@ -662,48 +662,29 @@ static void read_cb(struct bufferevent *bev, void *arg)
     dnsb_mapserver *ms = s->ms;
     struct evbuffer *in = bufferevent_get_input(bev);
     while (s->state == S_HELLO || s->state == S_EST) {
-        size_t have = evbuffer_get_length(in), n;
-        if (have == 0)
-            return;
-        const uint8_t *p = evbuffer_pullup(in, have < GLB_MAP_HEADER_LEN ? (ev_ssize_t)have : GLB_MAP_HEADER_LEN);
-        int rc = glb_map_frame_check(p, have, &n); /* reads the header only */
-        if (rc == -GLB_MAP_E_BAD_VERSION) {
-            ms->st.malformed++;
-            send_error(s, GLB_MAP_E_BAD_VERSION, 0, "frame version %u", p[0]);
-            return;
-        }
-        if (rc < 0) {
-            ms->st.limit_frame++;
-            send_error(s, GLB_MAP_E_LIMIT, 0, "frame over %u bytes", GLB_MAP_MAX_FRAME);
-            return;
-        }
-        if (rc == GLB_MAP_FRAME_NEED)
-            return;
-        size_t need = GLB_MAP_ARENA_FOR(n);
-        if (need > ms->arena_cap) {
-            uint8_t *a = realloc(ms->arena, need);
-            if (!a) {
-                send_error(s, GLB_MAP_E_INTERNAL, 0, "out of memory");
-                return;
-            }
-            ms->arena = a;
-            ms->arena_cap = need;
-        }
         glb_map_msg m;
         glb_map_error e;
-        glb_map_msg_init(&m, ms->arena, ms->arena_cap);
-        rc = glb_map_decode(evbuffer_pullup(in, (ev_ssize_t)n), n, &m, &e);
-        evbuffer_drain(in, n);
+        int r = glb_map_read(&ms->rd, in, &m, &e);
+        if (r == 0)
+            return;
+        if (r < 0) { /* the header already says the stream cannot go on */
+            if (e.code == GLB_MAP_E_LIMIT)
+                ms->st.limit_frame++;
+            else if (e.code == GLB_MAP_E_BAD_VERSION)
+                ms->st.malformed++;
+            send_error(s, e.code, 0, "%s", e.text);
+            return;
+        }
         s->frames_in++;
         ms->st.frames_in++;
         s->t_rx = mono();
         s->last_frame = wall();
-        if (rc != GLB_MAP_OK) {
-            if (rc == GLB_MAP_E_LIMIT)
+        if (e.code != GLB_MAP_OK) {
+            if (e.code == GLB_MAP_E_LIMIT)
                 ms->st.limit_frame++;
             else
                 ms->st.malformed++;
-            send_error(s, rc, e.type, "%s", e.text);
+            send_error(s, e.code, e.type, "%s", e.text);
             return;
         }
         on_frame(s, &m);
@@ -1201,7 +1182,7 @@ void dnsb_mapserver_free(dnsb_mapserver *ms)
     dnsb_svcset_free(ms->svc);
     dnsb_svcset_free(ms->svc_prev);
     SSL_CTX_free(ms->tls);
-    free(ms->arena);
+    glb_map_reader_free(&ms->rd);
     free(ms->obuf);
     free(ms);
 }

@@ -72,13 +72,7 @@ static int cmd_stats(void *arg, const char *args, struct evbuffer *out, glb_cont
             sum[i] += __atomic_load_n(&c->stats[w].n[i], __ATOMIC_RELAXED);
     for (int i = 0; i < LB_ST_COUNT; i++)
         evbuffer_add_printf(out, "dns.%s=%llu\n", lb_stat_names[i], sum[i]);
-    glb_server_stats ss;
-    glb_server_stats_get(c->server, &ss);
-    evbuffer_add_printf(out,
-                        "net.udp_queries=%llu\nnet.udp_answers=%llu\nnet.tcp_queries=%llu\nnet.tcp_answers=%llu\n"
-                        "net.tcp_conns=%llu\nnet.tcp_refused=%llu\nnet.tcp_timeouts=%llu\nnet.send_errors=%llu\n",
-                        ss.udp_queries, ss.udp_answers, ss.tcp_queries, ss.tcp_answers, ss.tcp_conns,
-                        ss.tcp_refused, ss.tcp_timeouts, ss.send_errors);
+    glb_server_stats_print(c->server, out);
     lb_prober_stats ps;
     lb_prober_stats_get(c->prober, &ps);
     evbuffer_add_printf(out,

@@ -50,14 +50,8 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    char line[512] = "";
-    for (int i = optind; i < argc; i++) {
-        size_t l = strlen(line);
-        if (l + strlen(argv[i]) + 2 >= sizeof(line)) {
-            fprintf(stderr, "dnslb-control: request too long\n");
-            return 2;
-        }
-        snprintf(line + l, sizeof(line) - l, "%s%s", i > optind ? " " : "", argv[i]);
-    }
+    char line[512];
+    if (glb_control_join("dnslb-control", argc, argv, optind, line, sizeof(line)) != 0)
+        return 2;
     return glb_control_request(&addr, NULL, line, stdout, timeout);
 }

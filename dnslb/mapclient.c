@@ -24,6 +24,7 @@
 #include "config.h"
 #include "dnslb/mapsvc.h"
 #include "proto/map.h"
+#include "proto/stream.h"
 #include "shared/dname.h"
 #include "shared/log.h"
 #include "shared/tls.h"
@@ -105,6 +106,7 @@ struct lb_mapclient {
     uint8_t *image;              /* the last registration encoded with sequence 1: changes show */
     size_t image_len;
     struct event *ev_notify, *ev_done, *t_shutdown;
+    glb_map_reader rd;           /* decodes every session's frames, one at a time */
     uint8_t *rk_frame;           /* the last RANKING, encoded once for every session */
     size_t rk_len;
     struct event *t_rank;        /* sends it, at most once a second */
@@ -933,48 +935,24 @@ static void read_cb(struct bufferevent *bev, void *arg)
     sess *s = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
     while (s->state == ST_HELLO || s->state == ST_UP) {
-        size_t have = evbuffer_get_length(in), n = 0, total;
-        uint8_t hdr[GLB_MAP_HEADER_LEN];
-        size_t hl = have < sizeof(hdr) ? have : sizeof(hdr);
-        if (hl == 0)
-            break;
-        evbuffer_copyout(in, hdr, hl);
-        int r = glb_map_frame_check(hdr, hl, &n);
-        if (r < 0) { /* bad version, or a length over the limit: not read further */
-            sess_error(s, -r, r == -GLB_MAP_E_LIMIT ? "frame over 1 MiB" : "frame version not 1", 0);
-            return;
-        }
-        if (r == GLB_MAP_FRAME_READY)
-            total = n;
-        else if (hl < sizeof(hdr))
-            break;
-        else
-            total = hl + n; /* the header said so: n <= GLB_MAP_MAX_PAYLOAD */
-        if (have < total)
-            break;
-        uint8_t *frame = evbuffer_pullup(in, (ev_ssize_t)total);
-        size_t cap = GLB_MAP_ARENA_FOR(total);
-        void *arena = malloc(cap);
-        if (!frame || !arena) {
-            free(arena);
-            sess_error(s, GLB_MAP_E_INTERNAL, "out of memory", 0);
-            return;
-        }
         glb_map_msg m;
         glb_map_error e;
-        glb_map_msg_init(&m, arena, cap);
-        int rc = glb_map_decode(frame, total, &m, &e);
-        evbuffer_drain(in, total); /* the message lives in the arena */
+        int r = glb_map_read(&s->mc->rd, in, &m, &e);
+        if (r == 0)
+            break;
+        if (r < 0) { /* bad version, or a length over the limit: not read further */
+            sess_error(s, e.code, e.text, 0);
+            return;
+        }
         s->last_recv = mono();
-        if (rc != GLB_MAP_OK) {
+        if (e.code != GLB_MAP_OK) {
             if (e.type == GLB_MAP_ERROR) /* never an ERROR about an ERROR */
                 sess_fail(s, 0, "bad ERROR frame: %s", e.text);
             else
-                sess_error(s, rc, e.text, e.type);
+                sess_error(s, e.code, e.text, e.type);
         } else {
             on_msg(s, &m);
         }
-        free(arena);
     }
     if (s->state == ST_HELLO || s->state == ST_UP)
         sess_arm(s);
@@ -1338,6 +1316,7 @@ void lb_mapclient_free(lb_mapclient *mc)
     if (mc->t_rank)
         event_free(mc->t_rank);
     free(mc->rk_frame);
+    glb_map_reader_free(&mc->rd);
     free(mc->clients);
     free(mc->claims);
     free(mc->image);

@@ -516,3 +516,17 @@ int glb_control_request(const glb_addr *addr, SSL_CTX *tls, const char *line, vo
     free(buf);
     return status;
 }
+
+int glb_control_join(const char *prog, int argc, char **argv, int first, char *line, size_t len)
+{
+    size_t l = 0;
+    line[0] = '\0';
+    for (int i = first; i < argc; i++) {
+        if (l + strlen(argv[i]) + 2 >= len) {
+            fprintf(stderr, "%s: request too long\n", prog);
+            return -1;
+        }
+        l += (size_t)snprintf(line + l, len - l, "%s%s", i > first ? " " : "", argv[i]);
+    }
+    return 0;
+}

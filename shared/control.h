@@ -63,6 +63,10 @@ struct evbuffer *glb_control_out(glb_control_conn *conn);
 /* Sends a deferred answer (ok = 1, or 0 with the reason in the buffer). */
 void glb_control_reply(glb_control_conn *conn, int ok);
 
+/* The control tools' command line: argv[first..argc) joined by spaces into
+ * line. 0, or -1 with "PROG: request too long" on stderr. */
+int glb_control_join(const char *prog, int argc, char **argv, int first, char *line, size_t len);
+
 /* Client side: sends "COMMAND ARGS" to addr and writes the answer text to
  * out (a FILE *), or the error to stderr. tls NULL: plain TCP; else a client
  * context (glb_tls_client_ctx): the server's certificate must verify, and the

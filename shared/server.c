@@ -12,6 +12,7 @@
 #endif
 
 #include <errno.h>
+#include <event2/buffer.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -406,4 +407,15 @@ void glb_server_stats_get(const glb_server *s, glb_server_stats *out)
         GLB_SRV_SUM(send_errors);
 #undef GLB_SRV_SUM
     }
+}
+
+void glb_server_stats_print(const glb_server *s, struct evbuffer *out)
+{
+    glb_server_stats ss;
+    glb_server_stats_get(s, &ss);
+    evbuffer_add_printf(out,
+                        "net.udp_queries=%llu\nnet.udp_answers=%llu\nnet.tcp_queries=%llu\nnet.tcp_answers=%llu\n"
+                        "net.tcp_conns=%llu\nnet.tcp_refused=%llu\nnet.tcp_timeouts=%llu\nnet.send_errors=%llu\n",
+                        ss.udp_queries, ss.udp_answers, ss.tcp_queries, ss.tcp_answers, ss.tcp_conns,
+                        ss.tcp_refused, ss.tcp_timeouts, ss.send_errors);
 }

@@ -12,6 +12,8 @@
 #include <sys/socket.h>
 
 #include "shared/addr.h"
+
+struct evbuffer;
 #include "shared/qsbr.h"
 
 /* One query to answer. */
@@ -67,5 +69,8 @@ void glb_server_free(glb_server *s);
 
 /* Adds up the workers' counters (each written by its worker only). */
 void glb_server_stats_get(const glb_server *s, glb_server_stats *out);
+
+/* The counters as "net.NAME=VALUE" lines, for the control tools' stats. */
+void glb_server_stats_print(const glb_server *s, struct evbuffer *out);
 
 #endif
