@@ -74,6 +74,11 @@ static const char *h_allow(void *ctx, const glb_cfg_val *v, char *e, size_t el)
         snprintf(e, el, "bad identity '%s' (1-63 of a-z 0-9 -)", v->words[0]);
         return e;
     }
+    for (size_t i = 0; i < m->nallows; i++)
+        if (strcmp(m->allows[i].id, v->words[0]) == 0) {
+            snprintf(e, el, "identity '%s' repeats: one allow line per identity", v->words[0]);
+            return e;
+        }
     dnsb_allow *al = glb_cfg_push(&m->allows, &m->nallows, sizeof(*al));
     if (!al)
         return NOMEM;

@@ -372,7 +372,12 @@ static int cmd_lookup(void *arg, const char *args, struct evbuffer *out, glb_con
     evbuffer_add_printf(out, "address: %s\n", glb_addr_str(&a, buf, sizeof(buf)));
     evbuffer_add_printf(out, "key: %s\n", glb_prefix_str(&key, buf, sizeof(buf)));
     if (n == 0) {
-        evbuffer_add_printf(out, "no mapping: fail-open (sites by weight:");
+        if (keylen < glb_addr_bytes(a.family) * 8) /* as answers do (dnsb(8), step 5) */
+            evbuffer_add_printf(out, "no mapping for this client subnet: a query carrying it gets its resolver's "
+                                     "mapping (lookup the resolver's address), else ");
+        else
+            evbuffer_add_printf(out, "no mapping: ");
+        evbuffer_add_printf(out, "fail-open (sites by weight:");
         for (size_t i = 0; i < t->conf->nservices; i++) {
             evbuffer_add_printf(out, "%s %s ", i ? ";" : "",
                                 glb_dname_to_str(t->services[i].conf->name, buf, sizeof(buf)));
@@ -493,9 +498,10 @@ static int cmd_stats(void *arg, const char *args, struct evbuffer *out, glb_cont
                             (unsigned long long)m.withdrawals, (unsigned long long)m.stale,
                             (unsigned long long)m.refused, (unsigned long long)m.claims_accepted,
                             (unsigned long long)m.claims_rejected);
-        for (unsigned r = 1; r < 8; r++)
+        for (unsigned r = 1; r <= GLB_MAP_REJ_BAD_ADDRESS; r++)
             evbuffer_add_printf(out, "map.rejected.%s=%llu\n", glb_map_reject_name(r),
                                 (unsigned long long)m.rejected[r]);
+        evbuffer_add_printf(out, "map.rejected.other=%llu\n", (unsigned long long)(m.rejected[0] + m.rejected[7]));
         evbuffer_add_printf(out,
                             "map.expirations=%llu\nmap.rankings=%llu\nmap.services_sent=%llu\n"
                             "map.frames_in=%llu\nmap.frames_out=%llu\nmap.services_serial=%llu\n",

@@ -1084,9 +1084,7 @@ static void narrow(dnsb_mapserver *ms, const char *id)
     n.claims = c;
     dnsb_registry_remove(ms->reg, id);
     dnsb_registry_put(ms->reg, &n);
-    rankings_free(who->rk, who->nrk);
-    who->rk = NULL;
-    who->nrk = 0;
+    publish_rankings(ms, who); /* the remove took them from the map */
     free(c);
     log_notice("map: %s: %zu claim(s) no longer allowed, removed", id, g->nclaims - keep);
 }
@@ -1113,6 +1111,8 @@ void dnsb_mapserver_reload(dnsb_mapserver *ms, const dnsb_conf *conf)
     for (size_t i = 0; i < ids.n; i++)
         narrow(ms, ids.ids[i]);
     free(ids.ids);
+    for (size_t i = 0; ms->store && i < conf->nlbs; i++) /* configured statically now: the file owns them */
+        dnsb_store_del(ms->store, conf->lbs[i].id, 0);
     for (sess *s = ms->sessions; s; s = s->next) /* identities that lost their allow line */
         if (s->state == S_EST && (!allow_of(ms, s->id) || is_static_id(conf, s->id)))
             send_bye(s, GLB_MAP_BYE_SHUTDOWN, "no longer allowed");

@@ -27,9 +27,8 @@
  * - a sequence not above the identity's last accepted one (kept across
  *   withdrawals, expiries and restarts) changes nothing (stale).
  * - a reload that narrows an identity's allow list removes its claims that
- *   fall outside (the registration is rebuilt; its rankings are dropped
- *   until the DNS-LB reports again); removing its allow line removes the
- *   registration and closes the session.
+ *   fall outside (the registration is rebuilt with its rankings); removing
+ *   its allow line removes the registration and closes the session.
  * SPDX-License-Identifier: BSD-3-Clause */
 #ifndef DNSB_MAPSERVER_H
 #define DNSB_MAPSERVER_H

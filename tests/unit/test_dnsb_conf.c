@@ -77,6 +77,11 @@ static void test_errors(void **state)
     (void)state;
     expect("server:\n  listen: 127.0.0.1@5300\n", "t.conf:1: key 'zone': missing");
     expect(BASE "  workers: 0\n", "t.conf:5: key 'workers': 0 out of range 1..64");
+    expect(BASE "map:\n  listen: 127.0.0.1@5380\n  tls-cert-file: c\n  tls-key-file: k\n  tls-ca-file: a\n"
+                "  allow: lb42 10.0.0.0/8\n  allow: lb42 192.0.2.0/24\n",
+           "t.conf:11: key 'allow': identity 'lb42' repeats: one allow line per identity");
+    expect(BASE "map:\n  allow: LB42 10.0.0.0/8\n", "t.conf:6: key 'allow': bad identity 'LB42'");
+    expect(BASE "map:\n  allow: lb42 10.0.0.1/8\n", "t.conf:6: key 'allow': bad prefix '10.0.0.1/8'");
     expect(BASE "  listen: localhost@53\n", "t.conf:5: key 'listen': bad address 'localhost@53'");
     expect(BASE "  zone-ns: b2.glb.example.net. nowhere\n", "t.conf:5: key 'zone-ns': bad address 'nowhere'");
     expect(BASE "  whoami: whoami.elsewhere.\n", "key 'whoami': must be a name below the zone");
