@@ -104,7 +104,7 @@ _w_split() {
 
 # _w_site_ns SITE: the WX key of the namespace serving SITE ("" when shared).
 _w_site_ns() {
-    [ "${WORLD_SPLIT:-0}" = 1 ] || return 0
+    [ "${WORLD_SPLIT:-0}" = 1 ] || { echo sites; return 0; }
     case $1 in "$SITE1") echo site1 ;; "$SITE2") echo site2 ;; *) echo site3 ;; esac
 }
 
