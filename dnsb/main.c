@@ -1,5 +1,6 @@
 /* dnsb: the backbone DNS server. Thin daemon around dnsb/ and shared/.
  * SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
 #include <event2/event.h>
 #include <openssl/ssl.h>
 #include <getopt.h>
@@ -9,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,6 +27,8 @@
 #include "shared/qsbr.h"
 #include "shared/server.h"
 #include "shared/tls.h"
+
+#define MAIN_NICE 5 /* the main thread's nice value, with a map server */
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -296,6 +301,11 @@ int main(int argc, char **argv)
         log_err("cannot start the workers");
         return 1;
     }
+    /* This thread does the map protocol's TLS and the registry's writes:
+     * when CPUs are short, answering comes first (Linux: nice is per thread;
+     * the answering threads, started above, keep theirs). */
+    if (d.ms && setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), MAIN_NICE) != 0)
+        log_debug("cannot lower the main thread's priority: %s", strerror(errno));
     log_notice("dnsb %s serving %zu services, %zu lbs with %u workers", PACKAGE_VERSION, cf->nservices,
                cf->nlbs, cf->workers);
     event_base_dispatch(d.base);
