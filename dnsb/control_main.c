@@ -77,22 +77,18 @@ int main(int argc, char **argv)
         case 'K': key = optarg; break;
         case 'A': ca = optarg; break;
         case 't':
-            if (sscanf(optarg, "%u", &timeout) != 1 || timeout == 0) {
-                fprintf(stderr, "dnsb-control: bad timeout '%s'\n", optarg);
+            if (glb_control_timeout_arg("dnsb-control", optarg, &timeout) != 0)
                 return 2;
-            }
             break;
         case 'v': printf("dnsb-control %s\n", PACKAGE_VERSION); return 0;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
-    if (optind >= argc) {
-        usage(stderr);
-        return 2;
-    }
     char line[512];
-    if (glb_control_join("dnsb-control", argc, argv, optind, line, sizeof(line)) != 0)
+    if (optind >= argc)
+        usage(stderr);
+    if (optind >= argc || glb_control_join("dnsb-control", argc, argv, optind, line, sizeof(line)) != 0)
         return 2;
 
     /* What the options leave open comes from dnsb.conf: the one given, or

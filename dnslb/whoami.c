@@ -466,6 +466,22 @@ static void poll_cb(evutil_socket_t fd, short what, void *arg)
     evtimer_add(w->t_poll, &tv);
 }
 
+/* The resolvers rc names, else resolv.conf's (whose stat is kept, so a
+ * change shows). Returns how many went into list. */
+static size_t resolver_list(lb_whoami *w, const lb_resolver_conf *rc, lb_nameserver *list)
+{
+    size_t n = 0;
+    if (rc->naddrs == 0) {
+        struct stat st;
+        w->rc_stat_ok = stat(w->resolv_conf, &st) == 0;
+        if (w->rc_stat_ok)
+            w->rc_stat = st;
+        return read_resolv_conf(w, list);
+    }
+    from_conf(rc, list, &n);
+    return n;
+}
+
 lb_whoami *lb_whoami_new(struct event_base *base, const lb_resolver_conf *rc, const lb_whoami_params *p,
                          lb_whoami_cb cb, void *arg, char *err, size_t errlen)
 {
@@ -507,17 +523,8 @@ lb_whoami *lb_whoami_new(struct event_base *base, const lb_resolver_conf *rc, co
         return NULL;
     }
     lb_nameserver list[LB_WHOAMI_MAX_RESOLVERS];
-    size_t n = 0;
     w->from_resolv_conf = rc->naddrs == 0;
-    if (w->from_resolv_conf) {
-        struct stat st;
-        w->rc_stat_ok = stat(w->resolv_conf, &st) == 0;
-        if (w->rc_stat_ok)
-            w->rc_stat = st;
-        n = read_resolv_conf(w, list);
-    } else {
-        from_conf(rc, list, &n);
-    }
+    size_t n = resolver_list(w, rc, list);
     if (set_resolvers(w, list, n, err, errlen) != 0) {
         lb_whoami_free(w);
         return NULL;
@@ -784,17 +791,8 @@ int lb_whoami_reconfigure(lb_whoami *w, const lb_resolver_conf *rc, unsigned int
     int ta_changed = strcmp(w->trust_anchor, rc->trust_anchor) != 0;
     snprintf(w->trust_anchor, sizeof(w->trust_anchor), "%s", rc->trust_anchor);
     lb_nameserver list[LB_WHOAMI_MAX_RESOLVERS];
-    size_t n = 0;
     int from_rc = rc->naddrs == 0;
-    if (from_rc) {
-        struct stat st;
-        w->rc_stat_ok = stat(w->resolv_conf, &st) == 0;
-        if (w->rc_stat_ok)
-            w->rc_stat = st;
-        n = read_resolv_conf(w, list);
-    } else {
-        from_conf(rc, list, &n);
-    }
+    size_t n = resolver_list(w, rc, list);
     if (from_rc != w->from_resolv_conf) {
         w->from_resolv_conf = from_rc;
         evtimer_del(w->t_poll);

@@ -530,3 +530,12 @@ int glb_control_join(const char *prog, int argc, char **argv, int first, char *l
     }
     return 0;
 }
+
+int glb_control_timeout_arg(const char *prog, const char *s, unsigned *timeout)
+{
+    if (sscanf(s, "%u", timeout) != 1 || *timeout == 0) {
+        fprintf(stderr, "%s: bad timeout '%s'\n", prog, s);
+        return -1;
+    }
+    return 0;
+}

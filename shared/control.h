@@ -67,6 +67,10 @@ void glb_control_reply(glb_control_conn *conn, int ok);
  * line. 0, or -1 with "PROG: request too long" on stderr. */
 int glb_control_join(const char *prog, int argc, char **argv, int first, char *line, size_t len);
 
+/* -t SECONDS of the control tools into *timeout (> 0). 0, or -1 with
+ * "PROG: bad timeout" on stderr. */
+int glb_control_timeout_arg(const char *prog, const char *s, unsigned *timeout);
+
 /* Client side: sends "COMMAND ARGS" to addr and writes the answer text to
  * out (a FILE *), or the error to stderr. tls NULL: plain TCP; else a client
  * context (glb_tls_client_ctx): the server's certificate must verify, and the
