@@ -98,6 +98,20 @@ static const char *h_allow(void *ctx, const glb_cfg_val *v, char *e, size_t el)
     return NULL;
 }
 
+static const char *h_control_allow(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    dnsb_conf *c = ctx;
+    if (!glb_id_valid(v->str)) {
+        snprintf(e, el, "bad identity '%s' (1-63 of a-z 0-9 -)", v->str);
+        return e;
+    }
+    char(*slot)[64] = glb_cfg_push(&c->control_allow, &c->ncontrol_allow, sizeof(*slot));
+    if (!slot)
+        return NOMEM;
+    snprintf(*slot, sizeof(*slot), "%s", v->str);
+    return NULL;
+}
+
 static const char *h_control(void *ctx, const glb_cfg_val *v, char *e, size_t el)
 {
     (void)e, (void)el;
@@ -264,6 +278,8 @@ const glb_cfg_key dnsb_conf_keys[] = {
      "LMDB directory keeping registrations across restarts (default: none)", SRV(database)},
     {"server", "control", GLB_CFG_ADDRPORT, 0, 0, 0, 8953, h_control,
      "ADDR[@PORT] of dnsb-control, over TLS (default: none)", 0},
+    {"server", "control-allow", GLB_CFG_STR, GLB_CFG_REPEAT, 0, 64, 0, h_control_allow,
+     "certificate CN that may use dnsb-control (repeatable; default: this DNS-B's own certificate's)", 0},
     {"server", "control-cert-file", GLB_CFG_STR, 0, 0, 256, 0, glb_cfg_set_str,
      "certificate of the control channel (default: the map's)", SRV(control_cert)},
     {"server", "control-key-file", GLB_CFG_STR, 0, 0, 256, 0, glb_cfg_set_str,
@@ -485,6 +501,7 @@ void dnsb_conf_free(dnsb_conf *c)
     }
     free(c->services);
     free(c->lbs);
+    free(c->control_allow);
     for (size_t i = 0; i < c->map.nallows; i++)
         free(c->map.allows[i].prefixes);
     free(c->map.allows);

@@ -93,6 +93,8 @@ typedef struct dnsb_conf {
     int has_control;
     glb_addr control;          /* dnsb-control, TLS */
     char control_cert[256], control_key[256], control_ca[256]; /* default: the map: files */
+    char (*control_allow)[64]; /* certificate CNs that may control; none: our own certificate's */
+    size_t ncontrol_allow;
     dnsb_map_conf map;
     /* service: and lb: sections */
     dnsb_service_conf *services;

@@ -111,6 +111,20 @@ static void log_stats(dnsb *d)
     log_notice("stats: %s", line);
 }
 
+/* Who may use dnsb-control: control-allow, else whoever holds our own
+ * certificate (dnsb-control's default), never just any DNS-LB of the CA. */
+static void control_allow(glb_control *c, const dnsb_conf *cf, SSL_CTX *tls)
+{
+    char own[1][64];
+    if (cf->ncontrol_allow)
+        glb_control_set_allowed(c, (const char(*)[64])cf->control_allow, cf->ncontrol_allow);
+    else if (glb_tls_ctx_id(tls, own[0], sizeof(own[0])) == 0)
+        glb_control_set_allowed(c, (const char(*)[64])own, 1);
+    else
+        log_warn("control: the certificate has no usable CN and no control-allow is set: "
+                 "any certificate of the CA may control this server");
+}
+
 /* Rereads the configuration (SIGHUP, dnsb-control reload): 0 with a summary
  * in msg, or -1 with the reason, the previous configuration still serving. */
 static int reload(void *arg, char *msg, size_t msglen)
@@ -139,6 +153,7 @@ static int reload(void *arg, char *msg, size_t msglen)
             glb_control_set_tls(d->control, tls);
             SSL_CTX_free(d->control_tls);
             d->control_tls = tls;
+            control_allow(d->control, n, tls);
         } else
             log_warn("reload: control keeps its previous certificates: %s", err);
     }
@@ -296,6 +311,7 @@ int main(int argc, char **argv)
             return 1;
         }
         d.ctl.control = d.control;
+        control_allow(d.control, cf, d.control_tls);
     }
     if (glb_server_start(d.server) != 0) {
         log_err("cannot start the workers");

@@ -903,13 +903,6 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- life cycle ------------------------------------------------------------ */
 
-static int cert_cn(SSL_CTX *ctx, char *id, size_t len)
-{
-    X509 *x = SSL_CTX_get0_certificate(ctx);
-    X509_NAME *n = x ? X509_get_subject_name(x) : NULL;
-    return n && X509_NAME_get_text_by_NID(n, NID_commonName, id, (int)len) > 0 && glb_map_id_valid(id) ? 0 : -1;
-}
-
 dnsb_mapserver *dnsb_mapserver_new(const dnsb_conf *conf, dnsb_registry *reg, char *err, size_t errlen)
 {
     const dnsb_map_conf *mc = &conf->map;
@@ -932,7 +925,7 @@ dnsb_mapserver *dnsb_mapserver_new(const dnsb_conf *conf, dnsb_registry *reg, ch
         snprintf(err, errlen, "map: %s", e);
         goto fail;
     }
-    if (cert_cn(ms->tls, ms->id, sizeof(ms->id)) != 0) {
+    if (glb_tls_ctx_id(ms->tls, ms->id, sizeof(ms->id)) != 0) {
         snprintf(err, errlen, "map: tls-cert-file '%s': its subject CN is not a valid node id", mc->tls_cert);
         goto fail;
     }
@@ -1095,7 +1088,7 @@ void dnsb_mapserver_reload(dnsb_mapserver *ms, const dnsb_conf *conf)
     char e[512];
     SSL_CTX *tls = glb_tls_server_ctx(mc->tls_cert, mc->tls_key, mc->tls_ca, e, sizeof(e));
     char id[64];
-    if (tls && cert_cn(tls, id, sizeof(id)) == 0) {
+    if (tls && glb_tls_ctx_id(tls, id, sizeof(id)) == 0) {
         SSL_CTX_free(ms->tls);
         ms->tls = tls;
         snprintf(ms->id, sizeof(ms->id), "%s", id);

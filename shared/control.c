@@ -34,6 +34,8 @@ struct glb_control {
     unsigned nconns;
     glb_control_conn *conns;
     glb_control_stats st;
+    char (*allowed)[64];   /* certificate CNs that may send commands; none: any */
+    size_t nallowed;
 };
 
 struct glb_control_conn {
@@ -198,6 +200,15 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
             conn_free(k);
             return;
         }
+        size_t a = 0;
+        while (a < k->c->nallowed && strcmp(k->c->allowed[a], id) != 0)
+            a++;
+        if (k->c->nallowed && a == k->c->nallowed) {
+            k->c->st.refused++;
+            log_notice("control: refused %s: certificate CN '%s' may not control this server", k->peer, id);
+            conn_free(k);
+            return;
+        }
         log_debug("control: %s is %s", k->peer, id);
         snprintf(k->peer, sizeof(k->peer), "%s", id);
         k->established = 1;
@@ -315,6 +326,7 @@ void glb_control_free(glb_control *c)
         conn_free(c->conns);
     evconnlistener_free(c->lev);
     SSL_CTX_free(c->tls);
+    free(c->allowed);
     free(c);
 }
 
@@ -537,5 +549,18 @@ int glb_control_timeout_arg(const char *prog, const char *s, unsigned *timeout)
         fprintf(stderr, "%s: bad timeout '%s'\n", prog, s);
         return -1;
     }
+    return 0;
+}
+
+int glb_control_set_allowed(glb_control *c, const char (*ids)[64], size_t n)
+{
+    char(*a)[64] = n ? malloc(n * sizeof(*a)) : NULL;
+    if (n && !a)
+        return -1;
+    if (n)
+        memcpy(a, ids, n * sizeof(*a));
+    free(c->allowed);
+    c->allowed = a;
+    c->nallowed = n;
     return 0;
 }

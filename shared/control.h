@@ -44,6 +44,10 @@ void glb_control_free(glb_control *c);
  * plain channel stays plain. */
 void glb_control_set_tls(glb_control *c, SSL_CTX *tls);
 
+/* Only clients whose certificate CN is one of ids[0..n) may send commands
+ * (TLS channels; n = 0: any certificate the CA vouches for). Copied. */
+int glb_control_set_allowed(glb_control *c, const char (*ids)[64], size_t n);
+
 /* Counters of the channel itself. */
 typedef struct glb_control_stats {
     unsigned long long conns;     /* connections accepted */

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "shared/site.h"
+
 static void ssl_error(char *err, size_t errlen, const char *what, const char *file)
 {
     unsigned long e = ERR_get_error();
@@ -97,4 +99,11 @@ int glb_tls_peer_id(SSL *ssl, char *id, size_t idlen)
     }
     X509_free(cert);
     return rc;
+}
+
+int glb_tls_ctx_id(SSL_CTX *ctx, char *id, size_t idlen)
+{
+    X509 *x = SSL_CTX_get0_certificate(ctx);
+    X509_NAME *n = x ? X509_get_subject_name(x) : NULL;
+    return n && X509_NAME_get_text_by_NID(n, NID_commonName, id, (int)idlen) > 0 && glb_id_valid(id) ? 0 : -1;
 }

@@ -19,6 +19,10 @@ SSL_CTX *glb_tls_server_ctx(const char *cert_file, const char *key_file, const c
 SSL_CTX *glb_tls_client_ctx(const char *cert_file, const char *key_file, const char *ca_file, char *err,
                             size_t errlen);
 
+/* The identity (subject CN, a valid id) of ctx's own certificate into id.
+ * 0, or -1 when it has none. */
+int glb_tls_ctx_id(SSL_CTX *ctx, char *id, size_t idlen);
+
 /* The verified peer's identity (subject CN) into id. 0, or -1 when the peer
  * presented no verified certificate or no usable CN. */
 int glb_tls_peer_id(SSL *ssl, char *id, size_t idlen);

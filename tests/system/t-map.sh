@@ -111,6 +111,10 @@ check "still serving DNS with the registration" "$(ask)" "CNAME	lb42.www.foobar.
 check "malformed frames counted" "$(ctl stats)" "^map.malformed=[1-9]"
 
 # --- dnsb-control explains the mapping -------------------------------------
+# a DNS-LB's certificate (same CA) may not control the DNS-B
+out=$("$BUILDDIR/dnsb/dnsb-control" -s "127.0.0.1@$CPORT" -C "$C/lb42.pem" -K "$C/lb42.key" -A "$C/ca.pem" -t 5 status 2>&1)
+check_not "a DNS-LB's certificate cannot use dnsb-control" "$out" "^version:"
+check "refusal logged" "$(cat "$TMP/dnsb.log")" "control: refused .*certificate CN 'lb42' may not control"
 check "lookup names the LB and the prefix" "$(ctl lookup 127.0.0.1)" "lb: lb42 dynamic"
 check "list-lbs shows a dynamic registration" "$(ctl list-lbs)" "^lb42 +dynamic +127.0.0.42 +1 "
 

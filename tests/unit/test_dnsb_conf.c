@@ -81,6 +81,7 @@ static void test_errors(void **state)
                 "  allow: lb42 10.0.0.0/8\n  allow: lb42 192.0.2.0/24\n",
            "t.conf:11: key 'allow': identity 'lb42' repeats: one allow line per identity");
     expect(BASE "map:\n  allow: LB42 10.0.0.0/8\n", "t.conf:6: key 'allow': bad identity 'LB42'");
+    expect(BASE "  control-allow: Operator 1\n", "t.conf:5: key 'control-allow'");
     expect(BASE "map:\n  allow: lb42 10.0.0.1/8\n", "t.conf:6: key 'allow': bad prefix '10.0.0.1/8'");
     expect(BASE "  listen: localhost@53\n", "t.conf:5: key 'listen': bad address 'localhost@53'");
     expect(BASE "  zone-ns: b2.glb.example.net. nowhere\n", "t.conf:5: key 'zone-ns': bad address 'nowhere'");
