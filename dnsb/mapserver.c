@@ -1061,10 +1061,10 @@ static void narrow(dnsb_mapserver *ms, const char *id)
         log_notice("map: %s is %s, its registration is dropped", id, stat ? "configured statically now" : "no longer allowed");
         return;
     }
-    size_t keep = 0;
+    size_t keep = 0, had = g->nclaims; /* g is gone once the registry changes */
     for (size_t i = 0; i < g->nclaims; i++)
         keep += claim_allowed(al, &g->claims[i]);
-    if (keep == g->nclaims)
+    if (keep == had)
         return;
     dnsb_reg n = *g;
     glb_prefix *c = malloc((g->nclaims + 1) * sizeof(*c));
@@ -1079,7 +1079,7 @@ static void narrow(dnsb_mapserver *ms, const char *id)
     dnsb_registry_put(ms->reg, &n);
     publish_rankings(ms, who); /* the remove took them from the map */
     free(c);
-    log_notice("map: %s: %zu claim(s) no longer allowed, removed", id, g->nclaims - keep);
+    log_notice("map: %s: %zu claim(s) no longer allowed, removed", id, had - keep);
 }
 
 void dnsb_mapserver_reload(dnsb_mapserver *ms, const dnsb_conf *conf)
