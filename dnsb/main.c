@@ -111,6 +111,34 @@ static void log_stats(dnsb *d)
     log_notice("stats: %s", line);
 }
 
+/* For -t: the map and control certificates load, fit their keys, and name
+ * a usable identity. 0, or -1 with err. */
+static int check_tls(const dnsb_conf *cf, char *err, size_t errlen)
+{
+    char e[512], id[64];
+    SSL_CTX *ctx;
+    if (cf->map.nlisten) {
+        if (!(ctx = glb_tls_server_ctx(cf->map.tls_cert, cf->map.tls_key, cf->map.tls_ca, e, sizeof(e)))) {
+            snprintf(err, errlen, "map: %s", e);
+            return -1;
+        }
+        int bad = glb_tls_ctx_id(ctx, id, sizeof(id)) != 0;
+        SSL_CTX_free(ctx);
+        if (bad) {
+            snprintf(err, errlen, "map: tls-cert-file '%s': its subject CN is not a valid node id", cf->map.tls_cert);
+            return -1;
+        }
+    }
+    if (cf->has_control) {
+        if (!(ctx = glb_tls_server_ctx(cf->control_cert, cf->control_key, cf->control_ca, e, sizeof(e)))) {
+            snprintf(err, errlen, "control: %s", e);
+            return -1;
+        }
+        SSL_CTX_free(ctx);
+    }
+    return 0;
+}
+
 /* Who may use dnsb-control: control-allow, else whoever holds our own
  * certificate (dnsb-control's default), never just any DNS-LB of the CA. */
 static void control_allow(glb_control *c, const dnsb_conf *cf, SSL_CTX *tls)
@@ -226,9 +254,13 @@ int main(int argc, char **argv)
         return 1;
     }
     if (check_only) {
-        printf("%s: ok (%zu services, %zu lbs)\n", d.conf_file, t->conf->nservices, t->conf->nlbs);
+        int rc = check_tls(t->conf, err, sizeof(err));
+        if (rc == 0)
+            printf("%s: ok (%zu services, %zu lbs)\n", d.conf_file, t->conf->nservices, t->conf->nlbs);
+        else
+            fprintf(stderr, "dnsb: %s: %s\n", d.conf_file, err);
         dnsb_table_free(t);
-        return 0;
+        return rc == 0 ? 0 : 1;
     }
     const dnsb_conf *cf = t->conf;
     d.use_syslog = cf->use_syslog || !foreground;

@@ -63,6 +63,10 @@ ask() { dig +norec +time=2 +tries=1 -p "$PORT" @127.0.0.1 www.foobar.example A; 
 ctl() { "$BUILDDIR/dnsb/dnsb-control" -c "$TMP/dnsb.conf" -t 5 "$@"; }
 seq_ms() { now_ms; }
 
+check "dnsb -t reads the certificates" "$("$DNSB" -t -c "$TMP/dnsb.conf" 2>&1)" ": ok \(1 services, 0 lbs\)$"
+sed "s|tls-key-file: $C/b1.key|tls-key-file: $C/lb42.key|" "$TMP/dnsb.conf" >"$TMP/badkey.conf"
+check "dnsb -t finds a key that does not fit the certificate" "$("$DNSB" -t -c "$TMP/badkey.conf" 2>&1)" \
+    "badkey.conf: map: cannot load key '$C/lb42.key': .*key values mismatch"
 start_dnsb "$TMP/dnsb.conf"
 wait_dns 127.0.0.1 "$PORT" glb.example.net. || exit 1
 
