@@ -11,17 +11,11 @@
 
 #include "config.h"
 #include "proto/map.h"
+#include "shared/clock.h"
 #include "shared/dname.h"
 #include "shared/log.h"
 
 static const char *const mode_names[] = {"referral", "direct", "proxy"};
-
-static double now_wall(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static const dnsb_table *table_of(const dnsb_ctl *c)
 {
@@ -86,7 +80,7 @@ static int cmd_status(void *arg, const char *args, struct evbuffer *out, glb_con
     (void)args, (void)conn;
     dnsb_ctl *c = arg;
     const dnsb_table *t = table_of(c);
-    double now = now_wall();
+    double now = glb_wall();
     size_t regs, mappings, bytes, nstatic = 0;
     dnsb_registry_counts(c->reg, &regs, &mappings, &bytes);
     dnsb_registry_walk(c->reg, count_static, &nstatic);
@@ -138,7 +132,7 @@ static int show_lb(dnsb_ctl *c, const char *id, struct evbuffer *out)
         evbuffer_add_printf(out, "no registration '%s'\n", id);
         return -1;
     }
-    double now = now_wall();
+    double now = glb_wall();
     char age[32], exp[32], buf[1024];
     fmt_secs(age, sizeof(age), reg_age(c, g, now));
     fmt_expires(exp, sizeof(exp), g, now);
@@ -173,7 +167,7 @@ static int show_lb(dnsb_ctl *c, const char *id, struct evbuffer *out)
 static void show_session(void *arg, const dnsb_map_session_info *i)
 {
     char a[GLB_ADDRSTRLEN], age[32];
-    fmt_secs(age, sizeof(age), now_wall() - i->connected);
+    fmt_secs(age, sizeof(age), glb_wall() - i->connected);
     evbuffer_add_printf(arg, "session %s from %s state %s connected %s frames %llu/%llu serial %llu%s\n",
                         i->id[0] ? i->id : "-", glb_addrport_str(&i->peer, a, sizeof(a)), i->state, age,
                         (unsigned long long)i->frames_in, (unsigned long long)i->frames_out,
@@ -195,7 +189,7 @@ static int cmd_list_lbs(void *arg, const char *args, struct evbuffer *out, glb_c
     }
     if (l.n)
         qsort(l.v, l.n, sizeof(*l.v), by_id);
-    double now = now_wall();
+    double now = glb_wall();
     evbuffer_add_printf(out, "%-16s %-8s %-32s %7s %20s %10s %10s\n", "id", "kind", "dns", "claims", "sequence",
                         "age", "expires");
     for (size_t i = 0; i < l.n; i++) {
@@ -394,7 +388,7 @@ static int cmd_lookup(void *arg, const char *args, struct evbuffer *out, glb_con
         if (prefix_covers(&g0->claims[i], &a, keylen) && (!best || g0->claims[i].len > best->len))
             best = &g0->claims[i];
     evbuffer_add_printf(out, "mapping: %s\n", best ? glb_prefix_str(best, buf, sizeof(buf)) : "?");
-    double now = now_wall();
+    double now = glb_wall();
     for (size_t i = 0; i < n; i++) {
         const dnsb_lb *lb = dnsb_map_lb(m, slots[i]);
         const dnsb_reg *g = dnsb_registry_get(c->reg, lb->id);

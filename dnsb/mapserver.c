@@ -23,6 +23,7 @@
 #include "dnsb/svcset.h"
 #include "proto/map.h"
 #include "proto/stream.h"
+#include "shared/clock.h"
 #include "shared/dname.h"
 #include "shared/log.h"
 #include "shared/server_int.h"
@@ -88,20 +89,6 @@ struct dnsb_mapserver {
     glb_map_reader rd;          /* one for all sessions: each message is handled before the next */
     uint8_t *obuf;              /* one encoded frame */
 };
-
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double wall(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* ---- identities -------------------------------------------------------- */
 
@@ -213,7 +200,7 @@ static void send_frame(sess *s, int rc, size_t len)
     if (evbuffer_add(out, s->ms->obuf, len) == 0) {
         s->frames_out++;
         s->ms->st.frames_out++;
-        s->t_tx = mono();
+        s->t_tx = glb_mono();
     }
 }
 
@@ -223,7 +210,7 @@ static void sess_close(sess *s)
     if (s->state == S_CLOSING)
         return;
     s->state = S_CLOSING;
-    s->t_closing = mono();
+    s->t_closing = glb_mono();
     bufferevent_disable(s->bev, EV_READ);
     if (s->who && s->who->sess == s)
         s->who->sess = NULL;
@@ -275,35 +262,17 @@ static void send_services(sess *s)
     ms->st.services_sent += (uint64_t)n;
     s->has_serial = 1;
     s->serial = dnsb_svcset_serial(ms->svc);
-    s->t_tx = mono();
+    s->t_tx = glb_mono();
 }
 
 /* ---- REGISTER ------------------------------------------------------------ */
 
-static int addr_usable(const glb_addr *a)
+/* Claim indices by prefix, then position (the first of equal ones first). */
+static int cmp_idx(const void *a, const void *b, void *arg)
 {
-    static const uint8_t zero[16];
-    if (memcmp(a->b, zero, glb_addr_bytes(a->family)) == 0)
-        return 0;
-    if (a->family == AF_INET)
-        return a->b[0] < 224 && !(a->b[0] == 255);
-    return a->b[0] != 0xff;
-}
-
-static int cmp_prefix(const glb_prefix *a, const glb_prefix *b)
-{
-    if (a->family != b->family)
-        return a->family < b->family ? -1 : 1;
-    if (a->len != b->len)
-        return a->len < b->len ? -1 : 1;
-    return memcmp(a->b, b->b, 16);
-}
-
-static const glb_map_claim *sort_claims;
-static int cmp_idx(const void *a, const void *b)
-{
+    const glb_map_claim *claims = arg;
     size_t x = *(const size_t *)a, y = *(const size_t *)b;
-    int c = cmp_prefix(&sort_claims[x].prefix, &sort_claims[y].prefix);
+    int c = glb_prefix_cmp(&claims[x].prefix, &claims[y].prefix);
     return c ? c : (x < y ? -1 : x > y);
 }
 
@@ -315,10 +284,9 @@ static int mark_duplicates(const glb_map_claim *c, size_t n, uint8_t *dup)
         return -1;
     for (size_t i = 0; i < n; i++)
         idx[i] = i;
-    sort_claims = c; /* the event loop is single-threaded */
-    qsort(idx, n, sizeof(*idx), cmp_idx);
+    qsort_r(idx, n, sizeof(*idx), cmp_idx, (void *)c);
     for (size_t i = 1; i < n; i++)
-        if (cmp_prefix(&c[idx[i - 1]].prefix, &c[idx[i]].prefix) == 0)
+        if (glb_prefix_cmp(&c[idx[i - 1]].prefix, &c[idx[i]].prefix) == 0)
             dup[idx[i]] = 1;
     free(idx);
     return 0;
@@ -329,7 +297,7 @@ static void log_rejections(dnsb_mapserver *ms, ident *who, const glb_map_reject 
     if (!n)
         return;
     char p[GLB_ADDRSTRLEN];
-    double now = mono();
+    double now = glb_mono();
     int warn = now - who->last_warn >= WARN_EVERY || who->last_warn == 0;
     if (warn)
         who->last_warn = now;
@@ -356,10 +324,10 @@ static int apply_registration(dnsb_mapserver *ms, const glb_map_register *r, dou
     memset(&g, 0, sizeof(g));
     snprintf(g.id, sizeof(g.id), "%s", r->node_id);
     for (size_t i = 0; i < r->ndns && g.ndns < DNSB_LB_MAX_ADDRS; i++)
-        if (addr_usable(&r->dns[i]))
+        if (glb_addr_is_unicast(&r->dns[i]))
             g.dns[g.ndns++] = r->dns[i];
     for (size_t i = 0; i < r->nproxy && g.nproxy < DNSB_LB_MAX_ADDRS; i++)
-        if (addr_usable(&r->proxy[i]))
+        if (glb_addr_is_unicast(&r->proxy[i]))
             g.proxy[g.nproxy++] = r->proxy[i];
     glb_prefix *p = malloc((r->nclaims + 1) * sizeof(*p));
     if (!p)
@@ -401,7 +369,7 @@ static void on_register(sess *s, const glb_map_register *r)
     int whole = 0; /* the REGISTER is refused as a whole with this reason */
     int usable = 0;
     for (size_t i = 0; i < r->ndns; i++)
-        usable |= addr_usable(&r->dns[i]);
+        usable |= glb_addr_is_unicast(&r->dns[i]);
     if (r->sequence <= who->last_seq)
         whole = GLB_MAP_REJ_STALE, ms->st.stale++;
     else if (r->lifetime > 0 && !usable)
@@ -437,7 +405,7 @@ static void on_register(sess *s, const glb_map_register *r)
             g.nclaims = nacc;
             g.lifetime = r->lifetime < ms->conf->map.lifetime ? r->lifetime : ms->conf->map.lifetime;
             int existed = dnsb_registry_get(ms->reg, who->id) != NULL;
-            if (apply_registration(ms, &g, wall() + g.lifetime, 1) != 0) {
+            if (apply_registration(ms, &g, glb_wall() + g.lifetime, 1) != 0) {
                 free(acc), free(rej), free(dup);
                 send_error(s, GLB_MAP_E_INTERNAL, GLB_MAP_REGISTER, "cannot store the registration");
                 return;
@@ -677,8 +645,8 @@ static void read_cb(struct bufferevent *bev, void *arg)
         }
         s->frames_in++;
         ms->st.frames_in++;
-        s->t_rx = mono();
-        s->last_frame = wall();
+        s->t_rx = glb_mono();
+        s->last_frame = glb_wall();
         if (e.code != GLB_MAP_OK) {
             if (e.code == GLB_MAP_E_LIMIT)
                 ms->st.limit_frame++;
@@ -785,8 +753,8 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
     s->ms = ms;
     s->bev = bev;
     glb_addr_from_sockaddr(sa, &s->peer);
-    s->t_start = s->t_rx = s->t_tx = mono();
-    s->connected = wall();
+    s->t_start = s->t_rx = s->t_tx = glb_mono();
+    s->connected = glb_wall();
     s->next = ms->sessions;
     if (ms->sessions)
         ms->sessions->prev = s;
@@ -847,7 +815,7 @@ static void expire(dnsb_mapserver *ms, double now)
 
 void dnsb_mapserver_tick(dnsb_mapserver *ms, double now)
 {
-    double t = mono(), w = now > 0 ? now : wall();
+    double t = glb_mono(), w = now > 0 ? now : glb_wall();
     if (now > 0 || w >= ms->next_expiry) {
         expire(ms, w);
         ms->next_expiry = w + 1.0;
@@ -934,7 +902,7 @@ dnsb_mapserver *dnsb_mapserver_new(const dnsb_conf *conf, dnsb_registry *reg, ch
         goto fail;
     }
     char se[256];
-    if (!(ms->svc = dnsb_svcset_build(conf, (uint64_t)(wall() * 1000), se, sizeof(se)))) {
+    if (!(ms->svc = dnsb_svcset_build(conf, (uint64_t)(glb_wall() * 1000), se, sizeof(se)))) {
         snprintf(err, errlen, "map: %s", se);
         goto fail;
     }
@@ -1006,16 +974,16 @@ int dnsb_mapserver_start(dnsb_mapserver *ms, struct event_base *base, dnsb_store
     ms->store = store;
     if (store) {
         loader L = {ms, 0, 0};
-        double t0 = mono();
+        double t0 = glb_mono();
         dnsb_registry_batch_begin(ms->reg);
-        long n = dnsb_store_load(store, wall(), load_reg, load_seq, &L);
+        long n = dnsb_store_load(store, glb_wall(), load_reg, load_seq, &L);
         dnsb_registry_batch_end(ms->reg);
         if (n < 0) {
             snprintf(err, errlen, "map: cannot read the database");
             return -1;
         }
         log_notice("map: %zu registrations loaded from the database in %.3fs (%zu dropped by the configuration)",
-                   L.kept, mono() - t0, L.dropped);
+                   L.kept, glb_mono() - t0, L.dropped);
     }
     for (size_t i = 0; i < ms->nlisten; i++) {
         ms->lev[i] = evconnlistener_new(base, accept_cb, ms, LEV_OPT_CLOSE_ON_FREE, SOMAXCONN, ms->fds[i]);
@@ -1109,7 +1077,7 @@ void dnsb_mapserver_reload(dnsb_mapserver *ms, const dnsb_conf *conf)
     for (sess *s = ms->sessions; s; s = s->next) /* identities that lost their allow line */
         if (s->state == S_EST && (!allow_of(ms, s->id) || is_static_id(conf, s->id)))
             send_bye(s, GLB_MAP_BYE_SHUTDOWN, "no longer allowed");
-    double ms_now = wall() * 1000;
+    double ms_now = glb_wall() * 1000;
     uint64_t serial = dnsb_svcset_serial(ms->svc) + 1;
     if ((double)serial < ms_now)
         serial = (uint64_t)ms_now;
@@ -1146,8 +1114,8 @@ void dnsb_mapserver_stop(dnsb_mapserver *ms, unsigned timeout_ms)
             send_bye(s, GLB_MAP_BYE_SHUTDOWN, "server shutting down");
         else
             sess_close(s);
-    double end = mono() + timeout_ms / 1000.0;
-    while (ms->sessions && ms->base && mono() < end)
+    double end = glb_mono() + timeout_ms / 1000.0;
+    while (ms->sessions && ms->base && glb_mono() < end)
         event_base_loop(ms->base, EVLOOP_ONCE | EVLOOP_NONBLOCK), usleep(1000);
     while (ms->sessions)
         sess_free(ms->sessions);

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "shared/clock.h"
 #include "shared/log.h"
 
 #define REC_MAGIC "glbr"
@@ -41,13 +42,6 @@ struct dnsb_store {
     int armed;
     dnsb_store_stats st;
 };
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static void put64(uint8_t *p, uint64_t v)
 {
@@ -272,7 +266,7 @@ static store_op *op_new(dnsb_store *s, int kind, const char *id)
     memset(o, 0, sizeof(*o));
     o->kind = kind;
     snprintf(o->id, sizeof(o->id), "%s", id);
-    o->at_ms = now_ms();
+    o->at_ms = glb_wall_ms();
     if (s->timer && !s->armed) {
         struct timeval tv = {0, DNSB_STORE_COMMIT_MS * 1000};
         if (evtimer_add(s->timer, &tv) == 0)

@@ -25,6 +25,7 @@
 #include "dnslb/mapsvc.h"
 #include "proto/map.h"
 #include "proto/stream.h"
+#include "shared/clock.h"
 #include "shared/dname.h"
 #include "shared/log.h"
 #include "shared/tls.h"
@@ -116,13 +117,6 @@ struct lb_mapclient {
     uint64_t rnd;
     lb_mapclient_stats st;
 };
-
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static uint64_t rnd64(lb_mapclient *mc)
 {
@@ -342,7 +336,7 @@ static int send_msg(sess *s, const glb_map_msg *m)
         return -1;
     }
     free(buf);
-    s->last_sent = mono();
+    s->last_sent = glb_mono();
     return 0;
 }
 
@@ -356,7 +350,7 @@ static void send_ranking(sess *s)
         s->send_failed = 1;
         return;
     }
-    s->last_sent = mono();
+    s->last_sent = glb_mono();
     mc->st.rankings++;
 }
 
@@ -364,7 +358,7 @@ static void rank_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
     lb_mapclient *mc = arg;
-    mc->rk_last = mono();
+    mc->rk_last = glb_mono();
     for (size_t i = 0; i < mc->ns; i++)
         send_ranking(mc->s[i]);
 }
@@ -392,7 +386,7 @@ void lb_mapclient_ranking(lb_mapclient *mc, const glb_map_ranking *r)
     mc->rk_frame = f;
     mc->rk_len = len;
     if (mc->t_rank && !evtimer_pending(mc->t_rank, NULL)) {
-        double wait = mc->rk_last + 1.0 - mono();
+        double wait = mc->rk_last + 1.0 - glb_mono();
         struct timeval tv = tv_of(wait > 0 ? wait : 0);
         evtimer_add(mc->t_rank, &tv);
     }
@@ -422,9 +416,7 @@ static void send_register(sess *s)
         s->reg_again = 1;
         return;
     }
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    uint64_t now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    uint64_t now_ms = glb_wall_ms();
     mc->last_seq = now_ms > mc->last_seq ? now_ms : mc->last_seq + 1;
     glb_map_msg m;
     memset(&m, 0, sizeof(m));
@@ -489,7 +481,7 @@ static void shutdown_check(lb_mapclient *mc)
 static void sess_end(sess *s, int failure, int fatal)
 {
     lb_mapclient *mc = s->mc;
-    double now = mono();
+    double now = glb_mono();
     if (s->up_since > 0 && now - s->up_since >= mc->t.stable_after)
         s->backoff = mc->t.backoff_min;
     if (failure)
@@ -526,7 +518,7 @@ static void sess_close(sess *s, int failure, int fatal)
         sess_end(s, failure, fatal);
         return;
     }
-    s->deadline = mono() + s->mc->t.shutdown_wait;
+    s->deadline = glb_mono() + s->mc->t.shutdown_wait;
     sess_arm(s);
 }
 
@@ -550,7 +542,7 @@ static void sess_error(sess *s, int code, const char *text, int ref_type)
 
 static void sess_arm(sess *s)
 {
-    double now = mono(), at;
+    double now = glb_mono(), at;
     if (s->send_failed && (s->state == ST_HELLO || s->state == ST_UP)) {
         at = now; /* timer_cb ends it, outside the caller's stack */
     } else if (s->state == ST_UP) {
@@ -574,7 +566,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd, (void)what;
     sess *s = arg;
     lb_mapclient *mc = s->mc;
-    double now = mono();
+    double now = glb_mono();
     if (s->send_failed && (s->state == ST_HELLO || s->state == ST_UP)) {
         sess_fail(s, 0, "cannot send");
         return;
@@ -669,8 +661,8 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
         }
         snprintf(s->peer_id, sizeof(s->peer_id), "%s", id);
         s->state = ST_HELLO;
-        s->deadline = mono() + s->mc->t.hello_timeout;
-        s->last_recv = mono();
+        s->deadline = glb_mono() + s->mc->t.hello_timeout;
+        s->last_recv = glb_mono();
         send_hello(s);
         sess_arm(s);
         return;
@@ -712,7 +704,7 @@ static void sess_connect(sess *s)
     bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
     bufferevent_setcb(s->bev, read_cb, write_cb, event_cb, s);
     s->state = ST_CONNECTING;
-    s->deadline = mono() + mc->t.hello_timeout;
+    s->deadline = glb_mono() + mc->t.hello_timeout;
     struct sockaddr_storage ss;
     socklen_t sl = glb_addr_to_sockaddr(&s->addr, &ss);
     if (bufferevent_socket_connect(s->bev, (struct sockaddr *)&ss, (int)sl) != 0 ||
@@ -744,7 +736,7 @@ static uint64_t rejected_sig(const glb_map_register_ack *a)
 static void on_ack(sess *s, const glb_map_register_ack *a)
 {
     lb_mapclient *mc = s->mc;
-    double now = mono();
+    double now = glb_mono();
     mc->st.acks++;
     s->reg_out = 0;
     int first = !s->acked;
@@ -852,7 +844,7 @@ static void on_hello(sess *s, const glb_map_hello *h)
         sess_error(s, GLB_MAP_E_UNAUTHORIZED, buf, GLB_MAP_HELLO);
         return;
     }
-    double now = mono();
+    double now = glb_mono();
     s->state = ST_UP;
     s->up_since = now;
     s->keepalive = h->keepalive ? h->keepalive : GLB_MAP_KEEPALIVE_DEFAULT;
@@ -919,7 +911,7 @@ static void on_msg(sess *s, const glb_map_msg *m)
             r.u.keepalive.reply = 1;
             send_msg(s, &r);
         } else if (s->ka_out && m->u.keepalive.nonce == s->ka_nonce) {
-            s->rtt = mono() - s->ka_sent;
+            s->rtt = glb_mono() - s->ka_sent;
             s->ka_out = 0;
         }
         (void)mc;
@@ -944,7 +936,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
             sess_error(s, e.code, e.text, 0);
             return;
         }
-        s->last_recv = mono();
+        s->last_recv = glb_mono();
         if (e.code != GLB_MAP_OK) {
             if (e.type == GLB_MAP_ERROR) /* never an ERROR about an ERROR */
                 sess_fail(s, 0, "bad ERROR frame: %s", e.text);
@@ -1225,7 +1217,7 @@ int lb_mapclient_reconfigure(lb_mapclient *mc, const lb_conf *conf, char *err, s
     snprintf(oldfile, sizeof(oldfile), "%s", mc->services_file);
     unsigned old_refresh = mc->refresh;
     take_conf(mc, conf);
-    double now = mono();
+    double now = glb_mono();
     for (size_t i = 0; i < mc->ns; i++) {
         sess *s = mc->s[i];
         if (s->state == ST_IDLE && mc->started && !mc->stopping) {

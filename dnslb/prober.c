@@ -15,6 +15,7 @@
 #include "dnslb/policy.h"
 #include "dnslb/resolve.h"
 #include "dnslb/table.h"
+#include "shared/clock.h"
 #include "shared/geo.h"
 #include "shared/log.h"
 #include "shared/probe_http.h"
@@ -80,13 +81,6 @@ struct lb_prober {
     size_t *first_site;        /* per service: index of its first site in sites */
     lb_prober_stats st;
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static double jitter(void)
 {
@@ -250,7 +244,7 @@ static void http_done(void *arg, const glb_http_result *r)
     s->p->st.http_checks++;
     if (r->err != GLB_HTTP_OK)
         s->p->st.http_failures++;
-    lb_health_http(&s->h, &s->p->hp, now_s(), r);
+    lb_health_http(&s->h, &s->p->hp, glb_mono(), r);
     log_transition(s, before);
     mark_dirty(s->p, s->svc);
     waiters_done(s);
@@ -263,7 +257,7 @@ static void icmp_done(void *arg, int ok, double rtt_ms)
     s->ping = 0;
     if (!ok)
         s->p->st.icmp_lost++;
-    lb_health_icmp(&s->h, &s->p->hp, now_s(), ok, rtt_ms);
+    lb_health_icmp(&s->h, &s->p->hp, glb_mono(), ok, rtt_ms);
     log_transition(s, before);
     mark_dirty(s->p, s->svc);
     waiters_done(s);
@@ -302,7 +296,7 @@ static void http_timer(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
     psite *s = arg;
-    double now = now_s();
+    double now = glb_mono();
     if (now - s->http_due > LATE_S || s->hc)
         s->p->st.late_checks++;
     start_http(s);
@@ -317,7 +311,7 @@ static void icmp_timer(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
     psite *s = arg;
-    double now = now_s();
+    double now = glb_mono();
     if (now - s->icmp_due > LATE_S || s->ping)
         s->p->st.late_checks++;
     start_icmp(s);
@@ -342,7 +336,7 @@ static void wake_cb(evutil_socket_t fd, short what, void *arg)
     const lb_table *t = atomic_load(p->slot);
     if (!t)
         return;
-    double now = now_s();
+    double now = glb_mono();
     size_t off = 0;
     for (size_t sv = 0; sv < p->conf->nservices && sv < t->nsvcs; sv++) {
         size_t n = p->conf->services[sv].nsites;
@@ -563,7 +557,7 @@ int lb_prober_configure(lb_prober *p, const lb_conf *c, char *err, size_t errlen
     p->conf = c;
     /* The first round spreads over n/500 s (at least 0.5 s: about 500 sites
      * a second), but never over more than one interval of each kind. */
-    double now = now_s();
+    double now = glb_mono();
     double spread = n / 500.0 < 0.5 ? 0.5 : n / 500.0;
     double spread_http = spread < c->probe.http_interval ? spread : c->probe.http_interval;
     double spread_icmp = spread < c->probe.icmp_interval ? spread : c->probe.icmp_interval;
@@ -681,7 +675,7 @@ static void fmt_ms(char *buf, size_t len, double v)
 
 void lb_prober_report_sites(lb_prober *p, struct evbuffer *out)
 {
-    double now = now_s();
+    double now = glb_mono();
     evbuffer_add_printf(out, "%-24s %-10s %-24s %-7s %9s %7s %9s %9s %8s %s\n", "service", "site", "addresses",
                         "state", "latency", "loss", "score", "icmp-rtt", "age", "last");
     for (size_t i = 0; i < p->nsites; i++) {

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unbound.h>
 
+#include "shared/clock.h"
 #include "shared/dname.h"
 #include "shared/log.h"
 
@@ -23,19 +24,6 @@
 #define MAX_RESOLV_CONF (64 * 1024)
 
 /* ---- Pure helpers ------------------------------------------------------ */
-
-static int unicast(const glb_addr *a)
-{
-    static const uint8_t zero[16];
-    if (a->family == AF_INET) {
-        if (memcmp(a->b, zero, 4) == 0 || a->b[0] >= 224) /* 0.0.0.0, multicast, class E, broadcast */
-            return 0;
-        return 1;
-    }
-    if (a->family == AF_INET6)
-        return memcmp(a->b, zero, 16) != 0 && a->b[0] != 0xff;
-    return 0;
-}
 
 int lb_whoami_parse_txt(const uint8_t *rdata, size_t len, lb_whoami_txt *out)
 {
@@ -71,7 +59,7 @@ int lb_whoami_parse_txt(const uint8_t *rdata, size_t len, lb_whoami_txt *out)
         }
         /* anything else: a later version's field, ignored */
     }
-    if (!out->has_src || !unicast(&out->src))
+    if (!out->has_src || !glb_addr_is_unicast(&out->src))
         return -1;
     return 0;
 }
@@ -202,13 +190,6 @@ static void sync_out(lb_whoami *w)
 {
     for (size_t i = 0; i < w->neg; i++)
         w->egress_out[i] = w->eg[i].addr;
-}
-
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static uint64_t rnd64(void)
@@ -564,7 +545,7 @@ static int egress_cmp(const void *a, const void *b)
 /* The round is over (all answered, or the deadline): merge what it found. */
 static void round_finish(lb_whoami *w)
 {
-    double now = mono();
+    double now = glb_mono();
     int changed = 0;
     char a[GLB_ADDRSTRLEN], v[GLB_ADDRSTRLEN];
     for (size_t i = 0; i < w->nfound; i++) {
