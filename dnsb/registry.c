@@ -422,16 +422,6 @@ static int commit(dnsb_registry *r)
     return rc ? -1 : 0;
 }
 
-static int cmp_prefix(const void *a, const void *b)
-{
-    const glb_prefix *x = a, *y = b;
-    if (x->family != y->family)
-        return x->family < y->family ? -1 : 1;
-    if (x->len != y->len)
-        return x->len < y->len ? -1 : 1;
-    return memcmp(x->b, y->b, sizeof(x->b));
-}
-
 static long slot_of(dnsb_registry *r, const char *id, int create)
 {
     uint32_t slot;
@@ -485,10 +475,10 @@ int dnsb_registry_put(dnsb_registry *r, const dnsb_reg *reg)
     if (!claims)
         return -1;
     memcpy(claims, reg->claims, reg->nclaims * sizeof(*claims));
-    qsort(claims, reg->nclaims, sizeof(*claims), cmp_prefix);
+    qsort(claims, reg->nclaims, sizeof(*claims), glb_prefix_cmp);
     size_t n = 0; /* without duplicates */
     for (size_t i = 0; i < reg->nclaims; i++)
-        if (n == 0 || cmp_prefix(&claims[n - 1], &claims[i]) != 0)
+        if (n == 0 || glb_prefix_cmp(&claims[n - 1], &claims[i]) != 0)
             claims[n++] = claims[i];
 
     size_t mark = r->nops;
@@ -506,7 +496,7 @@ int dnsb_registry_put(dnsb_registry *r, const dnsb_reg *reg)
     const glb_prefix *old = e->used ? e->reg.claims : NULL;
     size_t nold = e->used ? e->reg.nclaims : 0, i = 0, j = 0;
     while (rc == 0 && (i < nold || j < n)) {
-        int c = i == nold ? 1 : j == n ? -1 : cmp_prefix(&old[i], &claims[j]);
+        int c = i == nold ? 1 : j == n ? -1 : glb_prefix_cmp(&old[i], &claims[j]);
         if (c < 0)
             rc = push_op(r, (op){OP_CLAIM_DEL, (uint32_t)slot, old[i++], NULL});
         else if (c > 0)

@@ -182,3 +182,23 @@ int glb_prefix_contains(const glb_prefix *p, const glb_addr *a)
     uint8_t mask = (uint8_t)(0xff << (8 - rest));
     return (p->b[full] & mask) == (a->b[full] & mask);
 }
+
+int glb_prefix_cmp(const void *a, const void *b)
+{
+    const glb_prefix *x = a, *y = b;
+    if (x->family != y->family)
+        return x->family < y->family ? -1 : 1;
+    if (x->len != y->len)
+        return x->len < y->len ? -1 : 1;
+    return memcmp(x->b, y->b, sizeof(x->b));
+}
+
+int glb_addr_is_unicast(const glb_addr *a)
+{
+    static const uint8_t zero[16];
+    if (a->family == AF_INET) /* 0.0.0.0, multicast, class E, broadcast */
+        return memcmp(a->b, zero, 4) != 0 && a->b[0] < 224;
+    if (a->family == AF_INET6)
+        return memcmp(a->b, zero, 16) != 0 && a->b[0] != 0xff;
+    return 0;
+}

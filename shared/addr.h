@@ -61,4 +61,11 @@ void glb_mask_bits(uint8_t *b, size_t nbytes, unsigned len);
 /* 1 when the address lies within the prefix (same family), else 0. */
 int glb_prefix_contains(const glb_prefix *p, const glb_addr *a);
 
+/* Orders prefixes (glb_prefix *, qsort-compatible): by family, length, bytes. */
+int glb_prefix_cmp(const void *a, const void *b);
+
+/* 1 when a can be a unicast host: not unspecified, not multicast, not IPv4
+ * class E or limited broadcast. */
+int glb_addr_is_unicast(const glb_addr *a);
+
 #endif
