@@ -4,27 +4,11 @@
 # own, joined to the DNS-A and the DNS-Bs by a bridge, on 198.18.0.0/15
 # addresses (scripts/world.sh, WORLD_SPLIT=1). Every query, registration and
 # health check crosses veth links, as between real boxes.
-. "$(dirname "$0")/../../scripts/world.sh"
-for t in unbound nsd dig ip unshare nsenter python3 openssl; do
-    command -v "$t" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin
-    command -v "$t" >/dev/null 2>&1 || { echo "$t not installed"; exit 77; }
-done
 [ "$(id -u)" -eq 0 ] || { echo "needs root for network namespaces per ISP and per site"; exit 77; }
-world_netns "$0" "$@" || exit 77
-. "$(dirname "$0")/lib.sh"
-[ -x "$BUILDDIR/dnslb/dnslb" ] || { echo "not built in $BUILDDIR"; exit 77; }
-
-trap 'world_stop_all; rm -rf "$TMP"' EXIT
 export WORLD_SPLIT=1
-world_init "$TMP" "$BUILDDIR" 4 || { echo "cannot build the namespaces (veth, bridge)"; exit 77; }
-if ! world_up; then
-    tail -n 20 "$TMP"/*.log
-    echo "the system did not come up across namespaces"
-    exit 1
-fi
+E2E_SKIP_NET="cannot build the namespaces (veth, bridge)"
+. "$(dirname "$0")/e2e.sh"
 ok "2 ISP and 3 site namespaces bridged to the backbone; both DNS-LBs registered at both DNS-Bs"
-first() { world_answer "$@" | awk '{print $1}'; }
-best_is() { [ "$(first "$1" www.foobar.example)" = "$2" ]; }
 wait_until 20 best_is isp1 "$SITE1" && ok "ISP 1 gets paris ($SITE1) first (${WAITED}s)" ||
     not_ok "ISP 1's best is not paris: $(world_answer isp1 www.foobar.example)"
 wait_until 20 best_is isp2 "$SITE2" && ok "ISP 2 gets tokyo ($SITE2) first (${WAITED}s)" ||

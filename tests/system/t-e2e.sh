@@ -9,33 +9,15 @@
 #   2 a site fails: the answer moves         6 a rogue DNS-LB cannot take a resolver
 #   3 a DNS-LB down: expiry, fail-open       7 ECS: per-subnet referrals
 #   4 a DNS-B down: the other one answers    (8, IPv6: t-e2e6.sh)
-. "$(dirname "$0")/../../scripts/world.sh"
-for t in unbound nsd dig ip unshare python3 openssl; do
-    command -v "$t" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin
-    command -v "$t" >/dev/null 2>&1 || { echo "$t not installed"; exit 77; }
-done
-world_netns "$0" "$@" || exit 77
-. "$(dirname "$0")/lib.sh"
-[ -x "$BUILDDIR/dnslb/dnslb" ] || { echo "not built in $BUILDDIR"; exit 77; }
-
-trap 'world_stop_all; rm -rf "$TMP"' EXIT
-world_init "$TMP" "$BUILDDIR" "${E2E_FAMILY:-4}" || exit 1
+E2E_ECS=ecs
+. "$(dirname "$0")/e2e.sh"
 # The test's values (conf/demo): DNS-LB checks every 2 s, dead after 2
 # failures, answers live 2 s, referrals 4 s, registrations 12 s.
 HTTP_INTERVAL=2 DEAD_AFTER=2 TTL_ANSWER=2 TTL_REFERRAL=4 LIFETIME=12
-
-if ! world_up ecs; then
-    tail -n 20 "$TMP"/*.log
-    echo "the system did not come up"
-    exit 1
-fi
 ok "NSD, 2 DNS-Bs, 2 unbound, 2 DNS-LBs up; both LBs registered their egress (whoami) at both DNS-Bs"
 
-first() { world_answer "$@" | awk '{print $1}'; }
 # rcode ISP NAME: the status a client of that ISP gets.
 rcode() { world_ask "$1" "$2" | sed -n 's/.*status: \([A-Z]*\),.*/\1/p'; }
-# best_is ISP SITE: the first address that ISP's clients get is SITE.
-best_is() { [ "$(first "$1" www.foobar.example)" = "$2" ]; }
 
 # --- 1: two ISPs, two best sites ------------------------------------------
 # The DNS-LBs need a few check rounds to rank (unmeasured sites come last).
@@ -50,7 +32,7 @@ check "the CNAME-into-the-backbone service works too" "$(world_ask isp1 shop.foo
     "CNAME[[:space:]]+lb1.shop.svc.glb.example.net."
 check "lb1 learned the services from the DNS-Bs" "$(world_lbctl lb1 sites)" "^www.foobar.example. +paris"
 # direct mode: the DNS-B answers in the order each ISP's DNS-LB reported (RANKING)
-api_first() { [ "$(world_answer "$1" api.svc.glb.example.net | awk '{print $1}')" = "$2" ]; }
+api_first() { [ "$(first "$1" api.svc.glb.example.net)" = "$2" ]; }
 wait_until 10 api_first isp1 "$SITE1" && ok "direct mode: ISP 1 gets paris first from the DNS-B (lb1's RANKING)" ||
     not_ok "direct mode, ISP 1: $(world_answer isp1 api.svc.glb.example.net)"
 wait_until 10 api_first isp2 "$SITE2" && ok "direct mode: ISP 2 gets tokyo first from the DNS-B (lb2's RANKING)" ||

@@ -3,27 +3,11 @@
 # server, resolver, DNS-LB and site on a 2001:db8:: address of the private
 # namespace's loopback; scripts/world.sh): ISPs get their own best sites,
 # a failing site moves the answer.
-. "$(dirname "$0")/../../scripts/world.sh"
-for t in unbound nsd dig ip unshare python3 openssl; do
-    command -v "$t" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin
-    command -v "$t" >/dev/null 2>&1 || { echo "$t not installed"; exit 77; }
-done
 [ -e /proc/net/if_inet6 ] || { echo "no IPv6 on this machine"; exit 77; }
-world_netns "$0" "$@" || exit 77
-. "$(dirname "$0")/lib.sh"
-[ -x "$BUILDDIR/dnslb/dnslb" ] || { echo "not built in $BUILDDIR"; exit 77; }
-
-trap 'world_stop_all; rm -rf "$TMP"' EXIT
-world_init "$TMP" "$BUILDDIR" 6 || { echo "cannot add IPv6 addresses to lo"; exit 77; }
-if ! world_up; then
-    tail -n 20 "$TMP"/*.log
-    echo "the system did not come up over IPv6"
-    exit 1
-fi
+E2E_FAMILY=6 E2E_SKIP_NET="cannot add IPv6 addresses to lo"
+. "$(dirname "$0")/e2e.sh"
 ok "the whole system up over IPv6; both DNS-LBs registered their v6 egress (whoami) at both DNS-Bs"
 
-first() { world_answer "$@" | awk '{print $1}'; }
-best_is() { [ "$(first "$1" www.foobar.example)" = "$2" ]; }
 wait_until 20 best_is isp1 "$SITE1" && ok "ISP 1 gets paris ($SITE1) first over IPv6 (${WAITED}s)" ||
     not_ok "ISP 1's best is not paris: $(world_answer isp1 www.foobar.example)"
 wait_until 20 best_is isp2 "$SITE2" && ok "ISP 2 gets tokyo ($SITE2) first over IPv6 (${WAITED}s)" ||

@@ -3,22 +3,7 @@
 # the DNS-LBs as a SERVICES delta; narrowing an identity's allow prefixes
 # removes the claims outside them at once; removing its allow line drops its
 # registration and closes its session; the other DNS-B is unaffected.
-. "$(dirname "$0")/../../scripts/world.sh"
-for t in unbound nsd dig ip unshare python3 openssl; do
-    command -v "$t" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin
-    command -v "$t" >/dev/null 2>&1 || { echo "$t not installed"; exit 77; }
-done
-world_netns "$0" "$@" || exit 77
-. "$(dirname "$0")/lib.sh"
-[ -x "$BUILDDIR/dnslb/dnslb" ] || { echo "not built in $BUILDDIR"; exit 77; }
-
-trap 'world_stop_all; rm -rf "$TMP"' EXIT
-world_init "$TMP" "$BUILDDIR" 4 || exit 1
-if ! world_up; then
-    tail -n 20 "$TMP"/*.log
-    echo "the system did not come up"
-    exit 1
-fi
+. "$(dirname "$0")/e2e.sh"
 ok "the whole system up"
 
 # --- a new site: both DNS-Bs reload, the DNS-LBs get a delta ---------------
