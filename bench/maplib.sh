@@ -112,6 +112,20 @@ map_dnsperf() {
         -c 4 -q 500 -t 2 -Q "$rate" -l "$secs" >"$out" 2>&1
 }
 
+# map_steal CPU: the time the hypervisor took from CPU (/proc/stat "steal"), in clock
+# ticks, with the time now: "TICKS SECONDS". map_steal_pct BEFORE AFTER: the share of
+# that CPU's time stolen between two map_steal readings, in percent.
+map_steal() {
+    awk -v c="cpu$1" -v now="$EPOCHREALTIME" '$1 == c { print $9, now; exit }' /proc/stat
+}
+map_steal_pct() {
+    local hz
+    hz=$(getconf CLK_TCK)
+    awk -v a="$1" -v b="$2" -v hz="$hz" 'BEGIN {
+        split(a, x, " "); split(b, y, " "); t = y[2] - x[2]
+        printf "%.1f\n", (t > 0 ? 100 * (y[1] - x[1]) / hz / t : 0) }'
+}
+
 # map_dnsperf_latency OUT: average latency in ms from dnsperf's summary; map_dnsperf_max
 # OUT: the maximum latency in ms.
 map_dnsperf_latency() {
