@@ -13,7 +13,6 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
-#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,19 +162,9 @@ static SSL_CTX *load_ctx(const lb_conf *conf, char *err, size_t errlen)
         snprintf(err, errlen, "dnsb: %s", e);
         return NULL;
     }
-    X509 *cert = SSL_CTX_get0_certificate(ctx);
-    X509_NAME *subj = cert ? X509_get_subject_name(cert) : NULL;
-    int idx = subj ? X509_NAME_get_index_by_NID(subj, NID_commonName, -1) : -1;
     char cn[64] = "";
-    if (idx >= 0 && X509_NAME_get_index_by_NID(subj, NID_commonName, idx) < 0) {
-        ASN1_STRING *s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, idx));
-        int len = ASN1_STRING_length(s);
-        const unsigned char *d = ASN1_STRING_get0_data(s);
-        if (len > 0 && (size_t)len < sizeof(cn) && !memchr(d, 0, (size_t)len)) {
-            memcpy(cn, d, (size_t)len);
-            cn[len] = '\0';
-        }
-    }
+    if (glb_tls_ctx_id(ctx, cn, sizeof(cn)) != 0)
+        cn[0] = '\0';
     if (strcmp(cn, conf->id) != 0) {
         snprintf(err, errlen, "tls-cert-file '%s': certificate CN '%s' is not this box's id '%s'", m->tls_cert, cn,
                  conf->id);

@@ -67,6 +67,23 @@ check "dnsb -t reads the certificates" "$("$DNSB" -t -c "$TMP/dnsb.conf" 2>&1)" 
 sed "s|tls-key-file: $C/b1.key|tls-key-file: $C/lb42.key|" "$TMP/dnsb.conf" >"$TMP/badkey.conf"
 check "dnsb -t finds a key that does not fit the certificate" "$("$DNSB" -t -c "$TMP/badkey.conf" 2>&1)" \
     "badkey.conf: map: cannot load key '$C/lb42.key': .*key values mismatch"
+cat >"$TMP/lbcn.conf" <<EOF
+server:
+    listen: 127.0.0.42@$PORT
+    id: lb42
+dnsb:
+    map-server: 127.0.0.1@$MPORT
+    tls-cert-file: $C/rogue.pem
+    tls-key-file: $C/rogue.key
+    tls-ca-file: $C/ca.pem
+service:
+    name: www.foobar.example.
+    site: paris 192.0.2.10
+EOF
+check "dnslb -t refuses a certificate whose CN is not its id" "$("$BUILDDIR/dnslb/dnslb" -t -c "$TMP/lbcn.conf" 2>&1)" \
+    "certificate CN 'rogue' is not this box's id 'lb42'"
+sed -i 's/id: lb42/id: rogue/' "$TMP/lbcn.conf"
+check "dnslb -t takes it under the CN's id" "$("$BUILDDIR/dnslb/dnslb" -t -c "$TMP/lbcn.conf" 2>&1)" "lbcn.conf: ok "
 start_dnsb "$TMP/dnsb.conf"
 wait_dns 127.0.0.1 "$PORT" glb.example.net. || exit 1
 
