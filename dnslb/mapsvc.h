@@ -67,6 +67,9 @@ void lb_svcupd_clear(lb_svcupd *u);
  * u->skipped and (for a delta) removed. */
 int lb_svcupd_add(lb_svcupd *u, const glb_map_services *m, const char *origin, char *err, size_t errlen);
 
+/* Orders lb_msvc by service name, for qsort and bsearch. */
+int lb_msvc_cmp(const void *a, const void *b);
+
 /* 1 when u holds a whole set (the last part arrived). */
 int lb_svcupd_complete(const lb_svcupd *u);
 
@@ -74,7 +77,7 @@ int lb_svcupd_complete(const lb_svcupd *u);
  * it is a delta whose base is not set->serial (nothing changed: resync). */
 int lb_svcset_commit(lb_svcset *set, lb_svcupd *u);
 
-/* The services file (format in dnslb/mapclient.h). */
+/* The services file (format in dnslb/mapclient.h; in svcfile.c). */
 typedef struct lb_svcfile_block {
     glb_addr server;          /* the map-server, as configured */
     char id[64];              /* its node id ("" unknown) */
