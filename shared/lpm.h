@@ -47,6 +47,9 @@ void glb_lpm_walk(const glb_lpm *t, void (*fn)(void *arg, const glb_prefix *p, u
 /* Number of prefixes stored. */
 size_t glb_lpm_count(const glb_lpm *t);
 
+/* Number of host prefixes (/32, /128) in the hash that answers full-length
+ * lookups without walking the trie: all of the table's host prefixes. */
+size_t glb_lpm_hosts(const glb_lpm *t);
 /* Bytes of memory the table holds (nodes and arrays). */
 size_t glb_lpm_memory(const glb_lpm *t);
 

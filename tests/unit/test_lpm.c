@@ -540,6 +540,10 @@ static void rnd_bytes(uint8_t *b, int family)
     }
 }
 
+/* Percent of rnd_prefix's prefixes made host prefixes (/32, /128), keeping
+ * their first bits: the host-prefix hash's share of the tests. */
+static unsigned host_pct;
+
 /* A random prefix: often derived from an earlier one (longer, a sibling or a
  * covering one) so that nesting and shared paths are common. */
 static glb_prefix rnd_prefix(const ment *ents, size_t n)
@@ -580,6 +584,15 @@ static glb_prefix rnd_prefix(const ment *ents, size_t n)
             p.len = lr == 0 ? rnd_below(129) : lr < 14 ? 16 + rnd_below(49) : 65 + rnd_below(64);
     }
     mask_bytes(p.b, p.len);
+    if (rnd_below(100) < host_pct) { /* a host below p: random bits after p's */
+        uint8_t x[16];
+        rnd_bytes(x, p.family);
+        unsigned bits = fam_bits(p.family);
+        for (unsigned i = p.len; i < bits; i++)
+            if (get_bit(x, i))
+                p.b[i / 8] |= (uint8_t)(0x80u >> (i % 8));
+        p.len = bits;
+    }
     return p;
 }
 
@@ -676,32 +689,42 @@ static void compare_walk(const glb_lpm *t, const model *m)
 #define RAND_PREFIXES 135000 /* about 100,000 unique ones */
 #define RAND_LOOKUPS 150000
 
-static void test_random_vs_model(void **state)
+/* nprefixes random prefixes (host_pct of them hosts) against the model:
+ * lookups, walks, removing a random half, putting it back with new values. */
+/* The table's host-prefix hash holds exactly the model's host prefixes. */
+static void compare_hosts(const glb_lpm *t, const model *m)
 {
-    (void)state;
-    seed_rng(1);
-    ment *ents = malloc(RAND_PREFIXES * sizeof(ment));
+    size_t n = 0;
+    for (size_t i = 0; i < m->n; i++)
+        n += m->e[i].p.len == fam_bits(m->e[i].p.family);
+    assert_int_equal(glb_lpm_hosts(t), n);
+}
+
+static void vs_model(unsigned nprefixes, size_t min_unique, int nlookups)
+{
+    ment *ents = malloc(nprefixes * sizeof(ment));
     assert_non_null(ents);
     glb_lpm *t = glb_lpm_new();
     assert_non_null(t);
-    for (uint32_t i = 0; i < RAND_PREFIXES; i++) {
+    for (uint32_t i = 0; i < nprefixes; i++) {
         ents[i].p = rnd_prefix(ents, i);
         ents[i].value = (uint32_t)rnd();
         ents[i].seq = i;
         assert_int_equal(glb_lpm_insert(t, &ents[i].p, ents[i].value), 0);
     }
     model m;
-    model_build(&m, ents, RAND_PREFIXES);
-    print_message("lpm random: %zu unique of %d prefixes, %.1f bytes/prefix\n", m.n,
-                  RAND_PREFIXES, (double)glb_lpm_memory(t) / (double)glb_lpm_count(t));
+    model_build(&m, ents, nprefixes);
+    print_message("lpm random (%u%% hosts): %zu unique of %u prefixes, %.1f bytes/prefix\n", host_pct, m.n,
+                  nprefixes, (double)glb_lpm_memory(t) / (double)glb_lpm_count(t));
     assert_int_equal(glb_lpm_count(t), m.n);
-    assert_true(m.n >= 100000);
+    assert_true(m.n >= min_unique);
     compare_walk(t, &m);
+    compare_hosts(t, &m);
 
     glb_addr a;
     unsigned kl;
-    for (int i = 0; i < RAND_LOOKUPS; i++) {
-        rnd_key(ents, RAND_PREFIXES, &a, &kl);
+    for (int i = 0; i < nlookups; i++) {
+        rnd_key(ents, nprefixes, &a, &kl);
         compare_lookup(t, &m, &a, kl);
     }
 
@@ -733,7 +756,7 @@ static void test_random_vs_model(void **state)
     }
     /* Removing prefixes that are not there fails and changes nothing. */
     for (int i = 0; i < 2000; i++) {
-        glb_prefix p = rnd_prefix(ents, RAND_PREFIXES);
+        glb_prefix p = rnd_prefix(ents, nprefixes);
         if (model_find(&m, &p) < 0)
             assert_int_equal(glb_lpm_remove(t, &p), -1);
     }
@@ -741,8 +764,9 @@ static void test_random_vs_model(void **state)
     model_build(&m2, keep, nk);
     assert_int_equal(glb_lpm_count(t), m2.n);
     compare_walk(t, &m2);
-    for (int i = 0; i < RAND_LOOKUPS; i++) {
-        rnd_key(ents, RAND_PREFIXES, &a, &kl);
+    compare_hosts(t, &m2);
+    for (int i = 0; i < nlookups; i++) {
+        rnd_key(ents, nprefixes, &a, &kl);
         compare_lookup(t, &m2, &a, kl);
     }
 
@@ -755,8 +779,9 @@ static void test_random_vs_model(void **state)
     }
     assert_int_equal(glb_lpm_count(t), m.n);
     compare_walk(t, &m);
-    for (int i = 0; i < RAND_LOOKUPS / 3; i++) {
-        rnd_key(ents, RAND_PREFIXES, &a, &kl);
+    compare_hosts(t, &m);
+    for (int i = 0; i < nlookups / 3; i++) {
+        rnd_key(ents, nprefixes, &a, &kl);
         compare_lookup(t, &m, &a, kl);
     }
 
@@ -766,6 +791,26 @@ static void test_random_vs_model(void **state)
     free(perm);
     free(ents);
     glb_lpm_free(t);
+}
+
+static void test_random_vs_model(void **state)
+{
+    (void)state;
+    seed_rng(1);
+    host_pct = 0;
+    vs_model(RAND_PREFIXES, 100000, RAND_LOOKUPS);
+}
+
+/* Mostly host prefixes, many below shorter ones: the hash grows, loses
+ * entries in the middle of probe runs, and sees leaves reused for other
+ * prefixes by insert and remove; every answer still the model's. */
+static void test_hosts_vs_model(void **state)
+{
+    (void)state;
+    seed_rng(2);
+    host_pct = 60;
+    vs_model(60000, 40000, RAND_LOOKUPS);
+    host_pct = 0;
 }
 
 /* The literal definition of the scope, in a small universe: all prefixes
@@ -1025,6 +1070,7 @@ int main(void)
         cmocka_unit_test(test_remove),
         cmocka_unit_test(test_walk_small),
         cmocka_unit_test(test_random_vs_model),
+        cmocka_unit_test(test_hosts_vs_model),
         cmocka_unit_test(test_scope_literal),
         cmocka_unit_test(test_churn),
         cmocka_unit_test(test_million),
