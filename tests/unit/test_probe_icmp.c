@@ -804,11 +804,13 @@ static int scenario(FILE *out)
         if (k == 0) {
             /* Binomial(200, 0.25) losses: mean 50, sd 6.1. */
             CHECK(out, fails, s[k].n - ok >= 25 && s[k].n - ok <= 75, "%s: %d lost", s[k].dst, s[k].n - ok);
-            CHECK(out, fails, min >= 49.0 && mean >= 30.0 && mean <= 70.0, "%s: rtt not about 50 ms",
+            /* Upper bounds leave 40 ms for a busy machine (a VM's stolen CPU
+             * delays every reply's reading); a timer in the path would add more. */
+            CHECK(out, fails, min >= 49.0 && mean >= 30.0 && mean <= 90.0, "%s: rtt not about 50 ms",
                   s[k].dst);
         } else if (k == 2) {
             CHECK(out, fails, ok == s[k].n, "%s: %d lost", s[k].dst, s[k].n - ok);
-            CHECK(out, fails, min >= 19.0 && mean <= 40.0, "%s: rtt not about 20 ms", s[k].dst);
+            CHECK(out, fails, min >= 19.0 && mean <= 60.0, "%s: rtt not about 20 ms", s[k].dst);
         } else {
             CHECK(out, fails, ok == 0, "%s: %d replies from the wrong host accepted", s[k].dst, ok);
         }
