@@ -10,6 +10,7 @@
 #include "shared/nametab.h"
 
 #define SETBIT 0x80000000u /* an lpm value naming a set of DNS-LBs, not one */
+#define CLONE_MIN_OPS 64   /* below this, a commit applies its changes to both copies */
 
 /* One copy of the query side. */
 struct dnsb_map {
@@ -81,6 +82,41 @@ static void map_free(dnsb_map *m)
     free(m->lbs);
     free(m->by_id);
     free(m);
+}
+
+/* An identical copy of m: its own table, sets and records (the rankings they
+ * point to are shared and immutable). NULL when out of memory. */
+static dnsb_map *map_clone(const dnsb_map *m)
+{
+    dnsb_map *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->lpm = glb_lpm_clone(m->lpm);
+    c->sets = calloc(m->nsets ? m->nsets : 1, sizeof(*c->sets));
+    c->free_sets = malloc((m->nsets ? m->nsets : 1) * sizeof(*c->free_sets));
+    c->lbs = calloc(m->caplbs ? m->caplbs : 1, sizeof(*c->lbs));
+    c->by_id = malloc((m->caplbs ? m->caplbs : 1) * sizeof(*c->by_id));
+    if (!c->lpm || !c->sets || !c->free_sets || !c->lbs || !c->by_id)
+        goto fail;
+    for (c->nsets = 0; c->nsets < m->nsets; c->nsets++) {
+        const uint32_t *set = m->sets[c->nsets];
+        if (set) { /* NULL: a released index */
+            size_t sz = ((size_t)set[0] + 1) * sizeof(*set);
+            if (!(c->sets[c->nsets] = malloc(sz)))
+                goto fail;
+            memcpy(c->sets[c->nsets], set, sz);
+        }
+    }
+    memcpy(c->free_sets, m->free_sets, m->nfree * sizeof(*c->free_sets));
+    c->nfree = m->nfree;
+    memcpy(c->lbs, m->lbs, m->caplbs * sizeof(*c->lbs));
+    c->caplbs = m->caplbs;
+    memcpy(c->by_id, m->by_id, m->nby_id * sizeof(*c->by_id));
+    c->nby_id = m->nby_id;
+    return c;
+fail:
+    map_free(c);
+    return NULL;
 }
 
 static int id_cmp(const dnsb_map *m, uint32_t a, uint32_t b)
@@ -400,7 +436,10 @@ static int push_garbage(dnsb_registry *r, void *p)
     return 0;
 }
 
-/* Publishes the waiting changes: to the hidden copy, swap, wait, to the other. */
+/* Publishes the waiting changes: to the hidden copy, swap, wait, to the other.
+ * A batch that changes much of the table (the store's load at start: a
+ * million claims) is applied once: the other copy is then replaced by a clone
+ * of the published one, a copy of memory instead of every change again. */
 static int commit(dnsb_registry *r)
 {
     int rc = 0;
@@ -411,8 +450,16 @@ static int commit(dnsb_registry *r)
     r->cur = 1 - r->cur;
     glb_qsbr_synchronize(r->qsbr);
     dnsb_map *old = r->side[1 - r->cur];
+    dnsb_map *clone = NULL;
+    if (!rc && r->nops >= CLONE_MIN_OPS && r->nops >= glb_lpm_count(hidden->lpm) / 8)
+        clone = map_clone(hidden); /* hidden is read-only now: readers only read it too */
+    if (clone) {
+        map_free(old);
+        r->side[1 - r->cur] = clone;
+    }
     for (size_t i = 0; i < r->nops; i++) {
-        rc |= map_apply(old, &r->ops[i]);
+        if (!clone)
+            rc |= map_apply(old, &r->ops[i]);
         free(r->ops[i].lb);
     }
     r->nops = 0;

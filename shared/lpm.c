@@ -406,6 +406,41 @@ glb_lpm *glb_lpm_new(void)
     return t;
 }
 
+/* Copies cap entries of esz bytes (references are indices: they stay valid). */
+static int dup_mem(void **dst, const void *src, size_t n, size_t esz)
+{
+    *dst = NULL;
+    if (!n)
+        return 0;
+    if (!(*dst = malloc(n * esz)))
+        return -1;
+    memcpy(*dst, src, n * esz);
+    return 0;
+}
+
+glb_lpm *glb_lpm_clone(const glb_lpm *t)
+{
+    glb_lpm *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    *c = *t;
+    c->in.a = c->l4.a = c->l6.a = NULL;
+    c->host[0].slot = c->host[1].slot = NULL;
+    void *h0 = NULL, *h1 = NULL;
+    if (dup_mem(&c->in.a, t->in.a, t->in.cap, sizeof(lpm_inode)) ||
+        dup_mem(&c->l4.a, t->l4.a, t->l4.cap, sizeof(lpm_leaf4)) ||
+        dup_mem(&c->l6.a, t->l6.a, t->l6.cap, sizeof(lpm_leaf6)) ||
+        dup_mem(&h0, t->host[0].slot, t->host[0].cap, sizeof(uint32_t)) ||
+        dup_mem(&h1, t->host[1].slot, t->host[1].cap, sizeof(uint32_t))) {
+        free(h0);
+        glb_lpm_free(c);
+        return NULL;
+    }
+    c->host[0].slot = h0;
+    c->host[1].slot = h1;
+    return c;
+}
+
 void glb_lpm_free(glb_lpm *t)
 {
     if (!t)

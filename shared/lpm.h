@@ -25,6 +25,8 @@ typedef struct glb_lpm_match {
 /* A new empty table, or NULL when out of memory. */
 glb_lpm *glb_lpm_new(void);
 
+/* An identical copy of t (its own memory), or NULL when out of memory. */
+glb_lpm *glb_lpm_clone(const glb_lpm *t);
 /* Frees the table (NULL is fine). */
 void glb_lpm_free(glb_lpm *t);
 

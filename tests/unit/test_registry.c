@@ -170,6 +170,46 @@ static void check_model(dnsb_registry *r, const model *md, unsigned seed)
     }
 }
 
+/* Registers lb<l> (a newer sequence) with each prefix claimed with chance 1/one_in. */
+static void model_put(dnsb_registry *r, model *md, uint64_t *seq, int l, unsigned *seed, unsigned one_in)
+{
+    char id[16];
+    snprintf(id, sizeof(id), "lb%02d", l);
+    glb_prefix claims[NPFX];
+    size_t n = 0;
+    for (int p = 0; p < NPFX; p++) {
+        md->claims[l][p] = rand_r(seed) % one_in == 0;
+        if (md->claims[l][p])
+            claims[n++] = md->pfx[p];
+    }
+    dnsb_reg g = reg_of(id, ++seq[l], claims, n);
+    assert_int_equal(dnsb_registry_put(r, &g), 0);
+    md->present[l] = 1;
+}
+
+static void model_remove(dnsb_registry *r, model *md, int l)
+{
+    char id[16];
+    snprintf(id, sizeof(id), "lb%02d", l);
+    assert_int_equal(dnsb_registry_remove(r, id), 0);
+    md->present[l] = 0;
+}
+
+/* nsteps single changes, each published and checked: a random LB removed
+ * (when present, with chance 1/remove_one_in) or registered anew. */
+static void model_steps(dnsb_registry *r, model *md, uint64_t *seq, unsigned *seed, int nsteps,
+                        unsigned remove_one_in, unsigned check_base)
+{
+    for (int step = 0; step < nsteps; step++) {
+        int l = (int)(rand_r(seed) % NLB);
+        if (md->present[l] && rand_r(seed) % remove_one_in == 0)
+            model_remove(r, md, l);
+        else
+            model_put(r, md, seq, l, seed, 20);
+        check_model(r, md, *seed + check_base + (unsigned)step);
+    }
+}
+
 static void test_model(void **state)
 {
     (void)state;
@@ -195,26 +235,18 @@ static void test_model(void **state)
             }
     }
     uint64_t seq[NLB] = {0};
-    for (int step = 0; step < 400; step++) {
-        int l = (int)(rand_r(&seed) % NLB);
-        char id[16];
-        snprintf(id, sizeof(id), "lb%02d", l);
-        if (md.present[l] && rand_r(&seed) % 4 == 0) {
-            assert_int_equal(dnsb_registry_remove(r, id), 0);
-            md.present[l] = 0;
-        } else {
-            glb_prefix claims[NPFX];
-            size_t n = 0;
-            for (int p = 0; p < NPFX; p++) {
-                md.claims[l][p] = rand_r(&seed) % 20 == 0;
-                if (md.claims[l][p])
-                    claims[n++] = md.pfx[p];
-            }
-            dnsb_reg g = reg_of(id, ++seq[l], claims, n);
-            assert_int_equal(dnsb_registry_put(r, &g), 0);
-            md.present[l] = 1;
-        }
-        check_model(r, &md, seed + (unsigned)step);
+    model_steps(r, &md, seq, &seed, 400, 4, 0);
+    /* A batch that changes most of the table (as the store's load does):
+     * the hidden copy takes the changes, the other becomes its clone; the
+     * single changes after it go to both copies in turn, so a clone that
+     * differed would show in the answers. */
+    for (int round = 0; round < 2; round++) {
+        dnsb_registry_batch_begin(r);
+        for (int l = 0; l < NLB; l++)
+            model_put(r, &md, seq, l, &seed, 8);
+        assert_int_equal(dnsb_registry_batch_end(r), 0);
+        check_model(r, &md, seed + 1000u + (unsigned)round);
+        model_steps(r, &md, seq, &seed, 60, 3, 2000u);
     }
     /* batched: many changes, one publication, same answers */
     dnsb_registry_batch_begin(r);
