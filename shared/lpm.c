@@ -324,19 +324,31 @@ static void leaf_write(glb_lpm *t, int fam, uint32_t li, const uint32_t k[4], un
     }
 }
 
-/* Rewrites leaf li (in use) with another prefix, keeping the hash in step;
- * a host prefix written needs host_reserve first. */
-static void leaf_set(glb_lpm *t, int fam, uint32_t li, const uint32_t k[4], unsigned len,
-                     uint32_t value)
+/* Fills leaf li (its old contents ignored), hashing a host prefix; one
+ * needs host_reserve first. */
+static void leaf_fill(glb_lpm *t, int fam, uint32_t li, const uint32_t k[4], unsigned len, uint32_t value)
 {
-    if (leaf_len(t, fam, li) == fam_bits(fam)) {
-        uint32_t old[4];
-        leaf_key(t, fam, li, old);
-        host_del(t, fam, old);
-    }
     leaf_write(t, fam, li, k, len, value);
     if (len == fam_bits(fam))
         host_put(t, fam, k, li);
+}
+
+/* Takes leaf li (in use) out of the hash when it holds a host prefix. */
+static void leaf_unhash(glb_lpm *t, int fam, uint32_t li)
+{
+    if (leaf_len(t, fam, li) == fam_bits(fam)) {
+        uint32_t k[4];
+        leaf_key(t, fam, li, k);
+        host_del(t, fam, k);
+    }
+}
+
+/* Rewrites leaf li (in use) with another prefix, keeping the hash in step. */
+static void leaf_set(glb_lpm *t, int fam, uint32_t li, const uint32_t k[4], unsigned len,
+                     uint32_t value)
+{
+    leaf_unhash(t, fam, li);
+    leaf_fill(t, fam, li, k, len, value);
 }
 
 static inline unsigned ref_len(const glb_lpm *t, int fam, uint32_t ref)
@@ -406,38 +418,31 @@ glb_lpm *glb_lpm_new(void)
     return t;
 }
 
-/* Copies cap entries of esz bytes (references are indices: they stay valid). */
-static int dup_mem(void **dst, const void *src, size_t n, size_t esz)
+/* A copy of n entries of esz bytes; NULL when n is 0 or out of memory. */
+static void *dup_mem(const void *src, size_t n, size_t esz)
 {
-    *dst = NULL;
-    if (!n)
-        return 0;
-    if (!(*dst = malloc(n * esz)))
-        return -1;
-    memcpy(*dst, src, n * esz);
-    return 0;
+    void *d = n ? malloc(n * esz) : NULL;
+    if (d)
+        memcpy(d, src, n * esz);
+    return d;
 }
 
 glb_lpm *glb_lpm_clone(const glb_lpm *t)
 {
-    glb_lpm *c = calloc(1, sizeof(*c));
+    glb_lpm *c = malloc(sizeof(*c));
     if (!c)
         return NULL;
-    *c = *t;
-    c->in.a = c->l4.a = c->l6.a = NULL;
-    c->host[0].slot = c->host[1].slot = NULL;
-    void *h0 = NULL, *h1 = NULL;
-    if (dup_mem(&c->in.a, t->in.a, t->in.cap, sizeof(lpm_inode)) ||
-        dup_mem(&c->l4.a, t->l4.a, t->l4.cap, sizeof(lpm_leaf4)) ||
-        dup_mem(&c->l6.a, t->l6.a, t->l6.cap, sizeof(lpm_leaf6)) ||
-        dup_mem(&h0, t->host[0].slot, t->host[0].cap, sizeof(uint32_t)) ||
-        dup_mem(&h1, t->host[1].slot, t->host[1].cap, sizeof(uint32_t))) {
-        free(h0);
+    *c = *t; /* counts and free lists; references are indices, valid in the copies */
+    c->in.a = dup_mem(t->in.a, t->in.cap, sizeof(lpm_inode));
+    c->l4.a = dup_mem(t->l4.a, t->l4.cap, sizeof(lpm_leaf4));
+    c->l6.a = dup_mem(t->l6.a, t->l6.cap, sizeof(lpm_leaf6));
+    for (int f = 0; f < 2; f++)
+        c->host[f].slot = dup_mem(t->host[f].slot, t->host[f].cap, sizeof(uint32_t));
+    if ((t->in.cap && !c->in.a) || (t->l4.cap && !c->l4.a) || (t->l6.cap && !c->l6.a) ||
+        (t->host[0].cap && !c->host[0].slot) || (t->host[1].cap && !c->host[1].slot)) {
         glb_lpm_free(c);
         return NULL;
     }
-    c->host[0].slot = h0;
-    c->host[1].slot = h1;
     return c;
 }
 
@@ -473,9 +478,7 @@ size_t glb_lpm_memory(const glb_lpm *t)
 static uint32_t new_leaf(glb_lpm *t, int fam, const uint32_t k[4], unsigned len, uint32_t value)
 {
     uint32_t li = fam ? pool_alloc(&t->l6, sizeof(lpm_leaf6)) : pool_alloc(&t->l4, sizeof(lpm_leaf4));
-    leaf_write(t, fam, li, k, len, value); /* a recycled entry's old contents mean nothing */
-    if (len == fam_bits(fam))
-        host_put(t, fam, k, li);
+    leaf_fill(t, fam, li, k, len, value); /* a recycled entry's old contents mean nothing */
     return li | REF_LEAF;
 }
 
@@ -487,15 +490,11 @@ static int reserve_leaf(glb_lpm *t, int fam)
 static void free_leaf(glb_lpm *t, int fam, uint32_t ref)
 {
     uint32_t li = ref & ~REF_LEAF;
-    if (leaf_len(t, fam, li) == fam_bits(fam)) {
-        uint32_t k[4];
-        leaf_key(t, fam, li, k);
-        host_del(t, fam, k);
-    }
+    leaf_unhash(t, fam, li);
     if (fam)
-        pool_free(&t->l6, sizeof(lpm_leaf6), ref & ~REF_LEAF);
+        pool_free(&t->l6, sizeof(lpm_leaf6), li);
     else
-        pool_free(&t->l4, sizeof(lpm_leaf4), ref & ~REF_LEAF);
+        pool_free(&t->l4, sizeof(lpm_leaf4), li);
 }
 
 int glb_lpm_insert(glb_lpm *t, const glb_prefix *p, uint32_t value)

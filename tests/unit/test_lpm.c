@@ -689,8 +689,6 @@ static void compare_walk(const glb_lpm *t, const model *m)
 #define RAND_PREFIXES 135000 /* about 100,000 unique ones */
 #define RAND_LOOKUPS 150000
 
-/* nprefixes random prefixes (host_pct of them hosts) against the model:
- * lookups, walks, removing a random half, putting it back with new values. */
 /* The table's host-prefix hash holds exactly the model's host prefixes. */
 static void compare_hosts(const glb_lpm *t, const model *m)
 {
@@ -700,6 +698,8 @@ static void compare_hosts(const glb_lpm *t, const model *m)
     assert_int_equal(glb_lpm_hosts(t), n);
 }
 
+/* nprefixes random prefixes (host_pct of them hosts) against the model:
+ * lookups, walks, removing a random half, putting it back with new values. */
 static void vs_model(unsigned nprefixes, size_t min_unique, int nlookups)
 {
     ment *ents = malloc(nprefixes * sizeof(ment));
