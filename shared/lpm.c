@@ -25,64 +25,13 @@
  * hash of those leaves (open addressing, 4-byte slots naming the leaf) answers
  * such lookups in two memory reads instead of a walk of ~20 nodes at random
  * places, which with a million prefixes costs ~1.7 us in cache misses. Every
- * change of a leaf's contents goes through new_leaf, leaf_set and free_leaf,
- * which keep the hash in step.
+ * change of a leaf's contents goes through new_leaf, lpm_leaf_set and free_leaf
+ * (shared/lpm_host.c), which keep the hash in step.
  * SPDX-License-Identifier: BSD-3-Clause */
-#include "shared/lpm.h"
+#include "shared/lpm_int.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-#define REF_NONE 0u
-#define REF_LEAF 0x80000000u
-#define IDX_MAX 0x7fffffffu /* indices stay below the leaf tag */
-#define FREE_END UINT32_MAX
-#define NO_MIN 255u         /* cmin of an empty child slot */
-#define PATH_MAX_NODES 130  /* node lengths on one path are distinct, 0..128 */
-
-typedef struct lpm_inode {
-    uint32_t child[2];
-    uint32_t value;
-    uint8_t len;
-    uint8_t hasval;
-    uint8_t cmin[2]; /* shortest prefix length under child[i], NO_MIN if none */
-} lpm_inode;
-
-typedef struct lpm_leaf4 {
-    uint32_t key; /* host order, bits beyond len zero */
-    uint32_t value;
-    uint8_t len;
-} lpm_leaf4;
-
-typedef struct lpm_leaf6 {
-    uint32_t key[4]; /* host-order words, most significant first */
-    uint32_t value;
-    uint8_t len;
-} lpm_leaf6;
-
-/* An array of fixed-size entries with a free list threaded through the first
- * four bytes of free entries. */
-typedef struct lpm_pool {
-    void *a;
-    uint32_t cap, used, head;
-} lpm_pool;
-
-/* The host-prefix leaves of one family: linear probing, slot = leaf index + 1
- * (0 = empty), load at most 7/10, deletion by backward shift (no tombstones). */
-typedef struct lpm_host {
-    uint32_t *slot;
-    uint32_t cap, n; /* cap 0 or a power of two */
-} lpm_host;
-
-struct glb_lpm {
-    lpm_pool in, l4, l6;
-    lpm_host host[2]; /* v4, v6 */
-    size_t count;
-};
-
-#define INODE(t, i) (((lpm_inode *)(t)->in.a)[i])
-#define LEAF4(t, i) (((lpm_leaf4 *)(t)->l4.a)[i])
-#define LEAF6(t, i) (((lpm_leaf6 *)(t)->l6.a)[i])
 
 /* ---- pools ---- */
 
@@ -119,236 +68,6 @@ static void pool_free(lpm_pool *p, size_t esz, uint32_t i)
 {
     memcpy((char *)p->a + (size_t)i * esz, &p->head, sizeof(uint32_t));
     p->head = i;
-}
-
-/* ---- keys: four host-order words, bit 0 = most significant ---- */
-
-static int fam_index(int family)
-{
-    if (family == AF_INET)
-        return 0;
-    if (family == AF_INET6)
-        return 1;
-    return -1;
-}
-
-static inline unsigned fam_bits(int fam)
-{
-    return fam ? 128u : 32u;
-}
-
-static inline uint32_t fam_root(int fam)
-{
-    return 1u + (uint32_t)fam;
-}
-
-static void key_load(int fam, const uint8_t *b, uint32_t k[4])
-{
-    unsigned nw = fam ? 4 : 1;
-    for (unsigned w = 0; w < 4; w++)
-        k[w] = w < nw ? (uint32_t)b[4 * w] << 24 | (uint32_t)b[4 * w + 1] << 16 |
-                            (uint32_t)b[4 * w + 2] << 8 | (uint32_t)b[4 * w + 3]
-                      : 0;
-}
-
-static void key_store(const uint32_t k[4], uint8_t b[16])
-{
-    for (unsigned w = 0; w < 4; w++) {
-        b[4 * w] = (uint8_t)(k[w] >> 24);
-        b[4 * w + 1] = (uint8_t)(k[w] >> 16);
-        b[4 * w + 2] = (uint8_t)(k[w] >> 8);
-        b[4 * w + 3] = (uint8_t)k[w];
-    }
-}
-
-static void key_mask(uint32_t k[4], unsigned len)
-{
-    for (unsigned w = 0; w < 4; w++) {
-        unsigned lo = 32 * w;
-        if (len <= lo)
-            k[w] = 0;
-        else if (len < lo + 32)
-            k[w] &= ~(uint32_t)0 << (32 - (len - lo));
-    }
-}
-
-static inline unsigned key_bit(const uint32_t k[4], unsigned i)
-{
-    return (k[i >> 5] >> (31 - (i & 31))) & 1u;
-}
-
-/* Number of leading bits a and b share (128 when equal). */
-static inline unsigned key_cpl(const uint32_t a[4], const uint32_t b[4])
-{
-    for (unsigned w = 0; w < 4; w++) {
-        uint32_t x = a[w] ^ b[w];
-        if (x)
-            return 32 * w + (unsigned)__builtin_clz(x);
-    }
-    return 128;
-}
-
-/* ---- node accessors ---- */
-
-static inline unsigned leaf_len(const glb_lpm *t, int fam, uint32_t li)
-{
-    return fam ? LEAF6(t, li).len : LEAF4(t, li).len;
-}
-
-static inline uint32_t leaf_value(const glb_lpm *t, int fam, uint32_t li)
-{
-    return fam ? LEAF6(t, li).value : LEAF4(t, li).value;
-}
-
-static inline void leaf_key(const glb_lpm *t, int fam, uint32_t li, uint32_t k[4])
-{
-    if (fam) {
-        memcpy(k, LEAF6(t, li).key, 16);
-    } else {
-        k[0] = LEAF4(t, li).key;
-        k[1] = k[2] = k[3] = 0;
-    }
-}
-
-/* ---- the host-prefix hash ---- */
-
-#define HOST_NONE UINT32_MAX
-
-static inline uint32_t host_hash(int fam, const uint32_t k[4], uint32_t mask)
-{
-    uint64_t h = (uint64_t)k[0] * 0x9E3779B97F4A7C15ull;
-    if (fam)
-        h = (h ^ (uint64_t)k[1]) * 0xC2B2AE3D27D4EB4Full ^ ((uint64_t)k[2] << 32 | k[3]) * 0x165667B19E3779F9ull;
-    return (uint32_t)(h >> 32) & mask;
-}
-
-static inline int host_is(const glb_lpm *t, int fam, uint32_t li, const uint32_t k[4])
-{
-    if (fam)
-        return memcmp(LEAF6(t, li).key, k, 16) == 0;
-    return LEAF4(t, li).key == k[0];
-}
-
-/* The leaf holding the host prefix k, or HOST_NONE. */
-static inline uint32_t host_find(const glb_lpm *t, int fam, const uint32_t k[4])
-{
-    const lpm_host *h = &t->host[fam];
-    uint32_t mask = h->cap - 1;
-    for (uint32_t i = host_hash(fam, k, mask);; i = (i + 1) & mask) {
-        uint32_t v = h->slot[i];
-        if (v == 0)
-            return HOST_NONE;
-        if (host_is(t, fam, v - 1, k))
-            return v - 1;
-    }
-}
-
-/* Only with room (host_reserve); k is not in the hash yet. */
-static void host_put(glb_lpm *t, int fam, const uint32_t k[4], uint32_t li)
-{
-    lpm_host *h = &t->host[fam];
-    uint32_t mask = h->cap - 1, i = host_hash(fam, k, mask);
-    while (h->slot[i] != 0)
-        i = (i + 1) & mask;
-    h->slot[i] = li + 1;
-    h->n++;
-}
-
-static void host_del(glb_lpm *t, int fam, const uint32_t k[4])
-{
-    lpm_host *h = &t->host[fam];
-    if (!h->n)
-        return;
-    uint32_t mask = h->cap - 1, i = host_hash(fam, k, mask);
-    for (; h->slot[i] != 0; i = (i + 1) & mask)
-        if (host_is(t, fam, h->slot[i] - 1, k))
-            break;
-    if (h->slot[i] == 0)
-        return;
-    /* Backward shift: move up each later entry of the run whose home slot
-     * is not cyclically in (i, j], so that every probe still finds it. */
-    for (uint32_t j = (i + 1) & mask; h->slot[j] != 0; j = (j + 1) & mask) {
-        uint32_t jk[4];
-        leaf_key(t, fam, h->slot[j] - 1, jk);
-        uint32_t home = host_hash(fam, jk, mask);
-        if (i <= j ? (home <= i || home > j) : (home <= i && home > j)) {
-            h->slot[i] = h->slot[j];
-            i = j;
-        }
-    }
-    h->slot[i] = 0;
-    h->n--;
-}
-
-/* Makes room for one more host prefix of fam: 0, or -1 when out of memory. */
-static int host_reserve(glb_lpm *t, int fam)
-{
-    lpm_host *h = &t->host[fam];
-    if ((uint64_t)(h->n + 1) * 10 <= (uint64_t)h->cap * 7)
-        return 0;
-    if (h->cap >= (1u << 31))
-        return -1;
-    uint32_t nc = h->cap ? h->cap * 2 : 64;
-    uint32_t *ns = calloc(nc, sizeof(*ns));
-    if (!ns)
-        return -1;
-    lpm_host old = *h;
-    h->slot = ns;
-    h->cap = nc;
-    h->n = 0;
-    for (uint32_t i = 0; i < old.cap; i++)
-        if (old.slot[i] != 0) {
-            uint32_t k[4];
-            leaf_key(t, fam, old.slot[i] - 1, k);
-            host_put(t, fam, k, old.slot[i] - 1);
-        }
-    free(old.slot);
-    return 0;
-}
-
-/* ---- leaf contents ---- */
-
-static void leaf_write(glb_lpm *t, int fam, uint32_t li, const uint32_t k[4], unsigned len,
-                       uint32_t value)
-{
-    if (fam) {
-        lpm_leaf6 *l = &LEAF6(t, li);
-        memcpy(l->key, k, 16);
-        l->value = value;
-        l->len = (uint8_t)len;
-    } else {
-        lpm_leaf4 *l = &LEAF4(t, li);
-        l->key = k[0];
-        l->value = value;
-        l->len = (uint8_t)len;
-    }
-}
-
-/* Fills leaf li (its old contents ignored), hashing a host prefix; one
- * needs host_reserve first. */
-static void leaf_fill(glb_lpm *t, int fam, uint32_t li, const uint32_t k[4], unsigned len, uint32_t value)
-{
-    leaf_write(t, fam, li, k, len, value);
-    if (len == fam_bits(fam))
-        host_put(t, fam, k, li);
-}
-
-/* Takes leaf li (in use) out of the hash when it holds a host prefix. */
-static void leaf_unhash(glb_lpm *t, int fam, uint32_t li)
-{
-    if (leaf_len(t, fam, li) == fam_bits(fam)) {
-        uint32_t k[4];
-        leaf_key(t, fam, li, k);
-        host_del(t, fam, k);
-    }
-}
-
-/* Rewrites leaf li (in use) with another prefix, keeping the hash in step. */
-static void leaf_set(glb_lpm *t, int fam, uint32_t li, const uint32_t k[4], unsigned len,
-                     uint32_t value)
-{
-    leaf_unhash(t, fam, li);
-    leaf_fill(t, fam, li, k, len, value);
 }
 
 static inline unsigned ref_len(const glb_lpm *t, int fam, uint32_t ref)
@@ -478,7 +197,7 @@ size_t glb_lpm_memory(const glb_lpm *t)
 static uint32_t new_leaf(glb_lpm *t, int fam, const uint32_t k[4], unsigned len, uint32_t value)
 {
     uint32_t li = fam ? pool_alloc(&t->l6, sizeof(lpm_leaf6)) : pool_alloc(&t->l4, sizeof(lpm_leaf4));
-    leaf_fill(t, fam, li, k, len, value); /* a recycled entry's old contents mean nothing */
+    lpm_leaf_fill(t, fam, li, k, len, value); /* a recycled entry's old contents mean nothing */
     return li | REF_LEAF;
 }
 
@@ -490,7 +209,7 @@ static int reserve_leaf(glb_lpm *t, int fam)
 static void free_leaf(glb_lpm *t, int fam, uint32_t ref)
 {
     uint32_t li = ref & ~REF_LEAF;
-    leaf_unhash(t, fam, li);
+    lpm_leaf_unhash(t, fam, li);
     if (fam)
         pool_free(&t->l6, sizeof(lpm_leaf6), li);
     else
@@ -517,7 +236,7 @@ int glb_lpm_insert(glb_lpm *t, const glb_prefix *p, uint32_t value)
         r->value = value;
         return 0;
     }
-    if (plen == fam_bits(fam) && host_reserve(t, fam)) /* before any change */
+    if (plen == fam_bits(fam) && lpm_host_reserve(t, fam)) /* before any change */
         return -1;
     /* d = the most leading bits (at most plen) p shares with a stored key:
      * the walk by p's bits reaches a leaf that achieves it. */
@@ -606,7 +325,7 @@ int glb_lpm_insert(glb_lpm *t, const glb_prefix *p, uint32_t value)
             nn->hasval = 1;
             nn->value = leaf_value(t, fam, li);
             nn->child[!pd] = REF_NONE;
-            leaf_set(t, fam, li, k, plen, value);
+            lpm_leaf_set(t, fam, li, k, plen, value);
             nn->child[pd] = c;
             inode_fix_cmin(t, fam, ni);
             n->child[dir] = ni;
@@ -677,7 +396,7 @@ int glb_lpm_remove(glb_lpm *t, const glb_prefix *p)
             if (y->hasval && other == REF_NONE) {
                 /* y has no child left: reuse x's leaf for y's prefix */
                 key_mask(xk, y->len);
-                leaf_set(t, fam, x & ~REF_LEAF, xk, y->len, y->value);
+                lpm_leaf_set(t, fam, x & ~REF_LEAF, xk, y->len, y->value);
                 *yslot = x;
                 pool_free(&t->in, sizeof(lpm_inode), path[np - 1]);
                 np--;
@@ -738,7 +457,7 @@ int glb_lpm_lookup(const glb_lpm *t, const glb_addr *a, unsigned keylen, glb_lpm
     uint32_t k[4];
     key_load(fam, a->b, k);
     if (kl == fam_bits(fam) && t->host[fam].n) {
-        uint32_t li = host_find(t, fam, k);
+        uint32_t li = lpm_host_find(t, fam, k);
         if (li != HOST_NONE) { /* the longest prefix there is; all its bits decided */
             m->value = leaf_value(t, fam, li);
             m->len = m->scope = kl;
