@@ -229,6 +229,7 @@ static const char *section_begin(void *ctx, const char *section, const char *fil
             return NOMEM;
         s->ttl_referral = 3600;
         s->ttl_answer = 300;
+        s->answer_count = 2;
         snprintf(s->file, sizeof(s->file), "%s", file);
         s->line = line;
     } else if (strcmp(section, "lb") == 0) {
