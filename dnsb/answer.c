@@ -14,7 +14,7 @@
 const char *const dnsb_stat_names[DNSB_ST_COUNT] = {
     "queries", "referral", "delegation", "direct", "proxy", "failopen",
     "whoami", "zone", "nodata", "nxdomain", "refused", "formerr",
-    "notimp", "badvers", "dropped", "truncated", "ecs",
+    "notimp", "badvers", "dropped", "truncated", "ecs", "standby",
 };
 
 /* SOA timers: refresh, retry, expire, and the negative-caching TTL. Short
@@ -130,6 +130,31 @@ static size_t lb_zone_name(const dnsb_lb *lb, const dnsb_service *s, uint8_t *ou
     return glb_dname_prepend((const char *)lb->label + 1, lb->label[0], s->conf->name, out);
 }
 
+/* NS records of owner naming the standby servers (each name once): beside
+ * the DNS-LBs in their delegations, so that a resolver that cached one
+ * still has a server to ask when the DNS-LB dies (DESIGN §3). */
+static void add_standby_ns(ctx *c, int sec, const uint8_t *owner, uint32_t ttl)
+{
+    const dnsb_conf *cf = c->t->conf;
+    for (size_t i = 0; i < cf->nstandby_ns; i++) {
+        size_t j = 0;
+        while (j < i && !glb_dname_equal(cf->standby_ns[j].name, cf->standby_ns[i].name))
+            j++;
+        if (j == i)
+            glb_resp_add_name(c->r, sec, owner, GLB_TYPE_NS, ttl, cf->standby_ns[i].name);
+    }
+}
+
+/* The standby servers' addresses in additional, as far as they fit: unlike
+ * a DNS-LB's glue they are not needed at once (a resolver can ask for them). */
+static void add_standby_addrs(ctx *c, uint32_t ttl)
+{
+    const dnsb_conf *cf = c->t->conf;
+    for (size_t i = 0; i < cf->nstandby_ns; i++)
+        if (glb_resp_add_addr(c->r, GLB_SEC_ADDITIONAL, cf->standby_ns[i].name, ttl, &cf->standby_ns[i].addr) != 0)
+            return;
+}
+
 /* The delegation of zone (= <primary>.<service>) to the DNS-LBs of the
  * client's set (the primary first) or the primary alone: NS ns.<lb>.<service>
  * in authority, their addresses in additional. Missing glue of the primary
@@ -149,6 +174,7 @@ static void delegation(ctx *c, const dnsb_service *s, const uint8_t *zone, uint3
             continue;
         glb_resp_add_name(c->r, GLB_SEC_AUTHORITY, zone, GLB_TYPE_NS, ttl, host);
     }
+    add_standby_ns(c, GLB_SEC_AUTHORITY, zone, ttl);
     for (size_t i = 0; i < n; i++) {
         const dnsb_lb *lb = dnsb_map_lb(c->m, members[i]);
         if (!lb_zone_name(lb, s, lbzone) || !glb_dname_prepend("ns", 2, lbzone, host))
@@ -159,6 +185,7 @@ static void delegation(ctx *c, const dnsb_service *s, const uint8_t *zone, uint3
                 return;
             }
     }
+    add_standby_addrs(c, ttl);
 }
 
 /* The DNS-LBs serving the client, into c->slots; the ECS scope follows the
@@ -330,6 +357,128 @@ static void nshost_answer(ctx *c, uint32_t index)
     c->st->n[DNSB_ST_ZONE]++;
 }
 
+/* The addresses of a standby-ns name: every line that names it. */
+static void standby_host_answer(ctx *c, uint32_t first)
+{
+    const dnsb_conf *cf = c->t->conf;
+    int added = 0;
+    glb_resp_set_aa(c->r, 1);
+    for (size_t i = first; i < cf->nstandby_ns; i++)
+        if (glb_dname_equal(cf->standby_ns[i].name, cf->standby_ns[first].name))
+            added += add_if_wanted(c, &cf->standby_ns[i].addr, cf->zone_ttl);
+    if (!added) {
+        negative(c, 0, GLB_RCODE_NOERROR);
+        return;
+    }
+    c->st->n[DNSB_ST_ZONE]++;
+}
+
+/* --- The standby name server (standby-listen addresses) -------------------
+ * Authoritative for the DNS-LB zones <label>.<service> only, it stands in
+ * the delegation's NS set beside the DNS-LB and answers as the DNS-LB would,
+ * from its last RANKING (as direct mode does), or by weight without one
+ * (the DNS-LB's registration expired while resolvers still hold its
+ * delegation). It never refers: a server of an NS set that refers to its
+ * own zone is lame to resolvers. */
+
+/* SOA of the DNS-LB zone apex (as the DNS-LB writes it: ns.<apex>,
+ * hostmaster.<apex>); outside the answer its TTL is at most 60. */
+static void standby_soa(ctx *c, const dnsb_service *s, const uint8_t *apex, int sec)
+{
+    uint8_t mname[GLB_DNAME_MAX], rname[GLB_DNAME_MAX];
+    uint32_t ttl = sec == GLB_SEC_ANSWER ? s->conf->ttl_answer : min_u32(s->conf->ttl_answer, SOA_MINIMUM);
+    if (!glb_dname_prepend("ns", 2, apex, mname) || !glb_dname_prepend("hostmaster", 10, apex, rname))
+        return;
+    glb_resp_add_soa(c->r, sec, apex, ttl, mname, rname, c->t->zones[s->zone].serial, SOA_REFRESH, SOA_RETRY,
+                     SOA_EXPIRE, SOA_MINIMUM);
+}
+
+static void standby_negative(ctx *c, const dnsb_service *s, const uint8_t *apex, unsigned rcode)
+{
+    glb_resp_set_rcode(c->r, rcode);
+    standby_soa(c, s, apex, GLB_SEC_AUTHORITY);
+    c->st->n[rcode == GLB_RCODE_NXDOMAIN ? DNSB_ST_NXDOMAIN : DNSB_ST_NODATA]++;
+}
+
+/* The DNS-LB's own addresses (ns.<apex>) into section sec. */
+static int standby_lb_addrs(ctx *c, const dnsb_lb *lb, const uint8_t *apex, int sec, uint32_t ttl)
+{
+    uint8_t host[GLB_DNAME_MAX];
+    int added = 0;
+    if (!lb || !glb_dname_prepend("ns", 2, apex, host))
+        return 0;
+    for (size_t a = 0; a < lb->ndns; a++)
+        added += sec == GLB_SEC_ANSWER ? add_if_wanted(c, &lb->dns[a], ttl)
+                                       : glb_resp_add_addr(c->r, sec, host, ttl, &lb->dns[a]) == 0;
+    return added;
+}
+
+/* A query at the apex of a DNS-LB zone (lb NULL: not registered). */
+static void standby_apex(ctx *c, const dnsb_service *s, const dnsb_lb *lb, const uint8_t *apex)
+{
+    uint16_t qt = c->q->qtype;
+    uint32_t ttl = s->conf->ttl_answer;
+    int any = 0;
+    if (wants(qt, GLB_TYPE_SOA)) {
+        standby_soa(c, s, apex, GLB_SEC_ANSWER);
+        any = 1;
+    }
+    if (is_address_query(qt)) {
+        int added = lb ? add_ranked(c, s, lb) : 0;
+        if (!added)
+            added = add_sites(c, s, s->by_weight, s->conf->nsites);
+        any |= added > 0;
+    }
+    if (wants(qt, GLB_TYPE_NS)) {
+        uint8_t host[GLB_DNAME_MAX];
+        if (glb_dname_prepend("ns", 2, apex, host))
+            glb_resp_add_name(c->r, GLB_SEC_ANSWER, apex, GLB_TYPE_NS, ttl, host);
+        add_standby_ns(c, GLB_SEC_ANSWER, apex, ttl);
+        standby_lb_addrs(c, lb, apex, GLB_SEC_ADDITIONAL, ttl);
+        add_standby_addrs(c, ttl);
+        any = 1;
+    }
+    if (!any)
+        standby_negative(c, s, apex, GLB_RCODE_NOERROR);
+}
+
+/* Finds the DNS-LB zone a query falls in and answers from it; anything
+ * else is not ours to answer here. */
+static void standby_lookup(ctx *c)
+{
+    const dnsb_table *t = c->t;
+    const uint8_t *qn = c->q->qname_lc;
+    size_t pos = 0, prev = 0;
+    int depth = 0;
+    uint32_t at;
+    for (;;) {
+        if (depth >= 1 && glb_nametab_get(t->name_index, qn + pos, c->q->qname_len - pos, &at) &&
+            t->names[at].kind == DNSB_NAME_SERVICE)
+            break;
+        if (qn[pos] == 0) {
+            glb_resp_set_rcode(c->r, GLB_RCODE_REFUSED);
+            c->st->n[DNSB_ST_REFUSED]++;
+            return;
+        }
+        prev = pos;
+        pos += (size_t)qn[pos] + 1;
+        depth++;
+    }
+    const dnsb_service *s = &t->services[t->names[at].index];
+    const uint8_t *apex = c->q->qname + prev; /* <label>.<service> as sent */
+    long i = dnsb_map_find(c->m, qn + prev);
+    const dnsb_lb *lb = i >= 0 ? dnsb_map_lb(c->m, (uint32_t)i) : NULL;
+    glb_resp_set_aa(c->r, 1);
+    if (depth == 1) {
+        standby_apex(c, s, lb, apex);
+    } else if (depth == 2 && qn[0] == 2 && qn[1] == 'n' && qn[2] == 's') {
+        if (standby_lb_addrs(c, lb, apex, GLB_SEC_ANSWER, s->conf->ttl_answer) == 0)
+            standby_negative(c, s, apex, GLB_RCODE_NOERROR);
+    } else {
+        standby_negative(c, s, apex, GLB_RCODE_NXDOMAIN);
+    }
+}
+
 /* Finds the closest name we know at or above qname and answers from it. */
 static void lookup(ctx *c)
 {
@@ -363,6 +512,12 @@ static void lookup(ctx *c)
                     return;
                 }
                 break;
+            case DNSB_NAME_STANDBY:
+                if (depth == 0) {
+                    standby_host_answer(c, n->index);
+                    return;
+                }
+                break;
             case DNSB_NAME_ENT:
                 if (depth == 0) {
                     negative(c, n->zone, GLB_RCODE_NOERROR);
@@ -381,8 +536,8 @@ static void lookup(ctx *c)
     c->st->n[DNSB_ST_REFUSED]++;
 }
 
-size_t dnsb_answer(const dnsb_table *t, const dnsb_map *m, const uint8_t *pkt, size_t len, const glb_addr *from, int tcp,
-                   uint8_t *out, size_t outcap, dnsb_stats *st)
+static size_t answer(const dnsb_table *t, const dnsb_map *m, const uint8_t *pkt, size_t len, const glb_addr *from,
+                     int tcp, uint8_t *out, size_t outcap, dnsb_stats *st, int standby)
 {
     static const int parse_stat[] = {
         [GLB_PARSE_DROP] = DNSB_ST_DROPPED,
@@ -415,6 +570,9 @@ size_t dnsb_answer(const dnsb_table *t, const dnsb_map *m, const uint8_t *pkt, s
     } else if (q.qtype == GLB_TYPE_AXFR || q.qtype == GLB_TYPE_IXFR) {
         glb_resp_set_rcode(&r, GLB_RCODE_REFUSED); /* no zone transfers */
         st->n[DNSB_ST_REFUSED]++;
+    } else if (standby) {
+        st->n[DNSB_ST_STANDBY]++;
+        standby_lookup(&c);
     } else {
         lookup(&c);
     }
@@ -423,4 +581,16 @@ size_t dnsb_answer(const dnsb_table *t, const dnsb_map *m, const uint8_t *pkt, s
     if (q.ecs && q.ecs_source == 0)
         c.ecs_scope = 0;
     return glb_resp_finish(&r, edns, c.ecs_scope);
+}
+
+size_t dnsb_answer(const dnsb_table *t, const dnsb_map *m, const uint8_t *pkt, size_t len, const glb_addr *from, int tcp,
+                   uint8_t *out, size_t outcap, dnsb_stats *st)
+{
+    return answer(t, m, pkt, len, from, tcp, out, outcap, st, 0);
+}
+
+size_t dnsb_answer_standby(const dnsb_table *t, const dnsb_map *m, const uint8_t *pkt, size_t len,
+                           const glb_addr *from, int tcp, uint8_t *out, size_t outcap, dnsb_stats *st)
+{
+    return answer(t, m, pkt, len, from, tcp, out, outcap, st, 1);
 }

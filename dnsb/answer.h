@@ -29,6 +29,7 @@ enum dnsb_stat {
     DNSB_ST_DROPPED,
     DNSB_ST_TRUNCATED,
     DNSB_ST_ECS,        /* queries that carried a client subnet */
+    DNSB_ST_STANDBY,    /* queries to the standby (standby-listen) for a DNS-LB zone */
     DNSB_ST_COUNT
 };
 
@@ -45,5 +46,10 @@ extern const char *const dnsb_stat_names[DNSB_ST_COUNT];
  * sent. Counts what it did in st. */
 size_t dnsb_answer(const dnsb_table *t, const dnsb_map *m, const uint8_t *pkt, size_t len, const glb_addr *from, int tcp,
                    uint8_t *out, size_t outcap, dnsb_stats *st);
+
+/* The same for a query that came in on a standby-listen address: answered
+ * as the standby name server of the DNS-LB zones (REFUSED outside them). */
+size_t dnsb_answer_standby(const dnsb_table *t, const dnsb_map *m, const uint8_t *pkt, size_t len,
+                           const glb_addr *from, int tcp, uint8_t *out, size_t outcap, dnsb_stats *st);
 
 #endif

@@ -22,10 +22,17 @@ static dnsb_lb_conf *cur_lb(dnsb_conf *c)
 
 /* --- server: --- */
 
+/* A standby address must never be a referring one: a server that refers
+ * from an address and is authoritative for the DNS-LB zones on the same one
+ * answers every query itself (resolvers ask the parent first). */
 static const char *h_listen(void *ctx, const glb_cfg_val *v, char *e, size_t el)
 {
-    (void)e, (void)el;
     dnsb_conf *c = ctx;
+    for (size_t i = 0; i < c->nstandby_listen; i++)
+        if (glb_addrport_equal(&c->standby_listen[i], &v->addr)) {
+            snprintf(e, el, "also a standby-listen address: the standby must have addresses of its own");
+            return e;
+        }
     glb_addr *a = glb_cfg_push(&c->listen, &c->nlisten, sizeof(*a));
     if (!a)
         return NOMEM;
@@ -33,9 +40,28 @@ static const char *h_listen(void *ctx, const glb_cfg_val *v, char *e, size_t el)
     return NULL;
 }
 
-static const char *h_zone_ns(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+static const char *h_standby_listen(void *ctx, const glb_cfg_val *v, char *e, size_t el)
 {
     dnsb_conf *c = ctx;
+    for (size_t i = 0; i < c->nlisten; i++)
+        if (glb_addrport_equal(&c->listen[i], &v->addr)) {
+            snprintf(e, el, "also a listen address: the standby must have addresses of its own");
+            return e;
+        }
+    glb_addr *s = glb_cfg_push(&c->standby_listen, &c->nstandby_listen, sizeof(*s));
+    if (!s)
+        return NOMEM;
+    *s = v->addr;
+    glb_addr *a = glb_cfg_push(&c->listen, &c->nlisten, sizeof(*a)); /* the server binds it */
+    if (!a)
+        return NOMEM;
+    *a = v->addr;
+    return NULL;
+}
+
+/* NAME ADDR into the array at *list (zone-ns, standby-ns). */
+static const char *push_ns(dnsb_zone_ns **list, size_t *n, const glb_cfg_val *v, char *e, size_t el)
+{
     uint8_t name[GLB_DNAME_MAX];
     glb_addr addr;
     if (glb_dname_from_str(v->words[0], name) == 0) {
@@ -46,12 +72,24 @@ static const char *h_zone_ns(void *ctx, const glb_cfg_val *v, char *e, size_t el
         snprintf(e, el, "bad address '%s'", v->words[1]);
         return e;
     }
-    dnsb_zone_ns *ns = glb_cfg_push(&c->zone_ns, &c->nzone_ns, sizeof(*ns));
+    dnsb_zone_ns *ns = glb_cfg_push(list, n, sizeof(*ns));
     if (!ns)
         return NOMEM;
     memcpy(ns->name, name, glb_dname_len(name));
     ns->addr = addr;
     return NULL;
+}
+
+static const char *h_zone_ns(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    dnsb_conf *c = ctx;
+    return push_ns(&c->zone_ns, &c->nzone_ns, v, e, el);
+}
+
+static const char *h_standby_ns(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    dnsb_conf *c = ctx;
+    return push_ns(&c->standby_ns, &c->nstandby_ns, v, e, el);
 }
 
 /* --- map: --- */
@@ -256,6 +294,10 @@ const glb_cfg_key dnsb_conf_keys[] = {
      SRV(zone)},
     {"server", "zone-ns", GLB_CFG_WORDS, GLB_CFG_REPEAT | GLB_CFG_REQUIRED, 2, 2, 0, h_zone_ns,
      "NAME ADDR: a name server of the zone and its address (repeatable)", 0},
+    {"server", "standby-ns", GLB_CFG_WORDS, GLB_CFG_REPEAT, 2, 2, 0, h_standby_ns,
+     "NAME ADDR: a standby name server, named beside every DNS-LB in its delegations (repeatable)", 0},
+    {"server", "standby-listen", GLB_CFG_ADDRPORT, GLB_CFG_REPEAT, 0, 0, 53, h_standby_listen,
+     "ADDR[@PORT] where this DNS-B answers as a standby for the DNS-LB zones (repeatable)", 0},
     {"server", "whoami", GLB_CFG_DNAME, 0, 0, 0, 0, glb_cfg_set_dname,
      "name under which <any>.NAME TXT tells the asker's address (default whoami.<zone>)", SRV(whoami)},
     {"server", "zone-contact", GLB_CFG_DNAME, 0, 0, 0, 0, glb_cfg_set_dname,
@@ -414,6 +456,11 @@ static int finish(dnsb_conf *c, const char *file, char *err, size_t errlen)
             }
         }
     }
+    if (c->nstandby_listen && !c->nstandby_ns) {
+        snprintf(err, errlen, "%s: key 'standby-listen': needs standby-ns lines, the names the delegations give",
+                 file);
+        return -1;
+    }
     if (c->workers == 0)
         c->workers = 1;
     if (c->zone_ttl == 0)
@@ -509,5 +556,7 @@ void dnsb_conf_free(dnsb_conf *c)
     free(c->map.listen);
     free(c->listen);
     free(c->zone_ns);
+    free(c->standby_ns);
+    free(c->standby_listen);
     free(c);
 }

@@ -81,6 +81,11 @@ typedef struct dnsb_conf {
     uint8_t zone[GLB_DNAME_MAX];
     dnsb_zone_ns *zone_ns;
     size_t nzone_ns;
+    dnsb_zone_ns *standby_ns;  /* the backbone's standby name servers, named in every
+                                  delegation to a DNS-LB beside it (DESIGN §3, §11) */
+    size_t nstandby_ns;
+    glb_addr *standby_listen;  /* this DNS-B's standby addresses (also in listen) */
+    size_t nstandby_listen;
     uint8_t whoami[GLB_DNAME_MAX];
     uint8_t contact[GLB_DNAME_MAX]; /* SOA RNAME; default hostmaster.<zone> */
     uint32_t zone_ttl;

@@ -57,6 +57,10 @@ static size_t handle(void *arg, const glb_request *req)
     dnsb *d = arg;
     const dnsb_table *t = atomic_load_explicit(&d->table, memory_order_acquire);
     const dnsb_map *m = atomic_load_explicit(dnsb_registry_slot(d->reg), memory_order_acquire);
+    for (size_t i = 0; i < t->conf->nstandby_listen; i++)
+        if (glb_addrport_equal(req->local, &t->conf->standby_listen[i]))
+            return dnsb_answer_standby(t, m, req->pkt, req->len, req->from, req->tcp, req->out, req->outcap,
+                                       &d->stats[req->worker]);
     return dnsb_answer(t, m, req->pkt, req->len, req->from, req->tcp, req->out, req->outcap,
                        &d->stats[req->worker]);
 }

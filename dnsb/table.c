@@ -88,6 +88,32 @@ nomem:
     return -1;
 }
 
+/* The host names of zone-ns or standby-ns lines that lie in our zone, so
+ * that their addresses are answered (a name on several lines: the first). */
+static int add_hosts(dnsb_table *t, const dnsb_zone_ns *ns, size_t n, uint8_t kind, const char *key, char *err,
+                     size_t errlen)
+{
+    const dnsb_conf *c = t->conf;
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *name = ns[i].name;
+        if (glb_dname_sub(name, c->zone) < 0)
+            continue; /* out of zone: no glue to give */
+        uint32_t at;
+        if (glb_nametab_get(t->name_index, name, glb_dname_len(name), &at) && t->names[at].kind != DNSB_NAME_ENT &&
+            t->names[at].kind != kind) {
+            char buf[1024];
+            snprintf(err, errlen, "key '%s': %s clashes with a service, the zone apex or another host", key,
+                     glb_dname_to_str(name, buf, sizeof(buf)));
+            return -1;
+        }
+        if (add_name(t, name, kind, (uint32_t)i, 0) != 0 || add_ancestors(t, name, 0) != 0) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int build_names(dnsb_table *t, char *err, size_t errlen)
 {
     const dnsb_conf *c = t->conf;
@@ -103,21 +129,9 @@ static int build_names(dnsb_table *t, char *err, size_t errlen)
     }
     if (add_name(t, c->whoami, DNSB_NAME_WHOAMI, 0, 0) != 0 || add_ancestors(t, c->whoami, 0) != 0)
         goto nomem;
-    for (size_t i = 0; i < c->nzone_ns; i++) {
-        const uint8_t *n = c->zone_ns[i].name;
-        if (glb_dname_sub(n, c->zone) < 0)
-            continue; /* out of zone: no glue to give */
-        uint32_t at;
-        if (glb_nametab_get(t->name_index, n, glb_dname_len(n), &at) && t->names[at].kind != DNSB_NAME_ENT &&
-            t->names[at].kind != DNSB_NAME_NSHOST) {
-            char buf[1024];
-            snprintf(err, errlen, "key 'zone-ns': %s clashes with a service or the zone apex",
-                     glb_dname_to_str(n, buf, sizeof(buf)));
-            return -1;
-        }
-        if (add_name(t, n, DNSB_NAME_NSHOST, (uint32_t)i, 0) != 0 || add_ancestors(t, n, 0) != 0)
-            goto nomem;
-    }
+    if (add_hosts(t, c->zone_ns, c->nzone_ns, DNSB_NAME_NSHOST, "zone-ns", err, errlen) != 0 ||
+        add_hosts(t, c->standby_ns, c->nstandby_ns, DNSB_NAME_STANDBY, "standby-ns", err, errlen) != 0)
+        return -1;
     return 0;
 nomem:
     snprintf(err, errlen, "out of memory");

@@ -20,12 +20,13 @@ enum dnsb_name_kind {
     DNSB_NAME_SERVICE, /* a load-balanced name (may also be an apex) */
     DNSB_NAME_WHOAMI,  /* <anything>.whoami TXT */
     DNSB_NAME_NSHOST,  /* a zone-ns host name with an address */
+    DNSB_NAME_STANDBY, /* a standby-ns host name: the addresses of its lines */
     DNSB_NAME_ENT      /* an empty non-terminal: exists, holds nothing */
 };
 
 typedef struct dnsb_name {
     uint8_t kind;
-    uint32_t index; /* service index for SERVICE; zone-ns index for NSHOST */
+    uint32_t index; /* service index for SERVICE; zone-ns index for NSHOST; first standby-ns line for STANDBY */
     uint32_t zone;  /* the apex it belongs to (index into zones) */
 } dnsb_name;
 

@@ -107,11 +107,38 @@ static int cmd_map(void *arg, const char *args, struct evbuffer *out, glb_contro
     return 0;
 }
 
+/* withdraw | register: maintenance, without stopping the box. */
+static int set_withdrawn(lb_ctl *c, int on, struct evbuffer *out)
+{
+    if (!c->map) {
+        evbuffer_add_printf(out, "no dnsb: section configured\n");
+        return -1;
+    }
+    size_t up = lb_mapclient_withdraw(c->map, on);
+    evbuffer_add_printf(out, "%s at %zu DNS-B session%s up\n", on ? "withdrawn" : "registering again", up,
+                        up == 1 ? "" : "s");
+    return 0;
+}
+
+static int cmd_withdraw(void *arg, const char *args, struct evbuffer *out, glb_control_conn *conn)
+{
+    (void)args, (void)conn;
+    return set_withdrawn(arg, 1, out);
+}
+
+static int cmd_register(void *arg, const char *args, struct evbuffer *out, glb_control_conn *conn)
+{
+    (void)args, (void)conn;
+    return set_withdrawn(arg, 0, out);
+}
+
 const glb_control_cmd lb_control_cmds[] = {
     {"status", cmd_status, "version, id, uptime, sites by state, ICMP modes"},
     {"sites", cmd_sites, "per site: addresses, state, EWMA latency and loss, score, last check"},
     {"check", cmd_check, "check SITE (or SERVICE/SITE): measure now, then show the sites"},
     {"stats", cmd_stats, "counters: DNS answers by kind, network, probes, map sessions"},
     {"map", cmd_map, "per DNS-B: session state, services serial, registration; the claims; whoami"},
+    {"withdraw", cmd_withdraw, "maintenance: withdraw the registrations at every DNS-B (lifetime 0)"},
+    {"register", cmd_register, "end of maintenance: register again"},
     {NULL, NULL, NULL},
 };

@@ -363,6 +363,9 @@ void lb_mapclient_shutdown(lb_mapclient *mc, void (*done)(void *arg), void *arg)
     for (size_t i = 0; i < mc->ns; i++) {
         sess *s = mc->s[i];
         if (s->state == ST_UP) {
+            /* A box that stops withdraws: its resolvers go to the standby
+             * and fail-open now, not when the registration would expire. */
+            lbmc_send_withdrawal(s);
             lbmc_send_simple(s, GLB_MAP_BYE, GLB_MAP_BYE_SHUTDOWN, "stopping", 0);
             lbmc_sess_close(s, 0, 0);
         } else if (s->state != ST_CLOSING) {
@@ -377,6 +380,16 @@ void lb_mapclient_shutdown(lb_mapclient *mc, void (*done)(void *arg), void *arg)
         evtimer_add(mc->t_shutdown, &tv);
     }
     lbmc_shutdown_check(mc);
+}
+
+size_t lb_mapclient_withdraw(lb_mapclient *mc, int withdraw)
+{
+    size_t up = 0;
+    mc->withdrawn = withdraw != 0;
+    lbmc_registration_check(mc); /* what REGISTER says changed: sent to every session up */
+    for (size_t i = 0; i < mc->ns; i++)
+        up += mc->s[i]->state == ST_UP;
+    return up;
 }
 
 void lb_mapclient_free(lb_mapclient *mc)
@@ -435,6 +448,8 @@ void lb_mapclient_report(const lb_mapclient *mc, struct evbuffer *out)
             evbuffer_add_printf(out, " last-error \"%s\"", s->last_err);
         evbuffer_add_printf(out, "\n");
     }
+    if (mc->withdrawn)
+        evbuffer_add_printf(out, "withdrawn: registrations say lifetime 0 (dnslb-control register resumes)\n");
     evbuffer_add_printf(out, "claims: %zu\n", mc->nclaims);
     for (size_t i = 0; i < mc->nclaims; i++) {
         char p[GLB_ADDRSTRLEN];

@@ -25,7 +25,8 @@
  * Keepalive per §5.4 with the server's interval; idle 3x: BYE idle. After a
  * failure: reconnect after 1 s doubling to 60 s, ±20 % jitter, reset by a
  * session that lasted a minute; at least 300 s after ERROR unauthorized,
- * bad-version or unsupported. lb_mapclient_shutdown() sends BYE shutdown.
+ * bad-version or unsupported. lb_mapclient_shutdown() sends a REGISTER with
+ * lifetime 0 (the registrations are withdrawn), then BYE shutdown.
  *
  * SERVICES: full sets and deltas (by serial, parts assembled and applied
  * atomically, §10.1) are kept per DNS-B. A received service becomes a
@@ -127,6 +128,11 @@ void lb_mapclient_shutdown(lb_mapclient *mc, void (*done)(void *arg), void *arg)
  * DNS-B that uses rankings, when they changed, at most once a second, and
  * to each new session after its first REGISTER_ACK. r is copied. */
 void lb_mapclient_ranking(lb_mapclient *mc, const glb_map_ranking *r);
+
+/* Maintenance: withdraw 1 makes every REGISTER say lifetime 0 from now on
+ * (the DNS-Bs drop this box's registrations at once; its resolvers get the
+ * standby and fail-open), 0 registers again. Returns the sessions up. */
+size_t lb_mapclient_withdraw(lb_mapclient *mc, int withdraw);
 
 void lb_mapclient_free(lb_mapclient *mc);
 

@@ -88,6 +88,7 @@ struct lb_mapclient {
     size_t ns;
     lb_whoami *whoami;
     int started, stopping;
+    int withdrawn;               /* REGISTERs say lifetime 0 (withdraw, or stopping) */
     uint64_t last_seq;
     glb_map_claim *claims;       /* as last built */
     size_t nclaims;
@@ -158,6 +159,8 @@ void lbmc_build_claims(lb_mapclient *mc);
 void lbmc_registration_check(lb_mapclient *mc);
 /* Sends REGISTER on s, or once its unanswered one is acknowledged. */
 void lbmc_send_register(sess *s);
+/* Sends a REGISTER with lifetime 0 now, even with one unanswered (stopping). */
+void lbmc_send_withdrawal(sess *s);
 /* Takes the server's REGISTER_ACK: counts, logs rejections, schedules the refresh. */
 void lbmc_on_ack(sess *s, const glb_map_register_ack *a);
 /* Sends the last RANKING on s when the server uses rankings and s may. */

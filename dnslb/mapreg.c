@@ -104,7 +104,7 @@ static void fill_register(const lb_mapclient *mc, glb_map_register *r, uint64_t 
     memset(r, 0, sizeof(*r));
     r->node_id = mc->id;
     r->sequence = seq;
-    r->lifetime = mc->lifetime;
+    r->lifetime = mc->withdrawn ? 0 : mc->lifetime; /* 0: the DNS-Bs drop the registration */
     r->dns = mc->dns;
     r->ndns = mc->ndns;
     r->proxy = mc->proxy;
@@ -146,13 +146,9 @@ void lbmc_registration_check(lb_mapclient *mc)
         }
 }
 
-void lbmc_send_register(sess *s)
+static void send_register_now(sess *s)
 {
     lb_mapclient *mc = s->mc;
-    if (s->reg_out) { /* never two unanswered: this one goes when the ACK comes */
-        s->reg_again = 1;
-        return;
-    }
     uint64_t now_ms = glb_wall_ms();
     mc->last_seq = now_ms > mc->last_seq ? now_ms : mc->last_seq + 1;
     glb_map_msg m;
@@ -166,6 +162,21 @@ void lbmc_send_register(sess *s)
     s->reg_out = 1;
     s->reg_again = 0;
     s->reg_seq = mc->last_seq;
+}
+
+void lbmc_send_register(sess *s)
+{
+    if (s->reg_out) { /* never two unanswered: this one goes when the ACK comes */
+        s->reg_again = 1;
+        return;
+    }
+    send_register_now(s);
+}
+
+void lbmc_send_withdrawal(sess *s)
+{
+    s->mc->withdrawn = 1;
+    send_register_now(s); /* no ACK will be awaited: the session closes next */
 }
 
 /* ---- REGISTER_ACK -------------------------------------------------------- */

@@ -9,6 +9,7 @@
 #   address (v4 / v6)                 what
 #   127.0.0.10  / 2001:db8::10        NSD: DNS-A for foobar.example, fake root
 #   127.0.1.1-2 / 2001:db8:1::1-2     dnsb b1, b2 (DNS 53, map 5380, control 8953)
+#   127.0.1.101-102 / 2001:db8:1::101-102  b1's and b2's standby for the DNS-LB zones
 #   127.0.2.1   / 2001:db8:2::1       ISP 1's unbound; it queries from .11 (egress)
 #   127.0.2.42  / 2001:db8:2::42      ISP 1's dnslb lb1 (DNS 53, control 8954 on 127.0.2.42)
 #   127.0.3.x   / 2001:db8:3::x       ISP 2, the same with BIND 9 as its resolver
@@ -45,18 +46,18 @@ world_init() {
     links=$(ip -o link show | awk -F': ' '{print $2}' | tr '\n' ' ')
     [ "$links" = "lo " ] || { echo "not in a private network namespace (links: $links)" >&2; return 1; }
     if [ "$WF" = 6 ]; then
-        DNSA=2001:db8::10 B1=2001:db8:1::1 B2=2001:db8:1::2
+        DNSA=2001:db8::10 B1=2001:db8:1::1 B2=2001:db8:1::2 SB1=2001:db8:1::101 SB2=2001:db8:1::102
         ISP1=2001:db8:2::1 EG1=2001:db8:2::11 LB1=2001:db8:2::42
         ISP2=2001:db8:3::1 EG2=2001:db8:3::11 LB2=2001:db8:3::42
         SITE1=2001:db8:4::1 SITE2=2001:db8:4::2 SITE3=2001:db8:4::3 ROGUE=2001:db8:9::42
         ISP1_NET=2001:db8:2::/48 ISP2_NET=2001:db8:3::/48 ROGUE_NET=2001:db8:9::/48
         CLIENTS2=2001:db8:5::/48 RR=AAAA
         local a
-        for a in $DNSA $B1 $B2 $ISP1 $EG1 $LB1 $ISP2 $EG2 $LB2 $SITE1 $SITE2 $SITE3 $ROGUE; do
+        for a in $DNSA $B1 $B2 $SB1 $SB2 $ISP1 $EG1 $LB1 $ISP2 $EG2 $LB2 $SITE1 $SITE2 $SITE3 $ROGUE; do
             ip -6 addr add "$a/128" dev lo nodad || return 1
         done
     elif [ "${WORLD_SPLIT:-0}" = 1 ]; then
-        DNSA=198.18.0.10 B1=198.18.1.1 B2=198.18.1.2
+        DNSA=198.18.0.10 B1=198.18.1.1 B2=198.18.1.2 SB1=198.18.1.101 SB2=198.18.1.102
         ISP1=198.18.2.1 EG1=198.18.2.11 LB1=198.18.2.42
         ISP2=198.18.3.1 EG2=198.18.3.11 LB2=198.18.3.42
         SITE1=198.18.4.1 SITE2=198.18.4.2 SITE3=198.18.4.3 ROGUE=198.18.0.42
@@ -64,7 +65,7 @@ world_init() {
         CLIENTS2=198.18.5.0/24 RR=A
         _w_split || return 1
     else
-        DNSA=127.0.0.10 B1=127.0.1.1 B2=127.0.1.2
+        DNSA=127.0.0.10 B1=127.0.1.1 B2=127.0.1.2 SB1=127.0.1.101 SB2=127.0.1.102
         ISP1=127.0.2.1 EG1=127.0.2.11 LB1=127.0.2.42
         ISP2=127.0.3.1 EG2=127.0.3.11 LB2=127.0.3.42
         SITE1=127.0.4.1 SITE2=127.0.4.2 SITE3=127.0.4.3 ROGUE=127.0.9.42
@@ -96,7 +97,7 @@ _w_ns() {
 # ISP (resolver, egress, DNS-LB) and per site.
 _w_split() {
     ip link add br0 type bridge && ip link set br0 up || return 1
-    for a in $DNSA $B1 $B2 $ROGUE; do ip addr add "$a/15" dev br0 || return 1; done
+    for a in $DNSA $B1 $B2 $SB1 $SB2 $ROGUE; do ip addr add "$a/15" dev br0 || return 1; done
     _w_ns isp1 $ISP1 $EG1 $LB1 && _w_ns isp2 $ISP2 $EG2 $LB2 &&
         _w_ns site1 $SITE1 && _w_ns site2 $SITE2 && _w_ns site3 $SITE3 || return 1
     WX[lb1]=${WX[isp1]} WX[lb2]=${WX[isp2]}
@@ -116,6 +117,7 @@ _w_render() {
     local do4=yes do6=no
     [ "$WF" = 6 ] && do4=no do6=yes
     sed -e "s|@DIR@|$W|g" -e "s|@B1@|$B1|g" -e "s|@B2@|$B2|g" -e "s|@DNSA@|$DNSA|g" -e "s|@RR@|$RR|g" \
+        -e "s|@SB1@|$SB1|g" -e "s|@SB2@|$SB2|g" \
         -e "s|@DO4@|$do4|g" -e "s|@DO6@|$do6|g" \
         -e "s|@SITE1@|$SITE1|g" -e "s|@SITE2@|$SITE2|g" -e "s|@SITE3@|$SITE3|g" \
         -e "s|@SITE1_URL@|$(_w_url $SITE1)|g" -e "s|@SITE2_URL@|$(_w_url $SITE2)|g" \
@@ -218,12 +220,13 @@ world_nsd() {
     _w_wait 10 _w_dns_up "$DNSA" foobar.example || { tail "$W/nsd.log" >&2; return 1; }
 }
 
-# world_dnsb b1|b2
+# world_dnsb b1|b2 (WORLD_DNSB_SED: one more sed expression for its dnsb.conf)
 world_dnsb() {
-    local id=$1 addr ctl
-    [ "$id" = b1 ] && addr=$B1 ctl=$CTL_B1 || { addr=$B2 ctl=$CTL_B2; }
+    local id=$1 addr ctl sb
+    [ "$id" = b1 ] && addr=$B1 ctl=$CTL_B1 sb=$SB1 || { addr=$B2 ctl=$CTL_B2 sb=$SB2; }
     mkdir -p "$W/$id"
-    [ -f "$W/$id/dnsb.conf" ] || _w_render dnsb.conf "$W/$id/dnsb.conf" -e "s|@ID@|$id|g" -e "s|@ADDR@|$addr|g" -e "s|@CTL@|$ctl|g"
+    [ -f "$W/$id/dnsb.conf" ] || _w_render dnsb.conf "$W/$id/dnsb.conf" -e "s|@ID@|$id|g" -e "s|@ADDR@|$addr|g" \
+        -e "s|@CTL@|$ctl|g" -e "s|@SBADDR@|$sb|g" -e "${WORLD_DNSB_SED:-}"
     _w_start "$id" "$WB/dnsb/dnsb" -d -c "$W/$id/dnsb.conf"
     _w_wait 10 _w_dns_up "$addr" glb.example.net || { tail "$W/$id.log" >&2; return 1; }
 }
@@ -264,7 +267,8 @@ world_bind() {
 }
 
 # world_dnslb lb1|lb2|rogue: a DNS-LB for ISP 1, ISP 2, or a rogue one that
-# claims ISP 1's resolver; lb2 also claims the client subnet CLIENTS2.
+# claims ISP 1's resolver; lb2 also claims the client subnet CLIENTS2
+# (WORLD_DNSLB_SED: one more sed expression for its dnslb.conf).
 world_dnslb() {
     local id=$1 addr ctl res cp=""
     case $id in
@@ -274,7 +278,7 @@ world_dnslb() {
     esac
     mkdir -p "$W/$id"
     [ -f "$W/$id/dnslb.conf" ] || _w_render dnslb.conf "$W/$id/dnslb.conf" -e "s|@ID@|$id|g" -e "s|@ADDR@|$addr|g" \
-        -e "s|@CTL@|$ctl|g" -e "s|@RESOLVER@|$res|g" -e "s|@CLIENT_PREFIX@|$cp|g"
+        -e "s|@CTL@|$ctl|g" -e "s|@RESOLVER@|$res|g" -e "s|@CLIENT_PREFIX@|$cp|g" -e "${WORLD_DNSLB_SED:-}"
     _w_start "$id" "$WB/dnslb/dnslb" -d -c "$W/$id/dnslb.conf"
     _w_wait 10 world_lbctl "$id" status || { tail "$W/$id.log" >&2; return 1; }
 }

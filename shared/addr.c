@@ -202,3 +202,8 @@ int glb_addr_is_unicast(const glb_addr *a)
         return memcmp(a->b, zero, 16) != 0 && a->b[0] != 0xff;
     return 0;
 }
+
+int glb_addrport_equal(const glb_addr *a, const glb_addr *b)
+{
+    return a->family == b->family && a->port == b->port && memcmp(a->b, b->b, glb_addr_bytes(a->family)) == 0;
+}

@@ -68,4 +68,7 @@ int glb_prefix_cmp(const void *a, const void *b);
  * class E or limited broadcast. */
 int glb_addr_is_unicast(const glb_addr *a);
 
+/* 1 when a and b are the same address and port (padding ignored), else 0. */
+int glb_addrport_equal(const glb_addr *a, const glb_addr *b);
+
 #endif

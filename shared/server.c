@@ -268,6 +268,7 @@ glb_server *glb_server_new(const glb_server_cfg *cfg, char *err, size_t errlen)
             if (!w->udp[i])
                 goto fail;
             w->tcp[i].w = w;
+            w->tcp[i].local = a;
             w->tcp[i].fd = glb_srv_open_bound(a, SOCK_STREAM, &pi, err, errlen);
             if (w->tcp[i].fd < 0)
                 goto fail;

@@ -21,6 +21,7 @@ typedef struct glb_request {
     const uint8_t *pkt;
     size_t len;
     const glb_addr *from;     /* source address and port */
+    const glb_addr *local;    /* the listen address (cfg->listen[i]) it came in on */
     int tcp;                  /* 1 over TCP */
     unsigned worker;          /* calling thread, 0..glb_server_threads()-1: QSBR reader id, stats slot */
     uint8_t *out;             /* response buffer */

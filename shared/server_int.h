@@ -62,6 +62,7 @@ typedef struct glb_udp_sock {
     int family;
     int pktinfo;              /* 1: wildcard bind, replies carry the queried address */
     unsigned id;              /* thread index (QSBR reader id) */
+    const glb_addr *local;    /* its listen address, as configured */
     pthread_t thread;
     int started;
 
@@ -81,6 +82,7 @@ typedef struct glb_tcp_listener {
     int fd;
     struct event *ev;         /* readable: accept */
     struct event *retry;      /* timer re-arming ev after EMFILE and the like */
+    const glb_addr *local;    /* its listen address, as configured */
 } glb_tcp_listener;
 
 /* One accepted TCP connection (intrusive doubly linked list per worker). */
@@ -92,6 +94,7 @@ typedef struct glb_tcp_conn {
     int eof;                  /* the peer closed its side */
     int paused;               /* reading stopped: too much output queued */
     glb_addr from;
+    const glb_addr *local;    /* the listener's address */
 } glb_tcp_conn;
 
 struct glb_worker {

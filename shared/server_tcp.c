@@ -92,6 +92,7 @@ static int conn_run(glb_tcp_conn *c)
             .pkt = w->tcp_in,
             .len = mlen,
             .from = &c->from,
+            .local = c->local,
             .tcp = 1,
             .worker = w->id,
             .out = w->tcp_out + 2,
@@ -174,7 +175,7 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
     }
 }
 
-static int conn_new(glb_worker *w, int fd, const struct sockaddr_storage *ss)
+static int conn_new(glb_worker *w, const glb_addr *local, int fd, const struct sockaddr_storage *ss)
 {
     glb_server *s = w->srv;
     glb_tcp_conn *c = calloc(1, sizeof *c);
@@ -182,6 +183,7 @@ static int conn_new(glb_worker *w, int fd, const struct sockaddr_storage *ss)
 
     if (!c)
         return -1;
+    c->local = local;
     if (glb_addr_from_sockaddr((const struct sockaddr *)ss, &c->from) < 0) {
         free(c);
         return -1;
@@ -265,7 +267,7 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
             glb_srv_stat_add(&w->stats.tcp_refused, 1);
             continue;
         }
-        if (conn_new(w, fd, &ss) < 0) {
+        if (conn_new(w, l->local, fd, &ss) < 0) {
             close(fd);
             glb_srv_stat_add(&w->stats.tcp_refused, 1);
             continue;

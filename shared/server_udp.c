@@ -122,6 +122,7 @@ static void udp_batch(glb_udp_sock *u)
             .pkt = u->in_iov[i].iov_base,
             .len = len,
             .from = &u->from[i],
+            .local = u->local,
             .tcp = 0,
             .worker = u->id,
             .out = out,
@@ -178,6 +179,7 @@ glb_udp_sock *glb_srv_udp_new(glb_worker *w, const glb_addr *a, unsigned id, cha
     memset(u, 0, sizeof *u);
     u->w = w;
     u->id = id;
+    u->local = a;
     u->family = a->family;
     /* Only the pages datagrams touch get committed. */
     u->udp_in = malloc((size_t)GLB_SRV_UDP_BATCH * GLB_SRV_MSG_MAX);

@@ -165,8 +165,9 @@ check "lb2 restarted with the services from its file, before any DNS-B spoke" "$
 
 # --- 5: a DNS-B killed with -9 and restarted while the DNS-LBs are stopped ----
 wait_until 10 world_registered b2 lb1 "$EG1"
-world_stop lb1
-world_stop lb2
+# killed, not stopped: a clean stop withdraws the registrations (t-failover)
+world_stop lb1 KILL
+world_stop lb2 KILL
 sleep 0.3 # the store's commit interval
 world_stop b2 KILL
 world_dnsb b2 || not_ok "b2 did not restart"

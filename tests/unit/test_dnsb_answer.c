@@ -58,6 +58,8 @@ static const char *conf_text =
     "  resolver: 2001:db8:aaaa::/48\n";
 
 static dnsb_table *table;
+static dnsb_table *standby_table; /* the same with standby-ns and standby-listen */
+static int standby;               /* ask_full: ask standby_table's standby listener */
 static glb_qsbr *qsbr;
 static dnsb_registry *reg;
 static dnsb_stats stats;
@@ -79,6 +81,14 @@ static int setup(void **state)
     table = dnsb_table_build(c, 2026112501, err, sizeof(err));
     if (!table)
         fail_msg("%s", err);
+    static char stext[8192 + 256];
+    snprintf(stext, sizeof(stext),
+             "server:\n  standby-ns: standby.glb.example.net. 127.0.0.53\n"
+             "  standby-ns: standby.glb.example.net. 2001:db8::53\n  standby-listen: 127.0.0.53@5300\n%s",
+             text + strlen("server:\n"));
+    c = dnsb_conf_parse("standby.conf", stext, err, sizeof(err));
+    if (!c || !(standby_table = dnsb_table_build(c, 2026112501, err, sizeof(err))))
+        fail_msg("%s", err);
     qsbr = glb_qsbr_new(1);
     reg = dnsb_registry_new(qsbr);
     if (!reg || dnsb_table_static_lbs(table->conf, reg, err, sizeof(err)) != 0)
@@ -90,6 +100,7 @@ static int teardown(void **state)
 {
     (void)state;
     dnsb_table_free(table);
+    dnsb_table_free(standby_table);
     dnsb_registry_free(reg);
     glb_qsbr_free(qsbr);
     return 0;
@@ -154,7 +165,9 @@ static ldns_pkt *ask_full(const char *from, const char *name, uint16_t type, int
     size_t qlen = make_query(q, name, type, edns, version, ecs);
     glb_addr a;
     assert_int_equal(glb_addr_parse(from, &a), 0);
-    last_len = dnsb_answer(table, atomic_load(dnsb_registry_slot(reg)), q, qlen, &a, tcp, last, sizeof(last), &stats);
+    const dnsb_map *m = atomic_load(dnsb_registry_slot(reg));
+    last_len = standby ? dnsb_answer_standby(standby_table, m, q, qlen, &a, tcp, last, sizeof(last), &stats)
+                       : dnsb_answer(table, m, q, qlen, &a, tcp, last, sizeof(last), &stats);
     assert_true(last_len >= 12);
     ldns_pkt *p = NULL;
     assert_int_equal(ldns_wire2pkt(&p, last, last_len), LDNS_STATUS_OK);
@@ -338,6 +351,123 @@ static void test_direct_and_proxy(void **state)
     ldns_pkt_free(p);
 }
 
+/* No standby answer may refer: a server of the NS set that answers with
+ * a referral to its own zone is lame to resolvers. */
+static void assert_no_referral(ldns_pkt *p)
+{
+    assert_true(ldns_pkt_aa(p) || ldns_pkt_get_rcode(p) == LDNS_RCODE_REFUSED);
+    ldns_rr_list *l = ldns_pkt_get_section_clone(p, LDNS_SECTION_AUTHORITY);
+    for (size_t i = 0; i < ldns_rr_list_rr_count(l); i++)
+        assert_int_not_equal(ldns_rr_get_type(ldns_rr_list_rr(l, i)), LDNS_RR_TYPE_NS);
+    ldns_rr_list_deep_free(l);
+}
+
+/* The standby (DESIGN §3, §11): the main listener names it in every
+ * delegation to a DNS-LB; on its own address it answers the DNS-LB zones
+ * as the DNS-LB would, from its ranking, and nothing else. */
+static void test_standby(void **state)
+{
+    (void)state;
+    dnsb_table *main_table = table;
+    table = standby_table; /* the main listener of a DNS-B that has a standby */
+    ldns_pkt *p = ask("127.0.0.1", "www.foobar.example.", LDNS_RR_TYPE_A);
+    assert_section(p, LDNS_SECTION_AUTHORITY, "lb42.www.foobar.example.\t3600\tIN\tNS\tns.lb42.www.foobar.example.");
+    assert_section(p, LDNS_SECTION_AUTHORITY, "lb42.www.foobar.example.\t3600\tIN\tNS\tstandby.glb.example.net.");
+    assert_section(p, LDNS_SECTION_ADDITIONAL, "ns.lb42.www.foobar.example.\t3600\tIN\tA\t127.0.0.42");
+    assert_section(p, LDNS_SECTION_ADDITIONAL, "standby.glb.example.net.\t3600\tIN\tA\t127.0.0.53");
+    assert_section(p, LDNS_SECTION_ADDITIONAL, "standby.glb.example.net.\t3600\tIN\tAAAA\t2001:db8::53");
+    assert_counts(p, 1, 2, 3); /* NS lb42, the standby; their A, the standby's AAAA */
+    ldns_pkt_free(p);
+    p = ask("127.0.0.1", "lb7.www.foobar.example.", LDNS_RR_TYPE_A); /* the plain delegation too */
+    assert_section(p, LDNS_SECTION_AUTHORITY, "lb7.www.foobar.example.\t3600\tIN\tNS\tstandby.glb.example.net.");
+    ldns_pkt_free(p);
+    p = ask("127.0.0.1", "standby.glb.example.net.", LDNS_RR_TYPE_AAAA); /* its address, from our zone */
+    assert_true(ldns_pkt_aa(p));
+    assert_counts(p, 1, 0, 0);
+    assert_section(p, LDNS_SECTION_ANSWER, "standby.glb.example.net.\t3600\tIN\tAAAA\t2001:db8::53");
+    ldns_pkt_free(p);
+    table = main_table;
+
+    standby = 1;
+    /* lb42 ranked shop: its answer set, as direct mode gives it, whoever asks */
+    set_shop_ranking(1);
+    p = ask("192.0.2.99", "lb42.shop.svc.glb.example.net.", LDNS_RR_TYPE_A);
+    assert_no_referral(p);
+    assert_counts(p, 1, 0, 0);
+    assert_section(p, LDNS_SECTION_ANSWER, "lb42.shop.svc.glb.example.net.\t60\tIN\tA\t198.51.100.20");
+    ldns_pkt_free(p);
+    set_shop_ranking(2);
+    p = ask("127.0.0.1", "lb42.shop.svc.glb.example.net.", LDNS_RR_TYPE_A);
+    assert_counts(p, 2, 0, 0);
+    ldns_pkt_free(p);
+    /* no ranking of www from lb42: every site by weight, whoever asks */
+    const char *from[] = {"127.0.0.1", "192.0.2.99"};
+    for (int i = 0; i < 2; i++) {
+        p = ask(from[i], "LB42.www.foobar.example.", LDNS_RR_TYPE_A);
+        assert_no_referral(p);
+        assert_counts(p, 3, 0, 0);
+        assert_section(p, LDNS_SECTION_ANSWER, "LB42.www.foobar.example.\t300\tIN\tA\t192.0.2.30");
+        ldns_pkt_free(p);
+    }
+    /* a DNS-LB no longer registered (its delegation still cached): by weight */
+    p = ask("127.0.0.1", "lb99.www.foobar.example.", LDNS_RR_TYPE_A);
+    assert_no_referral(p);
+    assert_int_equal(ldns_pkt_ancount(p), 3);
+    ldns_pkt_free(p);
+    p = ask("127.0.0.1", "ns.lb99.www.foobar.example.", LDNS_RR_TYPE_A);
+    assert_no_referral(p);
+    assert_counts(p, 0, 1, 0);
+    ldns_pkt_free(p);
+    /* the zone's own data, the same NS set as the delegation */
+    p = ask("127.0.0.1", "lb42.www.foobar.example.", LDNS_RR_TYPE_NS);
+    assert_no_referral(p);
+    assert_section(p, LDNS_SECTION_ANSWER, "lb42.www.foobar.example.\t300\tIN\tNS\tns.lb42.www.foobar.example.");
+    assert_section(p, LDNS_SECTION_ANSWER, "lb42.www.foobar.example.\t300\tIN\tNS\tstandby.glb.example.net.");
+    assert_section(p, LDNS_SECTION_ADDITIONAL, "ns.lb42.www.foobar.example.\t300\tIN\tA\t127.0.0.42");
+    ldns_pkt_free(p);
+    p = ask("127.0.0.1", "lb42.www.foobar.example.", LDNS_RR_TYPE_SOA);
+    assert_section(p, LDNS_SECTION_ANSWER, "lb42.www.foobar.example.\t300\tIN\tSOA\tns.lb42.www.foobar.example. "
+                                           "hostmaster.lb42.www.foobar.example. 2026112501");
+    ldns_pkt_free(p);
+    p = ask("127.0.0.1", "ns.lb42.www.foobar.example.", LDNS_RR_TYPE_A);
+    assert_no_referral(p);
+    assert_counts(p, 1, 0, 0);
+    assert_section(p, LDNS_SECTION_ANSWER, "ns.lb42.www.foobar.example.\t300\tIN\tA\t127.0.0.42");
+    ldns_pkt_free(p);
+    p = ask("127.0.0.1", "lb42.www.foobar.example.", LDNS_RR_TYPE_TXT);
+    assert_no_referral(p);
+    assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
+    assert_counts(p, 0, 1, 0);
+    assert_section(p, LDNS_SECTION_AUTHORITY, "lb42.www.foobar.example.\t60\tIN\tSOA");
+    ldns_pkt_free(p);
+    p = ask("127.0.0.1", "a.b.lb42.www.foobar.example.", LDNS_RR_TYPE_A);
+    assert_no_referral(p);
+    assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NXDOMAIN);
+    ldns_pkt_free(p);
+    /* not a DNS-LB zone: not ours to answer here */
+    const char *others[] = {"www.foobar.example.", "glb.example.net.", "x.whoami.glb.example.net.",
+                            "standby.glb.example.net.", "example.org.", "."};
+    for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+        p = ask("127.0.0.1", others[i], LDNS_RR_TYPE_A);
+        assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_REFUSED);
+        assert_false(ldns_pkt_aa(p));
+        assert_counts(p, 0, 0, 0);
+        ldns_pkt_free(p);
+    }
+    standby = 0;
+
+    /* A standby name must not take a name that is already something else. */
+    char err[512];
+    dnsb_conf *c = dnsb_conf_parse("t.conf",
+                                   "server:\n  listen: 127.0.0.1@5300\n  zone: glb.example.net.\n"
+                                   "  zone-ns: b1.glb.example.net. 127.0.0.1\n"
+                                   "  standby-ns: b1.glb.example.net. 127.0.0.9\n",
+                                   err, sizeof(err));
+    assert_non_null(c);
+    assert_null(dnsb_table_build(c, 1, err, sizeof(err)));
+    assert_non_null(strstr(err, "key 'standby-ns': b1.glb.example.net. clashes"));
+}
+
 /* The ECS scope of the last answer: the option is the last thing in the message. */
 static int last_scope(size_t addr_bytes)
 {
@@ -496,7 +626,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_referral),        cmocka_unit_test(test_referral_two_lbs),
         cmocka_unit_test(test_target_gets_referral_alone), cmocka_unit_test(test_failopen_by_weight),
-        cmocka_unit_test(test_direct_and_proxy), cmocka_unit_test(test_ecs),
+        cmocka_unit_test(test_direct_and_proxy), cmocka_unit_test(test_standby), cmocka_unit_test(test_ecs),
         cmocka_unit_test(test_zone_data),       cmocka_unit_test(test_whoami),
         cmocka_unit_test(test_case_echo),       cmocka_unit_test(test_errors),
         cmocka_unit_test(test_truncation),

@@ -86,6 +86,14 @@ static void test_errors(void **state)
     expect(BASE "  listen: localhost@53\n", "t.conf:5: key 'listen': bad address 'localhost@53'");
     expect(BASE "  zone-ns: b2.glb.example.net. nowhere\n", "t.conf:5: key 'zone-ns': bad address 'nowhere'");
     expect(BASE "  whoami: whoami.elsewhere.\n", "key 'whoami': must be a name below the zone");
+    /* A standby that refers from its own address would answer every query
+     * itself: its addresses are never listen ones, in either order. */
+    expect(BASE "  standby-ns: standby.glb.example.net. 127.0.0.1\n  standby-listen: 127.0.0.1@5300\n",
+           "t.conf:6: key 'standby-listen': also a listen address");
+    expect("server:\n  standby-listen: 127.0.0.9\n  listen: 127.0.0.9@53\n",
+           "t.conf:3: key 'listen': also a standby-listen address");
+    expect(BASE "  standby-listen: 127.0.0.9\n", "key 'standby-listen': needs standby-ns lines");
+    expect(BASE "  standby-ns: standby.glb.example.net. nowhere\n", "t.conf:5: key 'standby-ns': bad address");
     expect(BASE "service:\n  name: a.example.\n  mode: fastest\n  site: x 192.0.2.1\n",
            "t.conf:7: key 'mode': unknown mode 'fastest'");
     expect(BASE "service:\n  name: a.example.\n", "t.conf:5: key 'site': missing, required in section 'service'");

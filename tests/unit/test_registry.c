@@ -274,7 +274,7 @@ typedef struct rd {
     glb_qsbr *q;
     unsigned id;
     atomic_int *stop;
-    unsigned long found;
+    atomic_ulong found;
 } rd;
 
 static void *reader(void *arg)
@@ -289,7 +289,8 @@ static void *reader(void *arg)
         unsigned scope;
         size_t n = dnsb_map_lookup(m, &a, 32, &scope, slots);
         for (size_t i = 0; i < n; i++)
-            x->found += dnsb_map_lb(m, slots[i])->id[0] == 'l';
+            if (dnsb_map_lb(m, slots[i])->id[0] == 'l')
+                atomic_fetch_add(&x->found, 1);
         glb_qsbr_leave(x->q, x->id);
     }
     return NULL;
@@ -308,7 +309,11 @@ static void test_concurrent(void **state)
         pthread_create(&th[i], NULL, reader, &readers[i]);
     }
     glb_prefix claims[] = {pfx("10.0.0.0/8"), pfx("10.1.0.0/16"), pfx("10.1.2.0/24")};
-    for (uint64_t s = 1; s <= 2000; s++) {
+    /* 2000 changes at least, and on until a reader has run (a busy machine
+     * may not schedule them before), at most a million. */
+    for (uint64_t s = 1; s <= 2000 || (atomic_load(&readers[0].found) + atomic_load(&readers[1].found) == 0 &&
+                                       s <= 1000000);
+         s++) {
         char id[16];
         snprintf(id, sizeof(id), "lb%u", (unsigned)(s % 7));
         dnsb_reg g = reg_of(id, s, claims + s % 3, s % 3 == 2 ? 1 : 1 + s % 2);
