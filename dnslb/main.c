@@ -122,6 +122,13 @@ static void on_hup(evutil_socket_t fd, short what, void *arg)
         log_err("reload refused, still serving the previous configuration: %s", err);
         return;
     }
+    /* Files that may not load before any part changes: the map client's
+     * certificates are loaded first in lb_mapclient_reconfigure. */
+    if (lb_prober_check_tls(d->prober, c, err, sizeof(err)) != 0) {
+        log_err("reload refused, still serving the previous configuration: %s: %s", d->conf_file, err);
+        lb_conf_free(c);
+        return;
+    }
     if (!d->map) {
         if (c->map.nservers)
             log_warn("reload: a new dnsb: section takes effect at the next restart");
