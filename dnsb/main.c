@@ -21,6 +21,7 @@
 #include "dnsb/control.h"
 #include "dnsb/mapserver.h"
 #include "dnsb/store.h"
+#include "dnsb/storecheck.h"
 #include "dnsb/table.h"
 #include "shared/daemon.h"
 #include "shared/log.h"
@@ -129,6 +130,30 @@ static int check_tls(const dnsb_conf *cf, char *err, size_t errlen)
         }
         SSL_CTX_free(ctx);
     }
+    return 0;
+}
+
+/* The database file, checked without opening it (dnsb_store_check): 0, or
+ * -1 with err when dnsb would not start with it (database-damaged: refuse).
+ * A damaged file that move-aside handles is a warning on stderr. */
+static int check_database(const dnsb_conf *cf, char *err, size_t errlen)
+{
+    char path[300], why[512];
+    if (!cf->database[0])
+        return 0;
+    snprintf(path, sizeof(path), "%s/data.mdb", cf->database);
+    int fc = dnsb_store_check(path, why, sizeof(why));
+    if (fc == DNSB_STORE_FILE_UNREADABLE)
+        fprintf(stderr, "dnsb: warning: database '%s' not checked: %s\n", path, why);
+    if (fc != DNSB_STORE_FILE_DAMAGED)
+        return 0;
+    if (cf->database_damaged == DNSB_STORE_REFUSE) {
+        snprintf(err, errlen, "database '%s' is damaged: %s; dnsb will not start (database-damaged: refuse)", path,
+                 why);
+        return -1;
+    }
+    fprintf(stderr, "dnsb: warning: database '%s' is damaged: %s; dnsb will move it aside and start empty "
+                    "(database-damaged: move-aside)\n", path, why);
     return 0;
 }
 
@@ -266,6 +291,8 @@ int main(int argc, char **argv)
     if (check_only) {
         int rc = check_tls(t->conf, err, sizeof(err));
         if (rc == 0)
+            rc = check_database(t->conf, err, sizeof(err));
+        if (rc == 0)
             printf("%s: ok (%zu services, %zu lbs)\n", d.conf_file, t->conf->nservices, t->conf->nlbs);
         else
             fprintf(stderr, "dnsb: %s: %s\n", d.conf_file, err);
@@ -301,7 +328,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "dnsb: %s\n", err);
         return 1;
     }
-    if (cf->database[0] && dnsb_store_prepare(cf->database, cf->username, err, sizeof(err)) != 0) {
+    /* A database that would be refused: said on the terminal, before detaching. */
+    if (cf->database[0] && (dnsb_store_prepare(cf->database, cf->username, err, sizeof(err)) != 0 ||
+                            check_database(cf, err, sizeof(err)) != 0)) {
         fprintf(stderr, "dnsb: %s\n", err);
         return 1;
     }
@@ -333,7 +362,7 @@ int main(int argc, char **argv)
     d.ctl = (dnsb_ctl){&d.table, d.reg, d.server, NULL, NULL, d.stats, d.workers, cf->workers,
                        (double)time(NULL), (double)time(NULL), d.conf_file, reload, &d};
     /* Registrations from the database before the first query is answered. */
-    if (cf->database[0] && !(d.store = dnsb_store_open(cf->database, err, sizeof(err)))) {
+    if (cf->database[0] && !(d.store = dnsb_store_open(cf->database, cf->database_damaged, err, sizeof(err)))) {
         log_err("%s", err);
         return 1;
     }
