@@ -299,6 +299,12 @@ int main(int argc, char **argv)
         dnsb_table_free(t);
         return rc == 0 ? 0 : 1;
     }
+    /* A database that would be refused: said on the terminal, before anything starts. */
+    if (check_database(t->conf, err, sizeof(err)) != 0) {
+        fprintf(stderr, "dnsb: %s\n", err);
+        dnsb_table_free(t);
+        return 1;
+    }
     const dnsb_conf *cf = t->conf;
     d.use_syslog = cf->use_syslog || !foreground;
     glb_log_init("dnsb", d.use_syslog, (int)cf->verbosity);
@@ -328,9 +334,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "dnsb: %s\n", err);
         return 1;
     }
-    /* A database that would be refused: said on the terminal, before detaching. */
-    if (cf->database[0] && (dnsb_store_prepare(cf->database, cf->username, err, sizeof(err)) != 0 ||
-                            check_database(cf, err, sizeof(err)) != 0)) {
+    if (cf->database[0] && dnsb_store_prepare(cf->database, cf->username, err, sizeof(err)) != 0) {
         fprintf(stderr, "dnsb: %s\n", err);
         return 1;
     }
