@@ -206,7 +206,7 @@ static int reload(void *arg, char *msg, size_t msglen)
     }
     const dnsb_table *old = atomic_load(&d->table);
     const dnsb_conf *n = t->conf, *o = old->conf;
-    if (n->nlisten != o->nlisten || memcmp(n->listen, o->listen, n->nlisten * sizeof(glb_addr)) != 0 ||
+    if (!glb_addrs_same(n->listen, n->nlisten, o->listen, o->nlisten) ||
         n->workers != o->workers || n->tcp_idle_ms != o->tcp_idle_ms || n->tcp_max_conns != o->tcp_max_conns ||
         strcmp(n->username, o->username) != 0 || strcmp(n->pidfile, o->pidfile) != 0 ||
         n->use_syslog != o->use_syslog)

@@ -202,3 +202,9 @@ int glb_addr_is_unicast(const glb_addr *a)
         return memcmp(a->b, zero, 16) != 0 && a->b[0] != 0xff;
     return 0;
 }
+
+int glb_addrs_same(const glb_addr *a, size_t na, const glb_addr *b, size_t nb)
+{
+    /* memcmp wants pointers even for 0 bytes: an empty list may be NULL */
+    return na == nb && (na == 0 || memcmp(a, b, na * sizeof(*a)) == 0);
+}
