@@ -124,7 +124,7 @@ int dnsb_store_prepare(const char *dir, const char *user, char *err, size_t errl
 static int is_damage(int rc)
 {
     return rc == MDB_INVALID || rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND || rc == MDB_BAD_TXN ||
-           rc == MDB_VERSION_MISMATCH;
+           rc == MDB_VERSION_MISMATCH || rc == MDB_INCOMPATIBLE; /* the last: our databases' flags changed */
 }
 
 /* data.mdb in dir is damaged (why): refused (-1 with err), or renamed to
