@@ -217,7 +217,9 @@ static int checked_open(dnsb_store *s, char *err, size_t errlen)
             snprintf(err, errlen, "database '%s': %s", path, mdb_strerror(rc));
             return -1;
         }
-        if (damaged(s->dir, s->on_damage, mdb_strerror(rc), err, errlen) != 0)
+        char lw[300];
+        snprintf(lw, sizeof(lw), "LMDB cannot open it (%s)", mdb_strerror(rc));
+        if (damaged(s->dir, s->on_damage, lw, err, errlen) != 0)
             return -1;
         moved = 1;
     }
@@ -511,10 +513,12 @@ static int scan(MDB_txn *txn, MDB_dbi dbi)
  * moved aside and opened anew, as s->on_damage says. 0, or -1 (logged). */
 static int damaged_at_load(dnsb_store *s, int rc)
 {
-    char err[1024];
+    char err[1024], why[300];
+    /* MDB_BAD_TXN: an earlier read in the transaction met the damage */
+    snprintf(why, sizeof(why), "LMDB met a damaged page while loading (%s)", mdb_strerror(rc));
     mdb_env_close(s->env);
     s->env = NULL;
-    if (damaged(s->dir, s->on_damage, mdb_strerror(rc), err, sizeof(err)) != 0 ||
+    if (damaged(s->dir, s->on_damage, why, err, sizeof(err)) != 0 ||
         checked_open(s, err, sizeof(err)) != 0) {
         log_err("%s", err);
         return -1;

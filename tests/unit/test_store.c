@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <event2/event.h>
 #include <lmdb.h>
 #include <math.h>
@@ -945,6 +946,54 @@ static void test_sound_after_churn(void **state)
     }
 }
 
+/* Damage that comes after the check at open (the file is changed under the
+ * open environment: every tree page turned into an overflow page): LMDB
+ * reports it during the load (MDB_CORRUPTED), which is then refused or
+ * moved aside like damage found at open, nothing handed out. The load used
+ * to stop at the error as if the database ended there: empty, silently. */
+static void test_damaged_at_load(void **state)
+{
+    (void)state;
+    double now = wall();
+    for (int policy = DNSB_STORE_MOVE_ASIDE; policy <= DNSB_STORE_REFUSE; policy++) {
+        rm_rf(db_path());
+        off_t size = build_db(now);
+        char err[1024] = "";
+        dnsb_store *s = dnsb_store_open(db_path(), policy, err, sizeof(err));
+        if (!s)
+            fail_msg("open: %s", err);
+        char path[400];
+        snprintf(path, sizeof(path), "%s/data.mdb", db_path());
+        int fd = open(path, O_WRONLY);
+        assert_true(fd >= 0);
+        long ps = sysconf(_SC_PAGESIZE);
+        uint16_t overflow = 0x04;
+        for (off_t pg = 2; pg < size / ps; pg++)
+            assert_int_equal(pwrite(fd, &overflow, 2, pg * ps + (off_t)sizeof(size_t) + 2), 2);
+        close(fd);
+        got *g = calloc(1, sizeof(*g));
+        assert_non_null(g);
+        long n = dnsb_store_load(s, now, on_reg, on_seq, g);
+        assert_int_equal(g->nregs, 0); /* nothing handed out */
+        free(g);
+        if (policy == DNSB_STORE_REFUSE) {
+            assert_int_equal(n, -1);
+            assert_int_equal(count_files("data.mdb.damaged-"), 0);
+            dnsb_store_close(s);
+            continue;
+        }
+        assert_int_equal(n, 0);
+        assert_int_equal(count_files("data.mdb.damaged-"), 1);
+        small_reg m;
+        make_small(&m, "lb1", 5);
+        assert_int_equal(dnsb_store_put(s, &m.r, now + 600), 0);
+        dnsb_store_close(s);
+        s = open_store();
+        free(load(s, now, 1));
+        dnsb_store_close(s);
+    }
+}
+
 int main(void)
 {
     glb_log_init("test_store", 0, GLB_LOG_ERR);
@@ -959,6 +1008,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_one_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timer_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_damaged_at_load, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sound_after_churn, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
