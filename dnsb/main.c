@@ -171,6 +171,7 @@ static void control_allow(glb_control *c, const dnsb_conf *cf, SSL_CTX *tls)
                  "any certificate of the CA may control this server");
 }
 
+/* A reload refused for err: logged, and in msg for dnsb-control. -1. */
 static int refuse(char *msg, size_t msglen, const char *err)
 {
     log_err("reload refused, still serving the previous configuration: %s", err);
