@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dnsb/store.h"
 #include "shared/log.h"
 
 #define NOMEM "out of memory"
@@ -156,6 +157,20 @@ static const char *h_control(void *ctx, const glb_cfg_val *v, char *e, size_t el
     dnsb_conf *c = ctx;
     c->control = v->addr;
     c->has_control = 1;
+    return NULL;
+}
+
+static const char *h_database_damaged(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    dnsb_conf *c = ctx;
+    if (strcmp(v->str, "move-aside") == 0)
+        c->database_damaged = DNSB_STORE_MOVE_ASIDE;
+    else if (strcmp(v->str, "refuse") == 0)
+        c->database_damaged = DNSB_STORE_REFUSE;
+    else {
+        snprintf(e, el, "expected move-aside or refuse, not '%s'", v->str);
+        return e;
+    }
     return NULL;
 }
 
@@ -319,6 +334,8 @@ const glb_cfg_key dnsb_conf_keys[] = {
      SRV(use_syslog)},
     {"server", "database", GLB_CFG_STR, 0, 0, 256, 0, glb_cfg_set_str,
      "LMDB directory keeping registrations across restarts (default: none)", SRV(database)},
+    {"server", "database-damaged", GLB_CFG_STR, 0, 0, 0, 0, h_database_damaged,
+     "move-aside (default: renamed, start empty) or refuse (do not start) a damaged database", 0},
     {"server", "control", GLB_CFG_ADDRPORT, 0, 0, 0, 8953, h_control,
      "ADDR[@PORT] of dnsb-control, over TLS (default: none)", 0},
     {"server", "control-allow", GLB_CFG_STR, GLB_CFG_REPEAT, 0, 64, 0, h_control_allow,

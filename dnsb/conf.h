@@ -96,6 +96,7 @@ typedef struct dnsb_conf {
     unsigned verbosity;
     int use_syslog;
     char database[256];        /* LMDB environment directory, "" = no persistence */
+    int database_damaged;      /* enum dnsb_store_damaged (store.h): refuse or move aside */
     int has_control;
     glb_addr control;          /* dnsb-control, TLS */
     char control_cert[256], control_key[256], control_ca[256]; /* default: the map: files */

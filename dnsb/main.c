@@ -21,6 +21,7 @@
 #include "dnsb/control.h"
 #include "dnsb/mapserver.h"
 #include "dnsb/store.h"
+#include "dnsb/storecheck.h"
 #include "dnsb/table.h"
 #include "shared/daemon.h"
 #include "shared/log.h"
@@ -122,16 +123,9 @@ static int check_tls(const dnsb_conf *cf, char *err, size_t errlen)
     char e[512], id[64];
     SSL_CTX *ctx;
     if (cf->map.nlisten) {
-        if (!(ctx = glb_tls_server_ctx(cf->map.tls_cert, cf->map.tls_key, cf->map.tls_ca, e, sizeof(e)))) {
-            snprintf(err, errlen, "map: %s", e);
+        if (!(ctx = dnsb_mapserver_tls(cf, id, err, errlen)))
             return -1;
-        }
-        int bad = glb_tls_ctx_id(ctx, id, sizeof(id)) != 0;
         SSL_CTX_free(ctx);
-        if (bad) {
-            snprintf(err, errlen, "map: tls-cert-file '%s': its subject CN is not a valid node id", cf->map.tls_cert);
-            return -1;
-        }
     }
     if (cf->has_control) {
         if (!(ctx = glb_tls_server_ctx(cf->control_cert, cf->control_key, cf->control_ca, e, sizeof(e)))) {
@@ -140,6 +134,30 @@ static int check_tls(const dnsb_conf *cf, char *err, size_t errlen)
         }
         SSL_CTX_free(ctx);
     }
+    return 0;
+}
+
+/* The database file, checked without opening it (dnsb_store_check): 0, or
+ * -1 with err when dnsb would not start with it (database-damaged: refuse).
+ * A damaged file that move-aside handles is a warning on stderr. */
+static int check_database(const dnsb_conf *cf, char *err, size_t errlen)
+{
+    char path[300], why[512];
+    if (!cf->database[0])
+        return 0;
+    snprintf(path, sizeof(path), "%s/data.mdb", cf->database);
+    int fc = dnsb_store_check(path, why, sizeof(why));
+    if (fc == DNSB_STORE_FILE_UNREADABLE)
+        fprintf(stderr, "dnsb: warning: database '%s' not checked: %s\n", path, why);
+    if (fc != DNSB_STORE_FILE_DAMAGED)
+        return 0;
+    if (cf->database_damaged == DNSB_STORE_REFUSE) {
+        snprintf(err, errlen, "database '%s' is damaged: %s; dnsb will not start (database-damaged: refuse)", path,
+                 why);
+        return -1;
+    }
+    fprintf(stderr, "dnsb: warning: database '%s' is damaged: %s; dnsb will move it aside and start empty "
+                    "(database-damaged: move-aside)\n", path, why);
     return 0;
 }
 
@@ -157,21 +175,43 @@ static void control_allow(glb_control *c, const dnsb_conf *cf, SSL_CTX *tls)
                  "any certificate of the CA may control this server");
 }
 
+/* A reload refused for err: logged, and in msg for dnsb-control. -1. */
+static int refuse(char *msg, size_t msglen, const char *err)
+{
+    log_err("reload refused, still serving the previous configuration: %s", err);
+    snprintf(msg, msglen, "reload refused, still serving the previous configuration: %s", err);
+    return -1;
+}
+
 /* Rereads the configuration (SIGHUP, dnsb-control reload): 0 with a summary
- * in msg, or -1 with the reason, the previous configuration still serving. */
+ * in msg, or -1 with the reason, the previous configuration still serving.
+ * The certificates and keys are loaded before anything changes: one that
+ * cannot be loaded refuses the whole file, as any other error does. */
 static int reload(void *arg, char *msg, size_t msglen)
 {
     dnsb *d = arg;
     char err[1024];
     dnsb_table *t = load(d->conf_file, err, sizeof(err));
-    if (!t) {
-        log_err("reload refused, still serving the previous configuration: %s", err);
-        snprintf(msg, msglen, "reload refused, still serving the previous configuration: %s", err);
-        return -1;
+    if (!t)
+        return refuse(msg, msglen, err);
+    SSL_CTX *ctl_tls = NULL, *map_tls = NULL;
+    char map_id[64] = "", e[512];
+    if (d->control && t->conf->has_control &&
+        !(ctl_tls = glb_tls_server_ctx(t->conf->control_cert, t->conf->control_key, t->conf->control_ca, e,
+                                       sizeof(e)))) {
+        snprintf(err, sizeof(err), "%s: control: %s", d->conf_file, e);
+        dnsb_table_free(t);
+        return refuse(msg, msglen, err);
+    }
+    if (d->ms && t->conf->map.nlisten && !(map_tls = dnsb_mapserver_tls(t->conf, map_id, e, sizeof(e)))) {
+        snprintf(err, sizeof(err), "%s: %s", d->conf_file, e);
+        SSL_CTX_free(ctl_tls);
+        dnsb_table_free(t);
+        return refuse(msg, msglen, err);
     }
     const dnsb_table *old = atomic_load(&d->table);
     const dnsb_conf *n = t->conf, *o = old->conf;
-    if (n->nlisten != o->nlisten || memcmp(n->listen, o->listen, n->nlisten * sizeof(glb_addr)) != 0 ||
+    if (!glb_addrs_same(n->listen, n->nlisten, o->listen, o->nlisten) ||
         n->workers != o->workers || n->tcp_idle_ms != o->tcp_idle_ms || n->tcp_max_conns != o->tcp_max_conns ||
         strcmp(n->username, o->username) != 0 || strcmp(n->pidfile, o->pidfile) != 0 ||
         n->use_syslog != o->use_syslog)
@@ -179,21 +219,17 @@ static int reload(void *arg, char *msg, size_t msglen)
                  "take effect at the next restart");
     if (n->has_control != o->has_control || memcmp(&n->control, &o->control, sizeof(n->control)) != 0)
         log_warn("reload: a change to control takes effect at the next restart");
-    if (d->control && n->has_control) { /* renewed certificates: for the next connections */
-        SSL_CTX *tls = glb_tls_server_ctx(n->control_cert, n->control_key, n->control_ca, err, sizeof(err));
-        if (tls) {
-            glb_control_set_tls(d->control, tls);
-            SSL_CTX_free(d->control_tls);
-            d->control_tls = tls;
-            control_allow(d->control, n, tls);
-        } else
-            log_warn("reload: control keeps its previous certificates: %s", err);
+    if (ctl_tls) { /* renewed certificates: for the next connections */
+        glb_control_set_tls(d->control, ctl_tls);
+        SSL_CTX_free(d->control_tls);
+        d->control_tls = ctl_tls;
+        control_allow(d->control, n, ctl_tls);
     }
     glb_log_init("dnsb", d->use_syslog, (int)t->conf->verbosity);
     if (dnsb_table_static_lbs(t->conf, d->reg, err, sizeof(err)) != 0)
         log_err("reload: static lb sections: %s", err);
     if (d->ms) /* before the old configuration goes */
-        dnsb_mapserver_reload(d->ms, t->conf);
+        dnsb_mapserver_reload(d->ms, t->conf, map_tls, map_id);
     else if (n->map.nlisten)
         log_warn("reload: the map: section takes effect at the next restart");
     dnsb_table_free(glb_qsbr_swap(d->qsbr, &d->table, t));
@@ -260,11 +296,19 @@ int main(int argc, char **argv)
     if (check_only) {
         int rc = check_tls(t->conf, err, sizeof(err));
         if (rc == 0)
+            rc = check_database(t->conf, err, sizeof(err));
+        if (rc == 0)
             printf("%s: ok (%zu services, %zu lbs)\n", d.conf_file, t->conf->nservices, t->conf->nlbs);
         else
             fprintf(stderr, "dnsb: %s: %s\n", d.conf_file, err);
         dnsb_table_free(t);
         return rc == 0 ? 0 : 1;
+    }
+    /* A database that would be refused: said on the terminal, before anything starts. */
+    if (check_database(t->conf, err, sizeof(err)) != 0) {
+        fprintf(stderr, "dnsb: %s\n", err);
+        dnsb_table_free(t);
+        return 1;
     }
     const dnsb_conf *cf = t->conf;
     d.use_syslog = cf->use_syslog || !foreground;
@@ -327,7 +371,7 @@ int main(int argc, char **argv)
     d.ctl = (dnsb_ctl){&d.table, d.reg, d.server, NULL, NULL, d.stats, d.workers, cf->workers,
                        (double)time(NULL), (double)time(NULL), d.conf_file, reload, &d};
     /* Registrations from the database before the first query is answered. */
-    if (cf->database[0] && !(d.store = dnsb_store_open(cf->database, err, sizeof(err)))) {
+    if (cf->database[0] && !(d.store = dnsb_store_open(cf->database, cf->database_damaged, err, sizeof(err)))) {
         log_err("%s", err);
         return 1;
     }

@@ -432,20 +432,13 @@ dnsb_mapserver *dnsb_mapserver_new(const dnsb_conf *conf, dnsb_registry *reg, ch
     ms->reg = reg;
     for (size_t i = 0; i < MAX_LISTEN; i++)
         ms->fds[i] = -1;
-    char e[512];
-    if (!(ms->tls = glb_tls_server_ctx(mc->tls_cert, mc->tls_key, mc->tls_ca, e, sizeof(e)))) {
-        snprintf(err, errlen, "map: %s", e);
+    if (!(ms->tls = dnsb_mapserver_tls(conf, ms->id, err, errlen)))
         goto fail;
-    }
-    if (glb_tls_ctx_id(ms->tls, ms->id, sizeof(ms->id)) != 0) {
-        snprintf(err, errlen, "map: tls-cert-file '%s': its subject CN is not a valid node id", mc->tls_cert);
-        goto fail;
-    }
     if (dnsb_ms_allow_index(ms, conf) != 0) {
         snprintf(err, errlen, "map: out of memory");
         goto fail;
     }
-    char se[256];
+    char se[256], e[512];
     if (!(ms->svc = dnsb_svcset_build(conf, (uint64_t)(glb_wall() * 1000), se, sizeof(se)))) {
         snprintf(err, errlen, "map: %s", se);
         goto fail;
@@ -501,19 +494,30 @@ int dnsb_mapserver_start(dnsb_mapserver *ms, struct event_base *base, dnsb_store
     return 0;
 }
 
-void dnsb_mapserver_reload(dnsb_mapserver *ms, const dnsb_conf *conf)
+SSL_CTX *dnsb_mapserver_tls(const dnsb_conf *conf, char id[64], char *err, size_t errlen)
 {
     const dnsb_map_conf *mc = &conf->map;
     char e[512];
     SSL_CTX *tls = glb_tls_server_ctx(mc->tls_cert, mc->tls_key, mc->tls_ca, e, sizeof(e));
-    char id[64];
-    if (tls && glb_tls_ctx_id(tls, id, sizeof(id)) == 0) {
+    if (!tls) {
+        snprintf(err, errlen, "map: %s", e);
+        return NULL;
+    }
+    if (glb_tls_ctx_id(tls, id, 64) != 0) {
+        snprintf(err, errlen, "map: tls-cert-file '%s': its subject CN is not a valid node id", mc->tls_cert);
+        SSL_CTX_free(tls);
+        return NULL;
+    }
+    return tls;
+}
+
+void dnsb_mapserver_reload(dnsb_mapserver *ms, const dnsb_conf *conf, SSL_CTX *tls, const char *id)
+{
+    char e[512];
+    if (tls) {
         SSL_CTX_free(ms->tls);
         ms->tls = tls;
         snprintf(ms->id, sizeof(ms->id), "%s", id);
-    } else {
-        SSL_CTX_free(tls);
-        log_warn("map: reload keeps the previous certificates: %s", tls ? "CN is not a valid node id" : e);
     }
     ms->conf = conf;
     if (dnsb_ms_allow_index(ms, conf) != 0)

@@ -41,6 +41,8 @@
 #include "dnsb/store.h"
 #include "shared/addr.h"
 
+typedef struct ssl_ctx_st SSL_CTX;
+
 struct event_base;
 
 #define DNSB_MAP_TICK_MS 250            /* timeouts, keepalives, expiry, rankings */
@@ -102,13 +104,17 @@ dnsb_mapserver *dnsb_mapserver_new(const dnsb_conf *conf, dnsb_registry *reg, ch
  * it before queries are answered. 0, or -1 with err. */
 int dnsb_mapserver_start(dnsb_mapserver *ms, struct event_base *base, dnsb_store *store, char *err, size_t errlen);
 
+/* The TLS context of conf's map: section, its certificate's CN (a valid
+ * node id) in id. NULL with err when a file cannot be loaded. */
+SSL_CTX *dnsb_mapserver_tls(const dnsb_conf *conf, char id[64], char *err, size_t errlen);
+
 /* A new configuration (after dnsb_table_static_lbs ran on it): new policy,
- * limits, TLS files (a context that fails to load keeps the old one), and
- * the services: when they changed, a new serial and a delta (or a full set
- * to peers without the delta capability) to every session. Call it while
- * the previous conf is still alive; conf must then outlive the server or
- * the next reload. */
-void dnsb_mapserver_reload(dnsb_mapserver *ms, const dnsb_conf *conf);
+ * limits, TLS context tls with node id (from dnsb_mapserver_tls, owned from
+ * now on; NULL keeps the current one), and the services: when they
+ * changed, a new serial and a delta (or a full set to peers without the
+ * delta capability) to every session. Call it while the previous conf is
+ * still alive; conf must then outlive the server or the next reload. */
+void dnsb_mapserver_reload(dnsb_mapserver *ms, const dnsb_conf *conf, SSL_CTX *tls, const char *id);
 
 /* Stops accepting, sends BYE shutdown to every session, and gives them up
  * to timeout_ms to flush (runs base meanwhile). Then the sessions are

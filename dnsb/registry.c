@@ -107,11 +107,15 @@ static dnsb_map *map_clone(const dnsb_map *m)
             memcpy(c->sets[c->nsets], set, sz);
         }
     }
-    memcpy(c->free_sets, m->free_sets, m->nfree * sizeof(*c->free_sets));
+    /* An array never grown is NULL: memcpy wants a pointer even for 0 bytes. */
+    if (m->nfree)
+        memcpy(c->free_sets, m->free_sets, m->nfree * sizeof(*c->free_sets));
     c->nfree = m->nfree;
-    memcpy(c->lbs, m->lbs, m->caplbs * sizeof(*c->lbs));
+    if (m->caplbs)
+        memcpy(c->lbs, m->lbs, m->caplbs * sizeof(*c->lbs));
     c->caplbs = m->caplbs;
-    memcpy(c->by_id, m->by_id, m->nby_id * sizeof(*c->by_id));
+    if (m->nby_id)
+        memcpy(c->by_id, m->by_id, m->nby_id * sizeof(*c->by_id));
     c->nby_id = m->nby_id;
     return c;
 fail:
@@ -521,8 +525,10 @@ int dnsb_registry_put(dnsb_registry *r, const dnsb_reg *reg)
     glb_prefix *claims = malloc((reg->nclaims + 1) * sizeof(*claims));
     if (!claims)
         return -1;
-    memcpy(claims, reg->claims, reg->nclaims * sizeof(*claims));
-    qsort(claims, reg->nclaims, sizeof(*claims), glb_prefix_cmp);
+    if (reg->nclaims) { /* claims may be NULL when there are none */
+        memcpy(claims, reg->claims, reg->nclaims * sizeof(*claims));
+        qsort(claims, reg->nclaims, sizeof(*claims), glb_prefix_cmp);
+    }
     size_t n = 0; /* without duplicates */
     for (size_t i = 0; i < reg->nclaims; i++)
         if (n == 0 || glb_prefix_cmp(&claims[n - 1], &claims[i]) != 0)

@@ -10,8 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "dnsb/storecheck.h"
 #include "shared/clock.h"
 #include "shared/log.h"
 
@@ -40,6 +42,7 @@ struct dnsb_store {
     size_t nops, capops;
     struct event *timer;
     int armed;
+    int on_damage;   /* enum dnsb_store_damaged */
     dnsb_store_stats st;
 };
 
@@ -117,16 +120,48 @@ int dnsb_store_prepare(const char *dir, const char *user, char *err, size_t errl
     return 0;
 }
 
-dnsb_store *dnsb_store_open(const char *dir, char *err, size_t errlen)
+/* LMDB's codes for a file it cannot make sense of. */
+static int is_damage(int rc)
 {
-    if (mkdirs(dir, err, errlen) != 0)
-        return NULL;
-    dnsb_store *s = calloc(1, sizeof(*s));
-    if (!s) {
-        snprintf(err, errlen, "database: out of memory");
-        return NULL;
+    return rc == MDB_INVALID || rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND || rc == MDB_BAD_TXN ||
+           rc == MDB_VERSION_MISMATCH || rc == MDB_INCOMPATIBLE; /* the last: our databases' flags changed */
+}
+
+/* data.mdb in dir is damaged (why): refused (-1 with err), or renamed to
+ * data.mdb.damaged-<UTC time>[-N] so that LMDB starts a new one (0). */
+static int damaged(const char *dir, int on_damage, const char *why, char *err, size_t errlen)
+{
+    char path[600], aside[700], ts[32];
+    snprintf(path, sizeof(path), "%s/data.mdb", dir);
+    if (on_damage == DNSB_STORE_REFUSE) {
+        snprintf(err, errlen,
+                 "database '%s' is damaged: %s; not started (database-damaged: refuse): "
+                 "move the file away, or set database-damaged: move-aside",
+                 path, why);
+        return -1;
     }
-    snprintf(s->dir, sizeof(s->dir), "%s", dir);
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof(ts), "%Y%m%dT%H%M%SZ", &tm);
+    snprintf(aside, sizeof(aside), "%s.damaged-%s", path, ts);
+    for (int n = 1; access(aside, F_OK) == 0 && n < 100; n++) /* never over an earlier one */
+        snprintf(aside, sizeof(aside), "%s.damaged-%s-%d", path, ts, n);
+    if (rename(path, aside) != 0) {
+        snprintf(err, errlen, "database '%s' is damaged: %s; cannot move it aside to '%s': %s", path, why, aside,
+                 strerror(errno));
+        return -1;
+    }
+    log_err("database '%s' is damaged: %s; moved aside to '%s', starting with no registration "
+            "(the DNS-LBs register again within one refresh)",
+            path, why, aside);
+    return 0;
+}
+
+/* Opens the environment of s->dir and its two databases: 0, or LMDB's code
+ * (s->env closed). */
+static int env_open(dnsb_store *s)
+{
     s->mapsize = DNSB_STORE_MAPSIZE;
     int rc = mdb_env_create(&s->env);
     if (rc == 0)
@@ -134,7 +169,7 @@ dnsb_store *dnsb_store_open(const char *dir, char *err, size_t errlen)
     if (rc == 0)
         rc = mdb_env_set_mapsize(s->env, s->mapsize);
     if (rc == 0)
-        rc = mdb_env_open(s->env, dir, MDB_NOMETASYNC, 0600);
+        rc = mdb_env_open(s->env, s->dir, MDB_NOMETASYNC, 0600);
     if (rc == 0) {
         MDB_envinfo info;
         if (mdb_env_info(s->env, &info) == 0 && info.me_mapsize > s->mapsize)
@@ -151,10 +186,57 @@ dnsb_store *dnsb_store_open(const char *dir, char *err, size_t errlen)
                 mdb_txn_abort(txn);
         }
     }
-    if (rc != 0) {
-        snprintf(err, errlen, "database '%s': %s", dir, mdb_strerror(rc));
-        if (s->env)
-            mdb_env_close(s->env);
+    if (rc != 0 && s->env) {
+        mdb_env_close(s->env);
+        s->env = NULL;
+    }
+    return rc;
+}
+
+/* Opens s->dir, data.mdb checked first; a damaged one is handled as
+ * s->on_damage says. 0, or -1 with err. */
+static int checked_open(dnsb_store *s, char *err, size_t errlen)
+{
+    char path[600], why[512];
+    snprintf(path, sizeof(path), "%s/data.mdb", s->dir);
+    int fc = dnsb_store_check(path, why, sizeof(why));
+    if (fc == DNSB_STORE_FILE_UNREADABLE) {
+        snprintf(err, errlen, "database '%s': cannot read: %s", path, why);
+        return -1;
+    }
+    if (fc == DNSB_STORE_FILE_DAMAGED && damaged(s->dir, s->on_damage, why, err, errlen) != 0)
+        return -1;
+    if (fc == DNSB_STORE_FILE_ABSENT)
+        log_notice("database '%s': none yet, a new one is created", path);
+    int moved = fc == DNSB_STORE_FILE_DAMAGED;
+    for (;;) {
+        int rc = env_open(s);
+        if (rc == 0)
+            return 0;
+        if (!is_damage(rc) || moved) {
+            snprintf(err, errlen, "database '%s': %s", path, mdb_strerror(rc));
+            return -1;
+        }
+        char lw[300];
+        snprintf(lw, sizeof(lw), "LMDB cannot open it (%s)", mdb_strerror(rc));
+        if (damaged(s->dir, s->on_damage, lw, err, errlen) != 0)
+            return -1;
+        moved = 1;
+    }
+}
+
+dnsb_store *dnsb_store_open(const char *dir, int on_damage, char *err, size_t errlen)
+{
+    if (mkdirs(dir, err, errlen) != 0)
+        return NULL;
+    dnsb_store *s = calloc(1, sizeof(*s));
+    if (!s) {
+        snprintf(err, errlen, "database: out of memory");
+        return NULL;
+    }
+    snprintf(s->dir, sizeof(s->dir), "%s", dir);
+    s->on_damage = on_damage;
+    if (checked_open(s, err, errlen) != 0) {
         free(s);
         return NULL;
     }
@@ -212,6 +294,10 @@ int dnsb_store_flush(dnsb_store *s)
 {
     if (!s || s->nops == 0)
         return 0;
+    if (!s->env) { /* a damaged database refused at load */
+        ops_clear(s);
+        return -1;
+    }
     int rc = 0;
     for (int attempt = 0; attempt < 4; attempt++) {
         MDB_txn *txn;
@@ -408,13 +494,51 @@ static void printable(const MDB_val *k, char *out, size_t outlen)
     out[j] = '\0';
 }
 
+/* Reads every record of dbi without using it, so that LMDB's errors on a
+ * damaged page come before anything is handed out. 0, or LMDB's code. */
+static int scan(MDB_txn *txn, MDB_dbi dbi)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc = mdb_cursor_open(txn, dbi, &cur);
+    if (rc != 0)
+        return rc;
+    for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, (MDB_cursor_op)op)) == 0; op = MDB_NEXT)
+        ;
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* LMDB found the open database damaged (rc): closed, then refused or
+ * moved aside and opened anew, as s->on_damage says. 0, or -1 (logged). */
+static int damaged_at_load(dnsb_store *s, int rc)
+{
+    char err[1024], why[300];
+    /* MDB_BAD_TXN: an earlier read in the transaction met the damage */
+    snprintf(why, sizeof(why), "LMDB met a damaged page while loading (%s)", mdb_strerror(rc));
+    mdb_env_close(s->env);
+    s->env = NULL;
+    if (damaged(s->dir, s->on_damage, why, err, sizeof(err)) != 0 ||
+        checked_open(s, err, sizeof(err)) != 0) {
+        log_err("%s", err);
+        return -1;
+    }
+    return 0;
+}
+
 long dnsb_store_load(dnsb_store *s, double now, void (*reg_fn)(void *arg, const glb_map_register *reg, double expires),
                      void (*seq_fn)(void *arg, const char *id, uint64_t sequence), void *arg)
 {
-    MDB_txn *txn;
+    MDB_txn *txn = NULL;
     MDB_cursor *cur;
     int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc == 0 && (rc = scan(txn, s->seqs)) == 0)
+        rc = scan(txn, s->regs);
     if (rc != 0) {
+        if (txn)
+            mdb_txn_abort(txn);
+        if (is_damage(rc))
+            return damaged_at_load(s, rc) == 0 ? 0 : -1;
         log_err("database '%s': %s", s->dir, mdb_strerror(rc));
         return -1;
     }
@@ -426,7 +550,7 @@ long dnsb_store_load(dnsb_store *s, double now, void (*reg_fn)(void *arg, const 
     MDB_val k, v;
     rc = mdb_cursor_open(txn, s->seqs, &cur);
     if (rc == 0) {
-        for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, (MDB_cursor_op)op) == 0; op = MDB_NEXT) {
+        for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, (MDB_cursor_op)op)) == 0; op = MDB_NEXT) {
             char id[64];
             if (k.mv_size == 0 || k.mv_size > GLB_MAP_MAX_ID || v.mv_size != SEQ_LEN) {
                 keylist_add(&bad_seqs, &k);
@@ -443,11 +567,12 @@ long dnsb_store_load(dnsb_store *s, double now, void (*reg_fn)(void *arg, const 
                 seq_fn(arg, id, get64(v.mv_data));
         }
         mdb_cursor_close(cur);
+        rc = rc == MDB_NOTFOUND ? 0 : rc;
     }
     if (rc == 0)
         rc = mdb_cursor_open(txn, s->regs, &cur);
     if (rc == 0) {
-        for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, (MDB_cursor_op)op) == 0; op = MDB_NEXT) {
+        for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, (MDB_cursor_op)op)) == 0; op = MDB_NEXT) {
             glb_map_msg msg;
             uint64_t exp_ms = 0;
             const char *why = check_record(&k, &v, &msg, &arena, &arenacap, &exp_ms);
@@ -468,6 +593,7 @@ long dnsb_store_load(dnsb_store *s, double now, void (*reg_fn)(void *arg, const 
             loaded++;
         }
         mdb_cursor_close(cur);
+        rc = rc == MDB_NOTFOUND ? 0 : rc;
     }
     mdb_txn_abort(txn);
     free(arena);
@@ -515,6 +641,7 @@ void dnsb_store_close(dnsb_store *s)
         event_free(s->timer);
     ops_clear(s);
     free(s->ops);
-    mdb_env_close(s->env);
+    if (s->env) /* NULL after a damaged database was refused at load */
+        mdb_env_close(s->env);
     free(s);
 }

@@ -62,9 +62,19 @@ typedef struct dnsb_store_stats {
  * detaching (errors reach the terminal). 0, or -1 with err. */
 int dnsb_store_prepare(const char *dir, const char *user, char *err, size_t errlen);
 
+/* What is done with a damaged data.mdb (dnsb.conf's database-damaged):
+ * the registrations are soft state that every DNS-LB sends again within
+ * one refresh, so by default the file is moved aside (renamed
+ * data.mdb.damaged-<UTC time>, kept for a look) and dnsb starts empty
+ * rather than not answering at all. */
+enum dnsb_store_damaged { DNSB_STORE_MOVE_ASIDE = 0, DNSB_STORE_REFUSE = 1 };
+
 /* Opens (creating) the environment in dir (created 0700 when missing).
+ * data.mdb is checked first (dnsb_store_check), and a file LMDB cannot
+ * open as well (MDB_INVALID, MDB_CORRUPTED, ...): a damaged one, an empty
+ * file too, is refused or moved aside as on_damage says, logged either way.
  * NULL with a message in err. */
-dnsb_store *dnsb_store_open(const char *dir, char *err, size_t errlen);
+dnsb_store *dnsb_store_open(const char *dir, int on_damage, char *err, size_t errlen);
 
 /* Commits what is queued, then closes. NULL is fine. */
 void dnsb_store_close(dnsb_store *s);
@@ -91,8 +101,12 @@ int dnsb_store_flush(dnsb_store *s);
 /* Calls reg_fn for every registration still valid at now (wall clock), and
  * seq_fn (may be NULL) for every recorded sequence. reg is valid during the
  * call only. Expired and corrupt records are deleted, sequence records
- * older than DNSB_STORE_SEQ_KEEP pruned. Returns the number of
- * registrations handed out, or -1 when the database cannot be read. */
+ * older than DNSB_STORE_SEQ_KEEP pruned. Every record is read once before
+ * any is handed out: when LMDB finds the database damaged then
+ * (MDB_CORRUPTED, MDB_PAGE_NOTFOUND, MDB_BAD_TXN, ...), it is refused or
+ * moved aside as dnsb_store_open's on_damage says, and nothing is handed
+ * out. Returns the number of registrations handed out, or -1 (logged) when
+ * the database cannot be read. */
 long dnsb_store_load(dnsb_store *s, double now, void (*reg_fn)(void *arg, const glb_map_register *reg, double expires),
                      void (*seq_fn)(void *arg, const char *id, uint64_t sequence), void *arg);
 

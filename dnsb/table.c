@@ -211,7 +211,8 @@ int dnsb_table_static_lbs(const dnsb_conf *conf, dnsb_registry *reg, char *err, 
         memset(&g, 0, sizeof(g));
         snprintf(g.id, sizeof(g.id), "%s", lb->id);
         g.ndns = lb->naddrs < DNSB_LB_MAX_ADDRS ? lb->naddrs : DNSB_LB_MAX_ADDRS;
-        memcpy(g.dns, lb->addrs, g.ndns * sizeof(*g.dns));
+        if (g.ndns) /* lb->addrs is NULL without address */
+            memcpy(g.dns, lb->addrs, g.ndns * sizeof(*g.dns));
         g.nproxy = lb->nproxy < DNSB_LB_MAX_ADDRS ? lb->nproxy : DNSB_LB_MAX_ADDRS;
         if (g.nproxy) /* lb->proxy is NULL without proxy-address */
             memcpy(g.proxy, lb->proxy, g.nproxy * sizeof(*g.proxy));

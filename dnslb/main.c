@@ -96,12 +96,11 @@ static int apply_conf(dnslb *d, lb_conf *c, const char *what)
         return -1;
     }
     const lb_conf *o = d->conf;
-    if (c->nlisten != o->nlisten || memcmp(c->listen, o->listen, c->nlisten * sizeof(glb_addr)) != 0 ||
+    if (!glb_addrs_same(c->listen, c->nlisten, o->listen, o->nlisten) ||
         c->workers != o->workers || memcmp(&c->control, &o->control, sizeof(c->control)) != 0 ||
         strcmp(c->username, o->username) != 0 || strcmp(c->pidfile, o->pidfile) != 0 ||
         c->use_syslog != o->use_syslog || c->tcp_idle_ms != o->tcp_idle_ms || c->tcp_max_conns != o->tcp_max_conns ||
-        c->resolver.naddrs != o->resolver.naddrs ||
-        memcmp(c->resolver.addrs, o->resolver.addrs, c->resolver.naddrs * sizeof(glb_addr)) != 0 ||
+        !glb_addrs_same(c->resolver.addrs, c->resolver.naddrs, o->resolver.addrs, o->resolver.naddrs) ||
         strcmp(c->resolver.trust_anchor, o->resolver.trust_anchor) != 0)
         log_warn("%s: changes to listen, workers, control, username, pidfile, use-syslog, tcp-* and "
                  "resolver take effect at the next restart", what);
@@ -120,6 +119,13 @@ static void on_hup(evutil_socket_t fd, short what, void *arg)
     lb_conf *c = lb_conf_load(d->conf_file, err, sizeof(err));
     if (!c) {
         log_err("reload refused, still serving the previous configuration: %s", err);
+        return;
+    }
+    /* Files that may not load before any part changes: the map client's
+     * certificates are loaded first in lb_mapclient_reconfigure. */
+    if (lb_prober_check_tls(d->prober, c, err, sizeof(err)) != 0) {
+        log_err("reload refused, still serving the previous configuration: %s: %s", d->conf_file, err);
+        lb_conf_free(c);
         return;
     }
     if (!d->map) {

@@ -457,6 +457,25 @@ static void start_site(lb_prober *p, psite *s, double spread_http, double spread
         arm(s->icmp_ev, s->icmp_due, now);
 }
 
+/* Whether configuring c loads the CA file again. */
+static int ca_changes(const lb_prober *p, const lb_conf *c)
+{
+    return !p->ssl || !p->conf || strcmp(p->conf->probe.ca_file, c->probe.ca_file) != 0;
+}
+
+int lb_prober_check_tls(const lb_prober *p, const lb_conf *c, char *err, size_t errlen)
+{
+    if (!ca_changes(p, c))
+        return 0;
+    SSL_CTX *ssl = glb_http_ssl_ctx_new(c->probe.ca_file[0] ? c->probe.ca_file : NULL);
+    if (!ssl) {
+        snprintf(err, errlen, "key 'ca-file': cannot load '%s'", c->probe.ca_file);
+        return -1;
+    }
+    SSL_CTX_free(ssl);
+    return 0;
+}
+
 int lb_prober_configure(lb_prober *p, const lb_conf *c, char *err, size_t errlen)
 {
     size_t n = 0;
@@ -500,7 +519,7 @@ int lb_prober_configure(lb_prober *p, const lb_conf *c, char *err, size_t errlen
             }
             k++;
         }
-    if (!p->ssl || !p->conf || strcmp(p->conf->probe.ca_file, c->probe.ca_file) != 0) {
+    if (ca_changes(p, c)) {
         SSL_CTX *ssl = glb_http_ssl_ctx_new(c->probe.ca_file[0] ? c->probe.ca_file : NULL);
         if (!ssl) {
             snprintf(err, errlen, "key 'ca-file': cannot load '%s'", c->probe.ca_file);

@@ -35,6 +35,11 @@ lb_prober *lb_prober_new(struct event_base *base, glb_qsbr *qsbr, _Atomic(void *
  * Returns 0, or -1 with err (the old configuration then stays in force). */
 int lb_prober_configure(lb_prober *p, const lb_conf *conf, char *err, size_t errlen);
 
+/* Whether the files lb_prober_configure would load for conf (the ca-file of
+ * the https checks) load: 0, or -1 with err. For a reload, before any part
+ * of it is put in force. */
+int lb_prober_check_tls(const lb_prober *p, const lb_conf *conf, char *err, size_t errlen);
+
 /* Stops every check and frees the prober (not the published table). */
 void lb_prober_free(lb_prober *p);
 

@@ -25,7 +25,8 @@ lb_table *lb_table_new(const lb_conf *conf, uint32_t serial, struct event *wake)
         if (glb_nametab_add(t->index, s->name, glb_dname_len(s->name), (uint32_t)i) < 0)
             goto fail;
     }
-    memcpy(t->ns, conf->ns_addrs, conf->nns_addrs * sizeof(*t->ns));
+    if (conf->nns_addrs) /* ns_addrs is NULL without ns-address */
+        memcpy(t->ns, conf->ns_addrs, conf->nns_addrs * sizeof(*t->ns));
     t->nns = conf->nns_addrs;
     t->serial = serial;
     t->edns_size = (uint16_t)conf->edns_size;

@@ -207,3 +207,13 @@ int glb_addrport_equal(const glb_addr *a, const glb_addr *b)
 {
     return a->family == b->family && a->port == b->port && memcmp(a->b, b->b, glb_addr_bytes(a->family)) == 0;
 }
+
+int glb_addrs_same(const glb_addr *a, size_t na, const glb_addr *b, size_t nb)
+{
+    if (na != nb)
+        return 0;
+    for (size_t i = 0; i < na; i++) /* an empty list may be NULL: never read */
+        if (!glb_addrport_equal(&a[i], &b[i]))
+            return 0;
+    return 1;
+}

@@ -71,4 +71,8 @@ int glb_addr_is_unicast(const glb_addr *a);
 /* 1 when a and b are the same address and port (padding ignored), else 0. */
 int glb_addrport_equal(const glb_addr *a, const glb_addr *b);
 
+/* 1 when the lists a[0..na) and b[0..nb) hold the same addresses (ports
+ * included) in the same order; an empty list may be NULL. */
+int glb_addrs_same(const glb_addr *a, size_t na, const glb_addr *b, size_t nb);
+
 #endif

@@ -4,16 +4,21 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "shared/dname.h"
 
 #define CFG_MAX_INCLUDE 8
 #define CFG_MAX_WORDS 64
 #define CFG_LINE_MAX 4096
+#define CFG_MAX_BYTES_TEXT "16 MiB"
+_Static_assert(GLB_CFG_MAX_BYTES == 16u << 20, "CFG_MAX_BYTES_TEXT is GLB_CFG_MAX_BYTES in messages");
 
 typedef struct parser {
     const glb_cfg_schema *schema;
@@ -120,41 +125,103 @@ static int split_words(char *s, char **words, int max)
 
 static int parse_text(parser *p, const char *file, char *text);
 
-/* Reads a whole file into a NUL-terminated buffer. Returns it, or NULL with errno set. */
-static char *read_file(const char *path)
+/* Reads a whole regular file of at most GLB_CFG_MAX_BYTES into a
+ * NUL-terminated buffer, its length in *len. NULL with *why set. Opened
+ * without blocking and checked before reading: a FIFO would wait for a
+ * writer, /dev/zero never ends. */
+static char *read_file(const char *path, size_t *len, const char **why)
 {
-    FILE *f = fopen(path, "r");
-    if (!f)
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        *why = strerror(errno);
+        if (fd >= 0)
+            close(fd);
         return NULL;
-    char *buf = NULL;
-    size_t cap = 0, len = 0, n;
-    char chunk[4096];
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        if (len + n + 1 > cap) {
-            cap = (len + n + 1) * 2;
-            char *nb = realloc(buf, cap);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                errno = ENOMEM;
-                return NULL;
-            }
-            buf = nb;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_size > (off_t)GLB_CFG_MAX_BYTES) {
+        *why = S_ISREG(st.st_mode) ? "larger than " CFG_MAX_BYTES_TEXT : "not a regular file";
+        close(fd);
+        return NULL;
+    }
+    /* one byte more than the size: a file that grew since is still bounded */
+    size_t cap = (size_t)st.st_size + 2, n = 0;
+    char *buf = malloc(cap);
+    while (buf && n < cap - 1) {
+        ssize_t got = read(fd, buf + n, cap - 1 - n);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            *why = strerror(errno);
+            free(buf);
+            close(fd);
+            return NULL;
         }
-        memcpy(buf + len, chunk, n);
-        len += n;
+        if (got == 0)
+            break;
+        n += (size_t)got;
     }
-    if (ferror(f)) {
+    close(fd);
+    if (!buf) {
+        *why = strerror(ENOMEM);
+        return NULL;
+    }
+    if (n > GLB_CFG_MAX_BYTES) {
+        *why = "larger than " CFG_MAX_BYTES_TEXT;
         free(buf);
-        fclose(f);
-        errno = EIO;
         return NULL;
     }
-    fclose(f);
-    if (!buf && !(buf = malloc(1)))
-        return NULL;
-    buf[len] = '\0';
+    buf[n] = '\0';
+    *len = n;
     return buf;
+}
+
+/* Length of the UTF-8 sequence at s (at most n bytes), 0 when invalid:
+ * overlong forms, surrogates and code points past U+10FFFF included. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+    if (c < 0xc2 || c > 0xf4 || n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f) || (c == 0xf0 && s[1] < 0x90) ||
+        (c == 0xf4 && s[1] > 0x8f))
+        return 0;
+    return len;
+}
+
+/* Text only: a NUL, a control character other than tab, CR and LF, or a
+ * byte that is not UTF-8 is an error at its line and column, so that a
+ * damaged or binary file is never read as a shorter or different one. */
+static int check_bytes(parser *p, const char *file, const char *text, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    unsigned line = 1;
+    size_t bol = 0;
+    for (size_t i = 0; i < len;) {
+        unsigned c = s[i];
+        unsigned col = (unsigned)(i - bol + 1);
+        if (c == '\n') {
+            line++;
+            bol = ++i;
+        } else if (c == 0) {
+            return fail(p, file, line, "NUL byte at column %u: not allowed in a configuration file", col);
+        } else if ((c < 0x20 && c != '\t' && c != '\r') || c == 0x7f) {
+            return fail(p, file, line, "control character 0x%02x at column %u: not allowed in a configuration file",
+                        c, col);
+        } else if (c < 0x80) {
+            i++;
+        } else {
+            size_t n = utf8_len(s + i, len - i);
+            if (n == 0)
+                return fail(p, file, line, "invalid UTF-8 at column %u (byte 0x%02x)", col, c);
+            i += n;
+        }
+    }
+    return 0;
 }
 
 static int do_include(parser *p, const char *file, unsigned line, const char *path)
@@ -168,11 +235,15 @@ static int do_include(parser *p, const char *file, unsigned line, const char *pa
     }
     if (p->depth >= CFG_MAX_INCLUDE)
         return fail(p, file, line, "key 'include': nested more than %d deep", CFG_MAX_INCLUDE);
-    char *buf = read_file(full);
+    size_t len = 0;
+    const char *why = NULL;
+    char *buf = read_file(full, &len, &why);
     if (!buf)
-        return fail(p, file, line, "key 'include': cannot read '%s': %s", full, strerror(errno));
+        return fail(p, file, line, "key 'include': cannot read '%s': %s", full, why);
     p->depth++;
-    int r = parse_text(p, full, buf);
+    int r = check_bytes(p, full, buf, len);
+    if (r == 0)
+        r = parse_text(p, full, buf);
     p->depth--;
     free(buf);
     return r;
@@ -331,8 +402,8 @@ static int parse_text(parser *p, const char *file, char *text)
     return 0;
 }
 
-static int parse_top(const char *name, char *text, const glb_cfg_schema *schema, void *ctx, char *err,
-                     size_t errlen)
+static int parse_top(const char *name, char *text, size_t len, const glb_cfg_schema *schema, void *ctx,
+                     char *err, size_t errlen)
 {
     parser p;
     memset(&p, 0, sizeof(p));
@@ -348,7 +419,9 @@ static int parse_top(const char *name, char *text, const glb_cfg_schema *schema,
         return -1;
     }
     err[0] = '\0';
-    int r = parse_text(&p, name, text);
+    int r = check_bytes(&p, name, text, len);
+    if (r == 0)
+        r = parse_text(&p, name, text);
     if (r == 0)
         r = section_close(&p);
     free(p.seen);
@@ -363,7 +436,7 @@ int glb_cfg_parse_string(const char *name, const char *text, const glb_cfg_schem
         snprintf(err, errlen, "%s: out of memory", name);
         return -1;
     }
-    int r = parse_top(name, copy, schema, ctx, err, errlen);
+    int r = parse_top(name, copy, strlen(copy), schema, ctx, err, errlen);
     free(copy);
     return r;
 }
@@ -371,12 +444,14 @@ int glb_cfg_parse_string(const char *name, const char *text, const glb_cfg_schem
 int glb_cfg_parse_file(const char *file, const glb_cfg_schema *schema, void *ctx, char *err,
                        size_t errlen)
 {
-    char *text = read_file(file);
+    size_t len = 0;
+    const char *why = NULL;
+    char *text = read_file(file, &len, &why);
     if (!text) {
-        snprintf(err, errlen, "%s: cannot read: %s", file, strerror(errno));
+        snprintf(err, errlen, "%s: cannot read: %s", file, why);
         return -1;
     }
-    int r = parse_top(file, text, schema, ctx, err, errlen);
+    int r = parse_top(file, text, len, schema, ctx, err, errlen);
     free(text);
     return r;
 }

@@ -103,12 +103,19 @@ const char *glb_cfg_set_str(void *ctx, const glb_cfg_val *v, char *e, size_t el)
 const char *glb_cfg_set_addr(void *ctx, const glb_cfg_val *v, char *e, size_t el);
 const char *glb_cfg_set_dname(void *ctx, const glb_cfg_val *v, char *e, size_t el);
 
-/* Parses file against schema, calling handlers with ctx. Errors are written
- * to err (one "FILE:LINE: ..." line, NUL-terminated). Returns 0, or -1. */
+/* The largest configuration file (and each included one) read: a bound on
+ * the memory a wrong path can take. */
+#define GLB_CFG_MAX_BYTES (16u << 20)
+
+/* Parses file against schema, calling handlers with ctx. The file and
+ * those it includes must be regular files of at most GLB_CFG_MAX_BYTES, in
+ * UTF-8 without control characters other than tab, CR and LF. Errors are
+ * written to err (one "FILE:LINE: ..." line, NUL-terminated). 0, or -1. */
 int glb_cfg_parse_file(const char *file, const glb_cfg_schema *schema, void *ctx,
                        char *err, size_t errlen);
 
-/* Same for a config held in memory; name is used in messages. */
+/* Same for a config held in memory (the same bytes refused); name is used
+ * in messages. */
 int glb_cfg_parse_string(const char *name, const char *text, const glb_cfg_schema *schema,
                          void *ctx, char *err, size_t errlen);
 

@@ -54,11 +54,29 @@ kill -HUP "$DNSB_PID"
 for i in $(seq 1 30); do [ "$(short)" = 192.0.2.99 ] && break; sleep 0.1; done
 check_eq "SIGHUP: new config served" "$(short)" "192.0.2.99"
 
+# reloads_done: how many reloads the log shows processed, put in force or refused.
+reloads_done() { grep -cE 'reloaded |reload refused' "${1:-$TMP/dnsb.log}"; }
+# wait_reload N [LOG]: until the log shows more than N reloads processed.
+wait_reload() { wait_until 10 sh -c "[ \$(grep -cE 'reloaded |reload refused' '${2:-$TMP/dnsb.log}') -gt $1 ]"; }
+
 cp "$TMP/bad.conf" "$TMP/dnsb.conf"
+n=$(reloads_done)
 kill -HUP "$DNSB_PID"
-sleep 0.5
+wait_reload "$n" || not_ok "SIGHUP with a bad config: never processed"
 check_eq "SIGHUP with a bad config: old one keeps serving" "$(short)" "192.0.2.99"
 check "SIGHUP with a bad config: error logged with FILE:LINE" "$(cat "$TMP/dnsb.log")" "reload refused.*dnsb.conf:7: key 'site'"
+
+# A NUL byte is an error at its line, not the end of the file (it cut the
+# rest off: -t said ok and SIGHUP applied the part before it).
+write_conf 192.0.2.98
+printf '    site: tokyo 192.0.2.97\0 weight=lots\n' >>"$TMP/dnsb.conf"
+out=$("$DNSB" -t -c "$TMP/dnsb.conf" 2>&1)
+check "-t: a NUL byte is an error at FILE:LINE" "$out" "dnsb.conf:9: NUL byte at column 27"
+n=$(reloads_done)
+kill -HUP "$DNSB_PID"
+wait_reload "$n" || not_ok "SIGHUP with a NUL byte: never processed"
+check_eq "SIGHUP with a NUL byte: refused, old one keeps serving" "$(short)" "192.0.2.99"
+check "SIGHUP with a NUL byte: logged" "$(tail -n 1 "$TMP/dnsb.log")" "reload refused.*dnsb.conf:9: NUL byte"
 
 kill -TERM "$DNSB_PID"
 for i in $(seq 1 50); do kill -0 "$DNSB_PID" 2>/dev/null || break; sleep 0.1; done
@@ -68,6 +86,61 @@ if kill -0 "$DNSB_PID" 2>/dev/null; then not_ok "SIGTERM: exited"; else
 fi
 [ -e "$TMP/dnsb.pid" ] && not_ok "SIGTERM: pid file removed" || ok "SIGTERM: pid file removed"
 check "SIGTERM: final stats logged" "$(cat "$TMP/dnsb.log")" 'stats: queries=[0-9]+'
+
+# A reload whose certificate or key cannot be loaded is refused as a whole:
+# the old services keep answering and a service added in the same file is
+# not served (it used to be, with the old certificates and a warning).
+. "$SRCDIR/tests/system/certs.sh"
+C=$TMP/certs
+mkdir -p "$C"
+if make_ca "$C" ca && make_cert "$C" ca b1 127.0.0.1; then
+    MPORT=$(free_port) CPORT=$(free_port)
+    write_tls_conf() { # write_tls_conf KEY_FILE [extra service lines]
+        cat >"$TMP/tls.conf" <<CONF
+server:
+    listen: 127.0.0.1@$PORT
+    zone: glb.example.net.
+    zone-ns: b1.glb.example.net. 127.0.0.1
+    control: 127.0.0.1@$CPORT
+map:
+    listen: 127.0.0.1@$MPORT
+    tls-cert-file: $C/b1.pem
+    tls-key-file: $1
+    tls-ca-file: $C/ca.pem
+service:
+    name: www.foobar.example.
+    site: paris 192.0.2.10
+CONF
+        [ -z "${2:-}" ] || printf '%s\n' "$2" >>"$TMP/tls.conf"
+    }
+    shop() { dig +short +time=1 +tries=1 -p "$PORT" @127.0.0.1 shop.foobar.example A 2>&1; }
+    newsvc=$(printf 'service:\n    name: shop.foobar.example.\n    site: rome 192.0.2.30')
+    LOG=$TMP/tls.log
+    write_tls_conf "$C/b1.key"
+    start_dnsb "$TMP/tls.conf" "$LOG"
+    wait_dns 127.0.0.1 "$PORT" glb.example.net || exit 1
+    check_eq "with TLS: serves the first config" "$(short)" "192.0.2.10"
+    head -c 300 /dev/urandom | base64 >"$C/garbled.key"
+    for bad in garbled missing; do
+        write_tls_conf "$C/$bad.key" "$newsvc"
+        n=$(reloads_done "$LOG")
+        kill -HUP "$DNSB_PID"
+        wait_reload "$n" "$LOG" || not_ok "SIGHUP with a $bad key: never processed"
+        check "SIGHUP with a $bad key: refused as a whole, naming the key" "$(tail -n 1 "$LOG")" \
+            "reload refused, still serving the previous configuration: .*tls.conf: (control|map): cannot load key '$C/$bad.key'"
+        check_eq "SIGHUP with a $bad key: the old service answers" "$(short)" "192.0.2.10"
+        check_not "SIGHUP with a $bad key: the new service is not applied" "$(shop)" "192.0.2.30"
+    done
+    write_tls_conf "$C/b1.key" "$newsvc"
+    n=$(reloads_done "$LOG")
+    kill -HUP "$DNSB_PID"
+    wait_reload "$n" "$LOG" || not_ok "SIGHUP with the key back: never processed"
+    check "SIGHUP with the key back: reloaded" "$(tail -n 1 "$LOG")" "reloaded .*tls.conf: 2 services"
+    check_eq "SIGHUP with the key back: the new service answers" "$(shop)" "192.0.2.30"
+    stop_pid "$DNSB_PID"
+else
+    not_ok "openssl cannot make certificates"
+fi
 
 # The configuration as the issue wrote it: accepted as is, and served (on a
 # free port and with the pid file in our directory, so as not to clash).

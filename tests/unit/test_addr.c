@@ -109,12 +109,30 @@ static void test_sockaddr_roundtrip(void **state)
     assert_int_equal(back.b[3], 7);
 }
 
+/* Empty lists may be NULL (a configuration without the key): no memcmp of
+ * NULL, which the sanitizer build aborts on (dnslb's reload did). */
+static void test_addrs_same(void **state)
+{
+    (void)state;
+    glb_addr a[2], b[2];
+    assert_int_equal(glb_addr_parse("192.0.2.1", &a[0]), 0);
+    assert_int_equal(glb_addr_parse("2001:db8::1", &a[1]), 0);
+    memcpy(b, a, sizeof(a));
+    assert_true(glb_addrs_same(NULL, 0, NULL, 0));
+    assert_true(glb_addrs_same(a, 0, NULL, 0));
+    assert_true(glb_addrs_same(a, 2, b, 2));
+    assert_false(glb_addrs_same(a, 2, b, 1));
+    assert_false(glb_addrs_same(a, 1, NULL, 0));
+    b[1].port = 53;
+    assert_false(glb_addrs_same(a, 2, b, 2));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_addr_parse),     cmocka_unit_test(test_addrport_parse),
         cmocka_unit_test(test_prefix_parse),   cmocka_unit_test(test_contains_and_mask),
-        cmocka_unit_test(test_sockaddr_roundtrip),
+        cmocka_unit_test(test_sockaddr_roundtrip), cmocka_unit_test(test_addrs_same),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

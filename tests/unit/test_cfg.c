@@ -5,9 +5,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "shared/cfg.h"
@@ -204,12 +207,106 @@ static void test_include(void **state)
     rmdir(dir);
 }
 
+/* Bytes a text file does not hold are errors at their line, never the end
+ * of the file (issue 11: a NUL cut the file short, silently). */
+static void test_bad_bytes(void **state)
+{
+    (void)state;
+    expect_error("server:\n  port: 53\n\x01  verbose: yes\n", "test.conf:3: control character 0x01 at column 1");
+    expect_error("server:\n  name: a\x7f\n", "test.conf:2: control character 0x7f at column 10");
+    expect_error("server:\n  name: caf\xe9\n", "test.conf:2: invalid UTF-8 at column 12");
+    expect_error("server:\n  name: \xc0\xaf\n", "test.conf:2: invalid UTF-8 at column 9");        /* overlong */
+    expect_error("server:\n  name: \xed\xa0\x80\n", "test.conf:2: invalid UTF-8 at column 9");    /* surrogate */
+    expect_error("server:\n  name: \xe2\x82\n", "test.conf:2: invalid UTF-8 at column 9");        /* cut short */
+    toy t;
+    char err[256];
+    /* tab, CR LF and UTF-8 are fine */
+    assert_int_equal(parse("server:\r\n\tname: \"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"\r\n", &t, err, sizeof(err)), 0);
+    assert_string_equal(t.name, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+}
+
+static char tmpdir[64];
+
+static const char *tmp_file(const char *name, const void *data, size_t len)
+{
+    static char path[128];
+    if (!tmpdir[0]) {
+        snprintf(tmpdir, sizeof(tmpdir), "/tmp/glb-test-cfg-XXXXXX");
+        assert_non_null(mkdtemp(tmpdir));
+    }
+    snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+    if (data) {
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        assert_int_equal(fwrite(data, 1, len, f), len);
+        fclose(f);
+    }
+    return path;
+}
+
+static void expect_file_error(const char *path, const char *want)
+{
+    toy t;
+    char err[512];
+    memset(&t, 0, sizeof(t));
+    assert_int_equal(glb_cfg_parse_file(path, &schema, &t, err, sizeof(err)), -1);
+    if (!strstr(err, want))
+        fail_msg("error '%s' does not contain '%s'", err, want);
+}
+
+/* A NUL in a file, a FIFO, /dev/zero, a file over the limit: each refused,
+ * at once (alarm: the old reader blocked on the FIFO and read /dev/zero
+ * without end). */
+static void test_file_limits(void **state)
+{
+    (void)state;
+    alarm(20);
+    static const char nul[] = "server:\n  port: 53\n  name: a\0b\n  verbose: maybe\n";
+    const char *p = tmp_file("nul.conf", nul, sizeof(nul) - 1);
+    char want[256];
+    snprintf(want, sizeof(want), "%s:3: NUL byte at column 10", p);
+    expect_file_error(p, want);
+    /* the same through include: reported in the included file */
+    char inc[300];
+    snprintf(inc, sizeof(inc), "server:\n  port: 53\ninclude: %s\n", p);
+    expect_file_error(tmp_file("inc.conf", inc, strlen(inc)), want);
+
+    static const char esc[] = "server:\n  port: 53\n  name: \x1b[31m\n";
+    p = tmp_file("esc.conf", esc, sizeof(esc) - 1);
+    snprintf(want, sizeof(want), "%s:3: control character 0x1b at column 9", p);
+    expect_file_error(p, want);
+
+    p = tmp_file("fifo.conf", NULL, 0);
+    assert_int_equal(mkfifo(p, 0600), 0);
+    snprintf(want, sizeof(want), "%s: cannot read: not a regular file", p);
+    expect_file_error(p, want);
+    snprintf(inc, sizeof(inc), "server:\n  port: 53\ninclude: %s\n", p);
+    expect_file_error(tmp_file("inc.conf", inc, strlen(inc)), "inc.conf:3: key 'include': cannot read");
+    unlink(p);
+
+    expect_file_error("/dev/zero", "/dev/zero: cannot read: not a regular file");
+
+    /* one byte over the limit (sparse: no disk used) */
+    p = tmp_file("big.conf", "server:\n", 8);
+    assert_int_equal(truncate(p, GLB_CFG_MAX_BYTES + 1), 0);
+    snprintf(want, sizeof(want), "%s: cannot read: larger than 16 MiB", p);
+    expect_file_error(p, want);
+    unlink(p);
+    unlink(tmp_file("nul.conf", NULL, 0));
+    unlink(tmp_file("inc.conf", NULL, 0));
+    unlink(tmp_file("esc.conf", NULL, 0));
+    rmdir(tmpdir);
+    alarm(0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_grammar),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_include),
+        cmocka_unit_test(test_bad_bytes),
+        cmocka_unit_test(test_file_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

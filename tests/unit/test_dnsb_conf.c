@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "dnsb/conf.h"
+#include "dnsb/store.h"
 
 #define BASE "server:\n  listen: 127.0.0.1@5300\n  zone: glb.example.net.\n  zone-ns: b1.glb.example.net. 127.0.0.1\n"
 
@@ -57,6 +58,13 @@ static void test_defaults(void **state)
     assert_int_equal(c->edns_size, 1232);
     assert_int_equal(c->services[0].ttl_answer, 300);
     assert_int_equal(c->services[0].sites[0].weight, 1);
+    assert_int_equal(c->database_damaged, DNSB_STORE_MOVE_ASIDE);
+    dnsb_conf_free(c);
+    c = dnsb_conf_parse("t.conf", BASE "  database-damaged: refuse\nservice:\n  name: a.example.\n  site: x 192.0.2.1\n",
+                        err, sizeof(err));
+    if (!c)
+        fail_msg("%s", err);
+    assert_int_equal(c->database_damaged, DNSB_STORE_REFUSE);
     dnsb_conf_free(c);
 }
 
@@ -120,6 +128,8 @@ static void test_errors(void **state)
     expect(BASE "lb:\n  id: lb1\n  address: 127.0.0.1\n  ranking: none.example. x\n",
            "t.conf:8: key 'ranking': no such service");
     expect(BASE "  colour: blue\n", "t.conf:5: key 'colour': unknown in section 'server'");
+    expect(BASE "  database-damaged: repair\n",
+           "t.conf:5: key 'database-damaged': expected move-aside or refuse, not 'repair'");
 }
 
 int main(void)

@@ -329,12 +329,52 @@ static void test_concurrent(void **state)
     glb_qsbr_free(q);
 }
 
+/* One REGISTER of 64 claims or more (a batch big enough to be cloned) that
+ * makes no set yet: the clone copied the free set list from a NULL pointer,
+ * which the sanitizer build aborted on (issue 11). */
+static void test_many_claims(void **state)
+{
+    (void)state;
+    glb_qsbr *q = glb_qsbr_new(1);
+    dnsb_registry *r = dnsb_registry_new(q);
+    enum { N = 200 };
+    glb_prefix claims[N];
+    for (int i = 0; i < N; i++) {
+        char s[32];
+        snprintf(s, sizeof(s), "10.%d.%d.0/24", i / 250, i % 250);
+        claims[i] = pfx(s);
+    }
+    dnsb_reg g = reg_of("lb1", 1, claims, N);
+    assert_int_equal(dnsb_registry_put(r, &g), 0);
+    char ids[DNSB_LB_MAX_SET][64];
+    assert_int_equal(look(r, "10.0.199.7", 0, ids), 1);
+    assert_string_equal(ids[0], "lb1");
+    /* both copies: the next change publishes the other one */
+    dnsb_reg h = reg_of("lb2", 1, claims, 1);
+    assert_int_equal(dnsb_registry_put(r, &h), 0);
+    assert_int_equal(look(r, "10.0.150.1", 0, ids), 1);
+    assert_string_equal(ids[0], "lb1");
+    assert_int_equal(look(r, "10.0.0.1", 0, ids), 2);
+    /* the same through a batch, as the store's load does at start */
+    dnsb_registry_batch_begin(r);
+    dnsb_reg g2 = reg_of("lb3", 1, claims + 100, 100);
+    assert_int_equal(dnsb_registry_put(r, &g2), 0);
+    assert_int_equal(dnsb_registry_batch_end(r), 0);
+    assert_int_equal(look(r, "10.0.150.1", 0, ids), 2);
+    /* and a registration without claims at all */
+    dnsb_reg none = reg_of("lb4", 1, NULL, 0);
+    assert_int_equal(dnsb_registry_put(r, &none), 0);
+    dnsb_registry_free(r);
+    glb_qsbr_free(q);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_basic),
         cmocka_unit_test(test_model),
         cmocka_unit_test(test_concurrent),
+        cmocka_unit_test(test_many_claims),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

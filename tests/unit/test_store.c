@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <event2/event.h>
 #include <lmdb.h>
 #include <math.h>
@@ -79,7 +80,7 @@ static const char *db_path(void)
 static dnsb_store *open_store(void)
 {
     char err[256];
-    dnsb_store *s = dnsb_store_open(db_path(), err, sizeof(err));
+    dnsb_store *s = dnsb_store_open(db_path(), DNSB_STORE_REFUSE, err, sizeof(err));
     if (!s)
         fail_msg("open: %s", err);
     return s;
@@ -643,13 +644,13 @@ static void test_prepare(void **state)
     err[0] = '\0';
     assert_int_equal(dnsb_store_prepare(dir, NULL, err, sizeof(err)), -1);
     assert_non_null(strstr(err, dir));
-    assert_null(dnsb_store_open(dir, err, sizeof(err)));
+    assert_null(dnsb_store_open(dir, DNSB_STORE_REFUSE, err, sizeof(err)));
 
     /* as root, the directory and the database files go to the user */
     if (getuid() == 0) {
         struct passwd *pw = getpwnam("nobody");
         snprintf(dir, sizeof(dir), "%s/a/b/c", tmpdir);
-        dnsb_store *s0 = dnsb_store_open(dir, err, sizeof(err));
+        dnsb_store *s0 = dnsb_store_open(dir, DNSB_STORE_REFUSE, err, sizeof(err));
         if (!s0)
             fail_msg("open: %s", err);
         dnsb_store_close(s0);
@@ -671,7 +672,7 @@ static void test_prepare(void **state)
     /* dnsb_store_open creates its directory 0700 too */
     snprintf(dir, sizeof(dir), "%s/x/y", tmpdir);
     old = umask(0);
-    dnsb_store *s = dnsb_store_open(dir, err, sizeof(err));
+    dnsb_store *s = dnsb_store_open(dir, DNSB_STORE_REFUSE, err, sizeof(err));
     umask(old);
     if (!s)
         fail_msg("open: %s", err);
@@ -765,6 +766,234 @@ static void test_timer_commit(void **state)
     event_base_free(base);
 }
 
+/* ---- a damaged data.mdb -------------------------------------------------- */
+
+/* A database of 600 small registrations and 8 whose records need overflow
+ * pages, written in one transaction (every page in use), then closed.
+ * Returns the size of data.mdb. */
+#define DMG_SMALL 600
+#define DMG_BIG 8
+static off_t build_db(double now)
+{
+    dnsb_store *s = open_store();
+    small_reg *m = calloc(DMG_SMALL, sizeof(*m));
+    assert_non_null(m);
+    for (int i = 0; i < DMG_SMALL; i++) {
+        char id[64];
+        snprintf(id, sizeof(id), "lb%04d", i);
+        make_small(&m[i], id, 1);
+        assert_int_equal(dnsb_store_put(s, &m[i].r, now + 600), 0);
+    }
+    static glb_map_claim many[200];
+    for (int i = 0; i < 200; i++) {
+        char p[32];
+        snprintf(p, sizeof(p), "10.%d.%d.0/24", i / 100, i % 100);
+        many[i] = claim(GLB_MAP_CLAIM_RESOLVER, p);
+    }
+    for (int i = 0; i < DMG_BIG; i++) {
+        small_reg b;
+        char id[64];
+        snprintf(id, sizeof(id), "big%d", i);
+        make_small(&b, id, 1);
+        b.r.claims = many;
+        b.r.nclaims = 200;
+        assert_int_equal(dnsb_store_put(s, &b.r, now + 600), 0);
+    }
+    assert_int_equal(dnsb_store_flush(s), 0);
+    dnsb_store_close(s);
+    free(m);
+    char path[400];
+    snprintf(path, sizeof(path), "%s/data.mdb", db_path());
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return st.st_size;
+}
+
+enum damage { DMG_TRUNCATED, DMG_GARBAGE, DMG_ZERO_META, DMG_EMPTY };
+static const char *const damage_name[] = {"truncated", "garbage in the middle", "zeroed meta page", "0 bytes"};
+/* What the message says for each. */
+static const char *const damage_why[] = {"truncated: ", "page ", "meta page 0: not a meta page", "empty (0 bytes)"};
+
+static void damage(enum damage d, off_t size)
+{
+    char path[400];
+    snprintf(path, sizeof(path), "%s/data.mdb", db_path());
+    long ps = sysconf(_SC_PAGESIZE);
+    FILE *f = fopen(path, "r+");
+    assert_non_null(f);
+    if (d == DMG_TRUNCATED) {
+        assert_int_equal(ftruncate(fileno(f), size / 2), 0);
+    } else if (d == DMG_EMPTY) {
+        assert_int_equal(ftruncate(fileno(f), 0), 0);
+    } else {
+        /* garbage: 3 pages of noise from the middle page on; zeroed meta: page 0 */
+        size_t len = d == DMG_GARBAGE ? 3 * (size_t)ps : (size_t)ps;
+        off_t at = d == DMG_GARBAGE ? (size / 2 / ps) * ps : 0;
+        uint8_t *b = calloc(1, len);
+        assert_non_null(b);
+        unsigned seed = 11;
+        for (size_t i = 0; d == DMG_GARBAGE && i < len; i++)
+            b[i] = (uint8_t)rand_r(&seed);
+        assert_int_equal(fseeko(f, at, SEEK_SET), 0);
+        assert_int_equal(fwrite(b, 1, len, f), len);
+        free(b);
+    }
+    fclose(f);
+}
+
+/* The names in the database directory that start with prefix. */
+static int count_files(const char *prefix)
+{
+    DIR *dir = opendir(db_path());
+    assert_non_null(dir);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL)
+        n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+    closedir(dir);
+    return n;
+}
+
+/* Each kind of damage, with each choice: refused with a message naming the
+ * file and what is wrong (the file left in place), or moved aside and a new
+ * empty database that works. Before: SIGBUS at the first read, a vague
+ * MDB_INVALID, or an empty file silently recreated. */
+static void test_damaged(void **state)
+{
+    (void)state;
+    double now = wall();
+    for (int d = DMG_TRUNCATED; d <= DMG_EMPTY; d++) {
+        for (int policy = DNSB_STORE_MOVE_ASIDE; policy <= DNSB_STORE_REFUSE; policy++) {
+            rm_rf(db_path());
+            off_t size = build_db(now);
+            if (d == DMG_TRUNCATED && policy == DNSB_STORE_MOVE_ASIDE) { /* intact, it all loads */
+                dnsb_store *s = open_store();
+                free(load(s, now, DMG_SMALL + DMG_BIG));
+                dnsb_store_close(s);
+            }
+            damage((enum damage)d, size);
+            print_message("# %s, %s\n", damage_name[d], policy == DNSB_STORE_REFUSE ? "refuse" : "move-aside");
+            char err[1024] = "";
+            dnsb_store *s = dnsb_store_open(db_path(), policy, err, sizeof(err));
+            if (policy == DNSB_STORE_REFUSE) {
+                assert_null(s);
+                char want[400];
+                snprintf(want, sizeof(want), "database '%s/data.mdb' is damaged: %s", db_path(), damage_why[d]);
+                if (!strstr(err, want) || !strstr(err, "database-damaged: refuse"))
+                    fail_msg("%s: error '%s' does not contain '%s'", damage_name[d], err, want);
+                assert_int_equal(count_files("data.mdb.damaged-"), 0);
+                continue;
+            }
+            if (!s)
+                fail_msg("%s, move-aside: %s", damage_name[d], err);
+            assert_int_equal(count_files("data.mdb.damaged-"), 1);
+            free(load(s, now, 0));
+            /* the new database works, across a restart */
+            small_reg m;
+            make_small(&m, "lb1", 5);
+            assert_int_equal(dnsb_store_put(s, &m.r, now + 600), 0);
+            dnsb_store_close(s);
+            s = open_store();
+            free(load(s, now, 1));
+            dnsb_store_close(s);
+        }
+    }
+}
+
+/* No false alarm: a database after many transactions (pages freed and
+ * reused, overflow runs replaced, the free list itself grown) passes the
+ * check and loads in full; moving a sound file aside would lose it all. */
+static void test_sound_after_churn(void **state)
+{
+    (void)state;
+    double now = wall();
+    static glb_map_claim many[300];
+    for (int i = 0; i < 300; i++) {
+        char p[32];
+        snprintf(p, sizeof(p), "10.%d.%d.0/24", i / 100, i % 100);
+        many[i] = claim(GLB_MAP_CLAIM_RESOLVER, p);
+    }
+    unsigned seed = 5;
+    int present[400] = {0};
+    uint64_t seq[400] = {0};
+    for (int round = 0; round < 40; round++) {
+        dnsb_store *s = open_store();
+        for (int k = 0; k < 60; k++) {
+            int i = (int)(rand_r(&seed) % 400);
+            char id[64];
+            snprintf(id, sizeof(id), "lb%03d", i);
+            if (present[i] && rand_r(&seed) % 3 == 0) {
+                assert_int_equal(dnsb_store_del(s, id, ++seq[i]), 0);
+                present[i] = 0;
+            } else {
+                small_reg m;
+                make_small(&m, id, ++seq[i]);
+                m.r.claims = many;
+                m.r.nclaims = 1 + rand_r(&seed) % (round % 2 ? 300 : 20); /* inline and overflow values */
+                assert_int_equal(dnsb_store_put(s, &m.r, now + 600), 0);
+                present[i] = 1;
+            }
+            if (k % 20 == 19)
+                assert_int_equal(dnsb_store_flush(s), 0);
+        }
+        dnsb_store_close(s);
+        int n = 0;
+        for (int i = 0; i < 400; i++)
+            n += present[i];
+        s = open_store(); /* refuse: a false alarm fails here */
+        free(load(s, now, n));
+        dnsb_store_close(s);
+    }
+}
+
+/* Damage that comes after the check at open (the file is changed under the
+ * open environment: every tree page turned into an overflow page): LMDB
+ * reports it during the load (MDB_CORRUPTED), which is then refused or
+ * moved aside like damage found at open, nothing handed out. The load used
+ * to stop at the error as if the database ended there: empty, silently. */
+static void test_damaged_at_load(void **state)
+{
+    (void)state;
+    double now = wall();
+    for (int policy = DNSB_STORE_MOVE_ASIDE; policy <= DNSB_STORE_REFUSE; policy++) {
+        rm_rf(db_path());
+        off_t size = build_db(now);
+        char err[1024] = "";
+        dnsb_store *s = dnsb_store_open(db_path(), policy, err, sizeof(err));
+        if (!s)
+            fail_msg("open: %s", err);
+        char path[400];
+        snprintf(path, sizeof(path), "%s/data.mdb", db_path());
+        int fd = open(path, O_WRONLY);
+        assert_true(fd >= 0);
+        long ps = sysconf(_SC_PAGESIZE);
+        uint16_t overflow = 0x04;
+        for (off_t pg = 2; pg < size / ps; pg++)
+            assert_int_equal(pwrite(fd, &overflow, 2, pg * ps + (off_t)sizeof(size_t) + 2), 2);
+        close(fd);
+        got *g = calloc(1, sizeof(*g));
+        assert_non_null(g);
+        long n = dnsb_store_load(s, now, on_reg, on_seq, g);
+        assert_int_equal(g->nregs, 0); /* nothing handed out */
+        free(g);
+        if (policy == DNSB_STORE_REFUSE) {
+            assert_int_equal(n, -1);
+            assert_int_equal(count_files("data.mdb.damaged-"), 0);
+            dnsb_store_close(s);
+            continue;
+        }
+        assert_int_equal(n, 0);
+        assert_int_equal(count_files("data.mdb.damaged-"), 1);
+        small_reg m;
+        make_small(&m, "lb1", 5);
+        assert_int_equal(dnsb_store_put(s, &m.r, now + 600), 0);
+        dnsb_store_close(s);
+        s = open_store();
+        free(load(s, now, 1));
+        dnsb_store_close(s);
+    }
+}
+
 int main(void)
 {
     glb_log_init("test_store", 0, GLB_LOG_ERR);
@@ -778,6 +1007,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_prepare, setup, teardown),
         cmocka_unit_test_setup_teardown(test_one_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timer_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_damaged, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_damaged_at_load, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sound_after_churn, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
