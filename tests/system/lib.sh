@@ -193,3 +193,26 @@ lbctl() {
 site_field() {
     printf '%s\n' "${SITES:-$(lbctl sites)}" | awk -v s="$1" -v n="$2" -v f="$3" '$1 == s && $2 == n { print $f; exit }'
 }
+
+# ixfr_rcode ADDR PORT ZONE: sends an IXFR request as resolvers and dig
+# build it (RFC 1995: serial 1 in an SOA in the authority section) over UDP;
+# prints the rcode of the answer (0 NOERROR, 1 FORMERR, 4 NOTIMP, 5 REFUSED),
+# or "none".
+ixfr_rcode() {
+    python3 - "$1" "$2" "$3" <<'PY'
+import socket, struct, sys
+addr, port, zone = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+name = b"".join(bytes([len(l)]) + l.encode() for l in zone.strip(".").split(".")) + b"\0"
+soa = b"\xc0\x0c" * 2 + struct.pack("!5I", 1, 0, 0, 0, 0)
+pkt = (struct.pack("!6H", 0x1995, 0, 1, 0, 1, 0) + name + struct.pack("!2H", 251, 1) +
+       b"\xc0\x0c" + struct.pack("!2HIH", 6, 1, 0, len(soa)) + soa)
+s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+s.sendto(pkt, (addr, port))
+try:
+    r = s.recv(65535)
+    print(r[3] & 0x0F if r[:2] == b"\x19\x95" else "none")
+except socket.timeout:
+    print("none")
+PY
+}
