@@ -171,6 +171,26 @@ fx_count() {
     fx /stats | python3 -c 'import json, sys; print(json.load(sys.stdin)["ports"].get(sys.argv[1], 0))' "$1"
 }
 
+# fx_next ADDR:PORT: waits (5 s at most) until the fixture has served one
+# more request on that listener; prints the new count.
+fx_next() {
+    python3 - "$FIXTURE_CTL" "$1" <<'PY'
+import json, sys, time, urllib.request
+ctl, key = sys.argv[1], sys.argv[2]
+def count():
+    with urllib.request.urlopen("http://%s/stats" % ctl, timeout=5) as r:
+        return json.load(r)["ports"].get(key, 0)
+c0, end = count(), time.monotonic() + 5
+while time.monotonic() < end:
+    c = count()
+    if c != c0:
+        print(c)
+        sys.exit(0)
+    time.sleep(0.02)
+sys.exit(1)
+PY
+}
+
 # start_dnslb CONF [LOG]: dnslb in the foreground, in the background; sets
 # DNSLB_PID and waits (5 s) until its control channel at LBCTL_ADDR answers.
 start_dnslb() {
