@@ -654,15 +654,18 @@ static void check_one_done(void *arg, size_t found)
 }
 
 /* Does name ("SITE" or "SERVICE/SITE", SERVICE with or without its final
- * dot) name site s? svc receives s's service name. */
-static int names_site(const lb_prober *p, const psite *s, const char *name, char *svc, size_t svclen)
+ * dot) name site s? */
+static int names_site(const lb_prober *p, const psite *s, const char *name)
 {
     const char *slash = strchr(name, '/');
-    glb_dname_to_str(p->conf->services[s->svc].name, svc, svclen);
+    if (strcmp(slash ? slash + 1 : name, s->site.name) != 0)
+        return 0;
     if (!slash)
-        return strcmp(name, s->site.name) == 0;
+        return 1;
+    char svc[1024];
+    glb_dname_to_str(p->conf->services[s->svc].name, svc, sizeof(svc));
     size_t sl = strlen(svc), given = (size_t)(slash - name);
-    return (given == sl || given + 1 == sl) && strncmp(svc, name, given) == 0 && strcmp(slash + 1, s->site.name) == 0;
+    return (given == sl || given + 1 == sl) && strncmp(svc, name, given) == 0;
 }
 
 size_t lb_prober_check_now(lb_prober *p, const char *name, struct evbuffer *out,
@@ -679,10 +682,11 @@ size_t lb_prober_check_now(lb_prober *p, const char *name, struct evbuffer *out,
     double now = p->now();
     for (size_t i = 0; i < p->nsites; i++) {
         psite *s = p->sites[i];
-        char svc[1024];
-        if (!names_site(p, s, name, svc, sizeof(svc)))
+        if (!names_site(p, s, name))
             continue;
         r->found++;
+        char svc[1024];
+        glb_dname_to_str(p->conf->services[s->svc].name, svc, sizeof(svc));
         double retry_in = 0;
         enum lb_demand d = demand_checks(s, now, &retry_in);
         if (out && d == LB_DEMAND_LIMITED)
