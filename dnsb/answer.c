@@ -57,12 +57,14 @@ static void add_soa(ctx *c, int sec, uint32_t zone)
                      c->t->zones[zone].serial, SOA_REFRESH, SOA_RETRY, SOA_EXPIRE, SOA_MINIMUM);
 }
 
-/* NODATA (rcode 0) or NXDOMAIN: the zone's SOA in authority. */
+/* NODATA (rcode 0) or NXDOMAIN: the zone's SOA in authority, but not for
+ * QCLASS ANY, which is not authoritative (as NSD answers it). */
 static void negative(ctx *c, uint32_t zone, unsigned rcode)
 {
     glb_resp_set_aa(c->r, 1);
     glb_resp_set_rcode(c->r, rcode);
-    add_soa(c, GLB_SEC_AUTHORITY, zone);
+    if (c->q->qclass != GLB_CLASS_ANY)
+        add_soa(c, GLB_SEC_AUTHORITY, zone);
     c->st->n[rcode == GLB_RCODE_NXDOMAIN ? DNSB_ST_NXDOMAIN : DNSB_ST_NODATA]++;
 }
 
@@ -564,11 +566,13 @@ static size_t answer(const dnsb_table *t, const dnsb_map *m, const uint8_t *pkt,
             c.keylen = q.ecs_source;
         }
     }
-    if (q.qclass != GLB_CLASS_IN && q.qclass != GLB_TYPE_ANY) {
+    /* QCLASS ANY gets the class IN data, without AA (glb_resp_set_aa). */
+    if (q.qclass != GLB_CLASS_IN && q.qclass != GLB_CLASS_ANY) {
         glb_resp_set_rcode(&r, GLB_RCODE_REFUSED);
         st->n[DNSB_ST_REFUSED]++;
     } else if (q.qtype == GLB_TYPE_AXFR || q.qtype == GLB_TYPE_IXFR) {
-        glb_resp_set_rcode(&r, GLB_RCODE_REFUSED); /* no zone transfers */
+        /* no zone transfers: REFUSED, as NSD answers those it does not provide */
+        glb_resp_set_rcode(&r, GLB_RCODE_REFUSED);
         st->n[DNSB_ST_REFUSED]++;
     } else if (standby) {
         st->n[DNSB_ST_STANDBY]++;

@@ -41,10 +41,13 @@ static void add_soa(ctx *c, int sec)
                      SOA_MINIMUM);
 }
 
+/* NODATA or NXDOMAIN with the SOA, but not for QCLASS ANY, which is not
+ * authoritative (as dnsb and NSD answer it). */
 static void negative(ctx *c, unsigned rcode)
 {
     glb_resp_set_rcode(c->r, rcode);
-    add_soa(c, GLB_SEC_AUTHORITY);
+    if (c->q->qclass != GLB_CLASS_ANY)
+        add_soa(c, GLB_SEC_AUTHORITY);
     c->st->n[rcode == GLB_RCODE_NXDOMAIN ? LB_ST_NXDOMAIN : LB_ST_NODATA]++;
 }
 
@@ -175,7 +178,8 @@ size_t lb_answer(const lb_table *t, const uint8_t *pkt, size_t len, int tcp, dou
     const uint8_t *qn = q.qname_lc;
     size_t pos = 0, prev = 0, prev2 = 0;
     int depth = 0, found = 0;
-    if (q.qclass == GLB_CLASS_IN || q.qclass == GLB_TYPE_ANY)
+    /* QCLASS ANY gets the class IN data, without AA (glb_resp_set_aa). */
+    if (q.qclass == GLB_CLASS_IN || q.qclass == GLB_CLASS_ANY)
         for (;;) {
             if (depth >= 1 && glb_nametab_get(t->index, qn + pos, q.qname_len - pos, &c.svc)) {
                 found = 1;
@@ -188,7 +192,7 @@ size_t lb_answer(const lb_table *t, const uint8_t *pkt, size_t len, int tcp, dou
             pos += (size_t)qn[pos] + 1;
             depth++;
         }
-    if (!found || q.qtype == GLB_TYPE_AXFR || q.qtype == GLB_TYPE_IXFR) {
+    if (!found || q.qtype == GLB_TYPE_AXFR || q.qtype == GLB_TYPE_IXFR) { /* no zone transfers */
         glb_resp_set_rcode(&r, GLB_RCODE_REFUSED);
         st->n[LB_ST_REFUSED]++;
     } else {

@@ -287,6 +287,9 @@ const glb_cfg_key lb_conf_keys[] = {
     {"probe", "stale-after", GLB_CFG_INT, 0, 1, 86400, 0, glb_cfg_set_uint,
      "seconds after which a query asks for fresh checks (default: 3 check intervals of the site)",
      PRB(stale_after)},
+    {"probe", "on-demand-interval", GLB_CFG_INT, 0, 1, 3600, 0, glb_cfg_set_uint,
+     "seconds a site waits between two checks asked for by dnslb-control check or by stale data (default 1)",
+     PRB(ondemand_interval)},
     {"probe", "max-body", GLB_CFG_INT, 0, 0, 16777216, 0, glb_cfg_set_uint,
      "bytes of a check's body read at most (default 65536)", PRB(max_body)},
     {"probe", "unmeasured", GLB_CFG_STR, 0, 0, 0, 0, h_unmeasured,
@@ -431,6 +434,7 @@ static lb_conf *conf_new(void)
     p->dead_after = 3;
     p->alive_after = 2;
     p->max_body = 65536;
+    p->ondemand_interval = 1;
     p->unmeasured_last = 1;
     glb_score_defaults(&p->score);
     c->map.refresh = 300;

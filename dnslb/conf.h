@@ -33,6 +33,7 @@ typedef struct lb_probe_conf {
     double loss_floor;        /* ms */
     unsigned dead_after, alive_after;
     unsigned stale_after;     /* seconds: a query finding older data asks for a check */
+    unsigned ondemand_interval; /* seconds between two on-demand checks of a site, at least */
     unsigned max_body;        /* bytes read of a check's body */
     int has_src4, has_src6;   /* source-address: checks leave from these */
     glb_addr src4, src6;

@@ -28,19 +28,25 @@ static int cmd_sites(void *arg, const char *args, struct evbuffer *out, glb_cont
 typedef struct pending {
     lb_ctl *ctl;
     glb_control_conn *conn;
+    int in_call;     /* inside lb_prober_check_now: cmd_check answers */
+    int finished;
+    size_t found;
 } pending;
 
 static void check_done(void *arg, size_t found)
 {
     pending *p = arg;
     struct evbuffer *out = glb_control_out(p->conn);
-    if (found) {
+    if (found)
         lb_prober_report_sites(p->ctl->prober, out);
-        glb_control_reply(p->conn, 1);
-    } else {
+    else
         evbuffer_add_printf(out, "no such site\n");
-        glb_control_reply(p->conn, 0);
+    if (p->in_call) {
+        p->finished = 1;
+        p->found = found;
+        return;
     }
+    glb_control_reply(p->conn, found != 0);
     free(p);
 }
 
@@ -50,16 +56,21 @@ static int cmd_check(void *arg, const char *args, struct evbuffer *out, glb_cont
         evbuffer_add_printf(out, "usage: check SITE | check SERVICE/SITE\n");
         return -1;
     }
-    pending *p = malloc(sizeof(*p));
+    pending *p = calloc(1, sizeof(*p));
     if (!p) {
         evbuffer_add_printf(out, "out of memory\n");
         return -1;
     }
     p->ctl = arg;
     p->conn = conn;
-    /* The answer goes out when the checks are back (check_done). */
-    lb_prober_check_now(p->ctl->prober, args, check_done, p);
-    return 1;
+    p->in_call = 1;
+    lb_prober_check_now(p->ctl->prober, args, out, check_done, p);
+    p->in_call = 0;
+    if (!p->finished)
+        return 1; /* the answer goes out when the checks are back (check_done) */
+    int ok = p->found != 0;
+    free(p);
+    return ok ? 0 : -1;
 }
 
 static int cmd_stats(void *arg, const char *args, struct evbuffer *out, glb_control_conn *conn)
@@ -77,9 +88,10 @@ static int cmd_stats(void *arg, const char *args, struct evbuffer *out, glb_cont
     lb_prober_stats_get(c->prober, &ps);
     evbuffer_add_printf(out,
                         "probe.http_checks=%llu\nprobe.http_failures=%llu\nprobe.icmp_sent=%llu\n"
-                        "probe.icmp_lost=%llu\nprobe.late_checks=%llu\nprobe.refreshes=%llu\nprobe.tables=%llu\n",
+                        "probe.icmp_lost=%llu\nprobe.late_checks=%llu\nprobe.refreshes=%llu\nprobe.rate_limited=%llu\n"
+                        "probe.tables=%llu\n",
                         ps.http_checks, ps.http_failures, ps.icmp_sent, ps.icmp_lost, ps.late_checks,
-                        ps.refreshes, ps.tables);
+                        ps.refreshes, ps.rate_limited, ps.tables);
     if (c->map) {
         lb_mapclient_stats ms;
         lb_mapclient_stats_get(c->map, &ms);
@@ -135,7 +147,7 @@ static int cmd_register(void *arg, const char *args, struct evbuffer *out, glb_c
 const glb_control_cmd lb_control_cmds[] = {
     {"status", cmd_status, "version, id, uptime, sites by state, ICMP modes"},
     {"sites", cmd_sites, "per site: addresses, state, EWMA latency and loss, score, last check"},
-    {"check", cmd_check, "check SITE (or SERVICE/SITE): measure now, then show the sites"},
+    {"check", cmd_check, "check SITE (or SERVICE/SITE): measure now (once per on-demand-interval), then show the sites"},
     {"stats", cmd_stats, "counters: DNS answers by kind, network, probes, map sessions"},
     {"map", cmd_map, "per DNS-B: session state, services serial, registration; the claims; whoami"},
     {"withdraw", cmd_withdraw, "maintenance: withdraw the registrations at every DNS-B (lifetime 0)"},

@@ -16,7 +16,8 @@ static void usage(FILE *f)
                "commands:\n"
                "  status          version, id, uptime, sites by state, ICMP modes\n"
                "  sites           per site: addresses, state, EWMA latency and loss, score, last check\n"
-               "  check SITE      measure SITE (or SERVICE/SITE) now, then show the sites\n"
+               "  check SITE      measure SITE (or SERVICE/SITE) now, at most once per\n"
+               "                  on-demand-interval, then show the sites\n"
                "  stats           counters: DNS answers by kind, network, probes, map protocol\n"
                "  map             the DNS-Bs: sessions, registration, services; claims; whoami\n"
                "exit status: 0 ok, 1 the server refused, 2 unreachable or usage\n");

@@ -39,6 +39,7 @@ typedef struct psite {
     uint32_t ping;             /* in flight */
     unsigned watch;            /* host-name resolution */
     waiter *waiters;           /* check-now requests waiting for this site */
+    double demand_at;          /* the last on-demand start (control, stale data) */
 } psite;
 
 struct waiter {
@@ -79,6 +80,7 @@ struct lb_prober {
     void (*on_publish)(void *arg);
     void *on_publish_arg;
     size_t *first_site;        /* per service: index of its first site in sites */
+    double (*now)(void);       /* glb_mono, or a test's clock */
     lb_prober_stats st;
 };
 
@@ -244,7 +246,7 @@ static void http_done(void *arg, const glb_http_result *r)
     s->p->st.http_checks++;
     if (r->err != GLB_HTTP_OK)
         s->p->st.http_failures++;
-    lb_health_http(&s->h, &s->p->hp, glb_mono(), r);
+    lb_health_http(&s->h, &s->p->hp, s->p->now(), r);
     log_transition(s, before);
     mark_dirty(s->p, s->svc);
     waiters_done(s);
@@ -257,7 +259,7 @@ static void icmp_done(void *arg, int ok, double rtt_ms)
     s->ping = 0;
     if (!ok)
         s->p->st.icmp_lost++;
-    lb_health_icmp(&s->h, &s->p->hp, glb_mono(), ok, rtt_ms);
+    lb_health_icmp(&s->h, &s->p->hp, s->p->now(), ok, rtt_ms);
     log_transition(s, before);
     mark_dirty(s->p, s->svc);
     waiters_done(s);
@@ -296,7 +298,7 @@ static void http_timer(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
     psite *s = arg;
-    double now = glb_mono();
+    double now = s->p->now();
     if (now - s->http_due > LATE_S || s->hc)
         s->p->st.late_checks++;
     start_http(s);
@@ -311,7 +313,7 @@ static void icmp_timer(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
     psite *s = arg;
-    double now = glb_mono();
+    double now = s->p->now();
     if (now - s->icmp_due > LATE_S || s->ping)
         s->p->st.late_checks++;
     start_icmp(s);
@@ -321,12 +323,39 @@ static void icmp_timer(evutil_socket_t fd, short what, void *arg)
     arm(s->icmp_ev, s->icmp_due, now);
 }
 
-/* Runs a site's checks now (for a stale query or the control tool). */
-static int check_site_now(psite *s)
+/* Starts a site's checks now, those not in flight already. Returns how many. */
+static int start_checks(psite *s)
 {
     int started = start_http(s);
     started += start_icmp(s);
     return started;
+}
+
+/* What an on-demand request did for a site. */
+enum lb_demand {
+    LB_DEMAND_STARTED, /* started a check (those in flight joined) */
+    LB_DEMAND_JOINED,  /* every check was in flight already */
+    LB_DEMAND_LIMITED, /* refused: too soon after the last on-demand start */
+    LB_DEMAND_NONE     /* nothing to check: no check URL, ICMP or address */
+};
+
+/* A check asked for on demand (the control tool, a query finding stale
+ * data): only a hint, so at most one start per on-demand-interval, whoever
+ * asks and however often; checks in flight are joined, not duplicated. */
+static enum lb_demand demand_checks(psite *s, double now, double *retry_in)
+{
+    double wait = s->demand_at + s->p->conf->probe.ondemand_interval - now;
+    if (wait > 0) {
+        s->p->st.rate_limited++;
+        if (retry_in)
+            *retry_in = wait;
+        return LB_DEMAND_LIMITED;
+    }
+    if (start_checks(s)) {
+        s->demand_at = now;
+        return LB_DEMAND_STARTED;
+    }
+    return s->hc || s->ping ? LB_DEMAND_JOINED : LB_DEMAND_NONE;
 }
 
 static void wake_cb(evutil_socket_t fd, short what, void *arg)
@@ -336,7 +365,7 @@ static void wake_cb(evutil_socket_t fd, short what, void *arg)
     const lb_table *t = atomic_load(p->slot);
     if (!t)
         return;
-    double now = glb_mono();
+    double now = p->now();
     size_t off = 0;
     for (size_t sv = 0; sv < p->conf->nservices && sv < t->nsvcs; sv++) {
         size_t n = p->conf->services[sv].nsites;
@@ -344,7 +373,8 @@ static void wake_cb(evutil_socket_t fd, short what, void *arg)
             for (size_t k = 0; k < n; k++) {
                 psite *s = p->sites[off + k];
                 /* Only what is really old: a check in flight will do. */
-                if (now - s->h.last_check > site_stale_after(p, s) / 2 && check_site_now(s))
+                if (now - s->h.last_check > site_stale_after(p, s) / 2 &&
+                    demand_checks(s, now, NULL) == LB_DEMAND_STARTED)
                     p->st.refreshes++;
             }
             /* Keep answering the stale data until the checks are back, but
@@ -371,7 +401,7 @@ static void resolved(void *arg, const glb_addr *addrs, size_t n, const char *why
     s->h.icmp_ok = strcmp(glb_pinger_mode(s->p->pinger, s->site.addrs[0].family), "unavailable") != 0;
     log_info("service %s site %s: %s has %zu addresses", name, s->site.name, s->site.host, n);
     if (first)
-        check_site_now(s); /* its first checks were waiting for an address */
+        start_checks(s); /* its first checks were waiting for an address */
     mark_dirty(s->p, s->svc);
 }
 
@@ -415,6 +445,7 @@ static psite *psite_new(lb_prober *p, const lb_conf *c, size_t svc, size_t idx, 
     s->svc = svc;
     s->idx = idx;
     s->site = c->services[svc].sites[idx];
+    s->demand_at = -INFINITY;
     if (s->site.check[0]) {
         const char *why;
         if (glb_url_parse(s->site.check, &s->url, &why) != 0) {
@@ -552,6 +583,7 @@ int lb_prober_configure(lb_prober *p, const lb_conf *c, char *err, size_t errlen
         for (size_t m = 0; m < n && old; m++)
             if (same_site(p->conf, old, c, sites[m]->svc, sites[m]->idx)) {
                 sites[m]->h = old->h;
+                sites[m]->demand_at = old->demand_at; /* a reload does not reset the limit */
                 if (old->site.host[0]) { /* keep what was resolved until it is again */
                     sites[m]->site.naddrs = old->site.naddrs;
                     memcpy(sites[m]->site.addrs, old->site.addrs, sizeof(old->site.addrs));
@@ -576,7 +608,7 @@ int lb_prober_configure(lb_prober *p, const lb_conf *c, char *err, size_t errlen
     p->conf = c;
     /* The first round spreads over n/500 s (at least 0.5 s: about 500 sites
      * a second), but never over more than one interval of each kind. */
-    double now = glb_mono();
+    double now = p->now();
     double spread = n / 500.0 < 0.5 ? 0.5 : n / 500.0;
     double spread_http = spread < c->probe.http_interval ? spread : c->probe.http_interval;
     double spread_icmp = spread < c->probe.icmp_interval ? spread : c->probe.icmp_interval;
@@ -596,6 +628,7 @@ lb_prober *lb_prober_new(struct event_base *base, glb_qsbr *qsbr, _Atomic(void *
     p->base = base;
     p->qsbr = qsbr;
     p->slot = slot;
+    p->now = glb_mono;
     lb_health_params_default(&p->hp);
     p->pinger = glb_pinger_new(base);
     p->publish_ev = evtimer_new(base, publish_cb, p);
@@ -639,7 +672,23 @@ static void check_one_done(void *arg, size_t found)
     (void)arg, (void)found;
 }
 
-size_t lb_prober_check_now(lb_prober *p, const char *name, void (*done)(void *arg, size_t found), void *arg)
+/* Does name ("SITE" or "SERVICE/SITE", SERVICE with or without its final
+ * dot) name site s? */
+static int names_site(const lb_prober *p, const psite *s, const char *name)
+{
+    const char *slash = strchr(name, '/');
+    if (strcmp(slash ? slash + 1 : name, s->site.name) != 0)
+        return 0;
+    if (!slash)
+        return 1;
+    char svc[1024];
+    glb_dname_to_str(p->conf->services[s->svc].name, svc, sizeof(svc));
+    size_t sl = strlen(svc), given = (size_t)(slash - name);
+    return (given == sl || given + 1 == sl) && strncmp(svc, name, given) == 0;
+}
+
+size_t lb_prober_check_now(lb_prober *p, const char *name, struct evbuffer *out,
+                           void (*done)(void *arg, size_t found), void *arg)
 {
     check_req *r = calloc(1, sizeof(*r));
     if (!r) {
@@ -649,31 +698,32 @@ size_t lb_prober_check_now(lb_prober *p, const char *name, void (*done)(void *ar
     r->done = done ? done : check_one_done;
     r->arg = arg;
     r->pending = 1; /* held until the loop below is over */
-    const char *slash = strchr(name, '/');
+    double now = p->now();
     for (size_t i = 0; i < p->nsites; i++) {
         psite *s = p->sites[i];
-        if (slash) {
-            char svc[1024];
-            glb_dname_to_str(p->conf->services[s->svc].name, svc, sizeof(svc));
-            size_t sl = strlen(svc);
-            size_t given = (size_t)(slash - name);
-            /* SERVICE with or without its final dot */
-            if (!((given == sl || given + 1 == sl) && strncmp(svc, name, given) == 0) ||
-                strcmp(slash + 1, s->site.name) != 0)
-                continue;
-        } else if (strcmp(name, s->site.name) != 0) {
+        if (!names_site(p, s, name))
             continue;
-        }
         r->found++;
-        check_site_now(s);
-        if (s->hc || s->ping) {
-            waiter *w = calloc(1, sizeof(*w));
-            if (w) {
-                w->req = r;
-                w->next_in_site = s->waiters;
-                s->waiters = w;
-                r->pending++;
-            }
+        char svc[1024];
+        glb_dname_to_str(p->conf->services[s->svc].name, svc, sizeof(svc));
+        double retry_in = 0;
+        enum lb_demand d = demand_checks(s, now, &retry_in);
+        if (out && d == LB_DEMAND_LIMITED)
+            evbuffer_add_printf(out, "check %s/%s: rate-limited, next on-demand check in %.1f s\n", svc,
+                                s->site.name, retry_in);
+        else if (out)
+            evbuffer_add_printf(out, "check %s/%s: %s\n", svc, s->site.name,
+                                d == LB_DEMAND_STARTED ? "started"
+                                : d == LB_DEMAND_JOINED ? "joined the checks in flight"
+                                                        : "nothing to check (no check URL, ICMP or address)");
+        if (d == LB_DEMAND_LIMITED || !(s->hc || s->ping))
+            continue; /* a refused hint answers at once */
+        waiter *w = calloc(1, sizeof(*w));
+        if (w) {
+            w->req = r;
+            w->next_in_site = s->waiters;
+            s->waiters = w;
+            r->pending++;
         }
     }
     size_t found = r->found;
@@ -682,6 +732,11 @@ size_t lb_prober_check_now(lb_prober *p, const char *name, void (*done)(void *ar
         free(r);
     }
     return found;
+}
+
+void lb_prober_set_clock(lb_prober *p, double (*now)(void))
+{
+    p->now = now;
 }
 
 static void fmt_ms(char *buf, size_t len, double v)
@@ -694,7 +749,7 @@ static void fmt_ms(char *buf, size_t len, double v)
 
 void lb_prober_report_sites(lb_prober *p, struct evbuffer *out)
 {
-    double now = glb_mono();
+    double now = p->now();
     evbuffer_add_printf(out, "%-24s %-10s %-24s %-7s %9s %7s %9s %9s %8s %s\n", "service", "site", "addresses",
                         "state", "latency", "loss", "score", "icmp-rtt", "age", "last");
     for (size_t i = 0; i < p->nsites; i++) {

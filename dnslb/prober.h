@@ -22,6 +22,7 @@ typedef struct lb_prober_stats {
     unsigned long long icmp_sent, icmp_lost;
     unsigned long long late_checks;    /* started more than 250 ms after their time */
     unsigned long long refreshes;      /* checks run early because a query found stale data */
+    unsigned long long rate_limited;   /* on-demand checks refused: too soon for that site */
     unsigned long long tables;         /* answer tables published */
 } lb_prober_stats;
 
@@ -44,9 +45,18 @@ int lb_prober_check_tls(const lb_prober *p, const lb_conf *conf, char *err, size
 void lb_prober_free(lb_prober *p);
 
 /* Runs the checks of every site named site (in any service, or
- * "SERVICE/SITE") now; done(arg, found) runs when they have all completed.
- * Returns the number of sites started (0: done already ran with found 0). */
-size_t lb_prober_check_now(lb_prober *p, const char *site, void (*done)(void *arg, size_t found), void *arg);
+ * "SERVICE/SITE") now, unless that site had an on-demand check (this or a
+ * stale-data refresh) less than on-demand-interval ago; checks in flight are
+ * joined. One line per site into out (when not NULL) says started, joined,
+ * rate-limited or nothing to check. done(arg, found) runs when the started
+ * and joined checks have completed (before the return when there are none).
+ * Returns the number of sites found. */
+size_t lb_prober_check_now(lb_prober *p, const char *site, struct evbuffer *out,
+                           void (*done)(void *arg, size_t found), void *arg);
+
+/* The clock the prober reads, monotonic seconds (glb_mono by default): tests
+ * replace it. Set it before lb_prober_configure. */
+void lb_prober_set_clock(lb_prober *p, double (*now)(void));
 
 /* One line per site: service, site, addresses, state, averages, score, last check. */
 void lb_prober_report_sites(lb_prober *p, struct evbuffer *out);

@@ -18,6 +18,10 @@
  *  - ECS (RFC 7871 §6, §7.1.1): FAMILY 1 or 2, SOURCE <= 32/128, SCOPE 0,
  *    ADDRESS exactly ceil(SOURCE/8) bytes with the bits beyond SOURCE zero;
  *    anything else, and a second ECS option, is FORMERR. SOURCE 0 is valid.
+ *  - Records in the answer or authority section are FORMERR, except the
+ *    authority section of an IXFR request, which carries the client's SOA
+ *    (RFC 1995 §3): it is stepped over (well formed, no OPT), so that the
+ *    servers refuse the transfer as they do AXFR.
  *  - Opcode other than QUERY is NOTIMP. The question is still parsed (for the
  *    echo) and, when it parses and there are no answer/authority records, the
  *    additional section is read for an OPT; errors there only drop the OPT.
@@ -165,36 +169,64 @@ static int parse_options(const uint8_t *rd, size_t rdlen, glb_query *q)
     return 0;
 }
 
+/* The fixed part of one record at *off, its owner possibly compressed; on
+ * success *off is at its RDATA, which fits in the message. */
+typedef struct rr_head {
+    size_t owner_len; /* expanded wire length */
+    uint16_t type, rrclass;
+    uint32_t ttl;
+    size_t rdlen;
+} rr_head;
+
+static int read_rr(const uint8_t *pkt, size_t len, size_t *off, rr_head *h)
+{
+    if (skip_name(pkt, len, off, &h->owner_len) < 0 || len - *off < 10)
+        return -1;
+    const uint8_t *p = pkt + *off;
+    h->type = rd16(p);
+    h->rrclass = rd16(p + 2);
+    h->ttl = rd32(p + 4);
+    h->rdlen = rd16(p + 8);
+    *off += 10;
+    return h->rdlen <= len - *off ? 0 : -1;
+}
+
+/* Steps over the authority section of an IXFR request (the client's SOA,
+ * RFC 1995 §3): well formed, no OPT. */
+static int skip_authority(const uint8_t *pkt, size_t len, size_t *off, unsigned count)
+{
+    for (unsigned i = 0; i < count; i++) {
+        rr_head h;
+        if (read_rr(pkt, len, off, &h) < 0 || h.type == GLB_TYPE_OPT)
+            return -1;
+        *off += h.rdlen;
+    }
+    return 0;
+}
+
 /* Reads the additional section starting at off, up to the end of the message. */
 static enum glb_parse_result parse_additional(const uint8_t *pkt, size_t len, size_t off, glb_query *q)
 {
     int badvers = 0;
     for (unsigned i = 0; i < q->arcount; i++) {
-        size_t wlen;
-        if (skip_name(pkt, len, &off, &wlen) < 0 || len - off < 10)
+        rr_head h;
+        if (read_rr(pkt, len, &off, &h) < 0)
             return GLB_PARSE_FORMERR;
-        uint16_t type = rd16(pkt + off);
-        uint16_t rrclass = rd16(pkt + off + 2);
-        uint32_t ttl = rd32(pkt + off + 4);
-        size_t rdlen = rd16(pkt + off + 8);
-        off += 10;
-        if (rdlen > len - off)
-            return GLB_PARSE_FORMERR;
-        if (type == GLB_TYPE_OPT) {
-            if (wlen != 1 || q->edns)
+        if (h.type == GLB_TYPE_OPT) {
+            if (h.owner_len != 1 || q->edns)
                 return GLB_PARSE_FORMERR; /* owner not root, or a second OPT */
             q->edns = 1;
-            q->edns_udp_size = rrclass;
-            q->edns_version = (uint8_t)(ttl >> 16);
-            q->edns_do = (ttl & 0x8000u) != 0;
+            q->edns_udp_size = h.rrclass;
+            q->edns_version = (uint8_t)(h.ttl >> 16);
+            q->edns_do = (h.ttl & 0x8000u) != 0;
             if (q->edns_version != 0)
                 badvers = 1;
-            else if (parse_options(pkt + off, rdlen, q) < 0) {
+            else if (parse_options(pkt + off, h.rdlen, q) < 0) {
                 q->ecs = 0;
                 return GLB_PARSE_FORMERR;
             }
         }
-        off += rdlen;
+        off += h.rdlen;
     }
     if (off != len)
         return GLB_PARSE_FORMERR; /* trailing bytes */
@@ -242,7 +274,9 @@ enum glb_parse_result glb_query_parse(const uint8_t *pkt, size_t len, glb_query 
         return GLB_PARSE_FORMERR;
     if (parse_question(pkt, len, q) < 0)
         return GLB_PARSE_FORMERR;
-    if (q->ancount != 0 || q->nscount != 0)
+    size_t off = q->question_end;
+    if (q->ancount != 0 || (q->nscount != 0 && q->qtype != GLB_TYPE_IXFR) ||
+        skip_authority(pkt, len, &off, q->nscount) < 0)
         return GLB_PARSE_FORMERR;
-    return parse_additional(pkt, len, q->question_end, q);
+    return parse_additional(pkt, len, off, q);
 }

@@ -23,6 +23,7 @@
 #define GLB_TYPE_AXFR   252
 #define GLB_TYPE_ANY    255
 #define GLB_CLASS_IN    1
+#define GLB_CLASS_ANY   255 /* QCLASS only */
 #define GLB_EDNS_ECS    8
 
 #define GLB_RCODE_NOERROR  0
@@ -64,8 +65,9 @@ typedef struct glb_query {
 } glb_query;
 
 /* Parses pkt into q. Returns a glb_parse_result. Queries must have exactly one
- * question, QR clear, and no answer/authority records; at most one OPT record
- * in the additional section. A malformed ECS option is FORMERR (RFC 7871 §7.1.1). */
+ * question, QR clear, and no answer/authority records (an IXFR request may
+ * carry authority records: RFC 1995); at most one OPT record in the
+ * additional section. A malformed ECS option is FORMERR (RFC 7871 §7.1.1). */
 enum glb_parse_result glb_query_parse(const uint8_t *pkt, size_t len, glb_query *q);
 
 #endif

@@ -256,7 +256,8 @@ void glb_resp_set_rcode(glb_resp *r, unsigned rcode)
 
 void glb_resp_set_aa(glb_resp *r, int aa)
 {
-    if (aa)
+    /* QCLASS ANY: no server can know it holds every class (RFC 6895 §3.2) */
+    if (aa && r->q->qclass != GLB_CLASS_ANY)
         r->buf[2] |= 0x04;
     else
         r->buf[2] &= (uint8_t)~0x04;

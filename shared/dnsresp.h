@@ -38,7 +38,7 @@ typedef struct glb_resp {
 int glb_resp_init(glb_resp *r, uint8_t *buf, size_t cap, size_t limit, const glb_query *q);
 
 /* Sets the rcode (extended values >= 16 go into the OPT record at finish)
- * and the AA flag. */
+ * and the AA flag (never set for a QCLASS ANY query: not authoritative). */
 void glb_resp_set_rcode(glb_resp *r, unsigned rcode);
 void glb_resp_set_aa(glb_resp *r, int aa);
 

@@ -250,19 +250,41 @@ static int parse_status_line(const char *s, size_t n)
     return st;
 }
 
+/* A token character (RFC 9110 §5.6.2). */
+static int tchar(unsigned char ch)
+{
+    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+           (ch && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
+/* A field line (RFC 9112 §5): a token, a colon, a value without control
+ * bytes but HTAB. Returns the colon, or NULL when malformed. Spaces before
+ * the colon are refused, which also refuses obsolete line folding. */
+static const char *field_line(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && tchar((unsigned char)s[i]))
+        i++;
+    if (i == 0 || i == n || s[i] != ':')
+        return NULL;
+    for (size_t k = i + 1; k < n; k++) {
+        unsigned char ch = (unsigned char)s[k];
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7F)
+            return NULL;
+    }
+    return s + i;
+}
+
 /* A header line (no EOL). Returns 0 or -1 (malformed). */
 static int parse_header(glb_http_check *c, const char *s, size_t n)
 {
-    const char *colon = memchr(s, ':', n);
+    const char *colon = field_line(s, n);
     const char *v, *ve;
-    size_t i, nlen;
+    size_t nlen;
 
-    if (!colon || colon == s)
+    if (!colon)
         return -1;
     nlen = (size_t)(colon - s);
-    for (i = 0; i < nlen; i++)
-        if (s[i] == ' ' || s[i] == '\t') /* also rejects obsolete line folding */
-            return -1;
     v = colon + 1;
     ve = s + n;
     while (v < ve && (*v == ' ' || *v == '\t'))
@@ -417,6 +439,10 @@ static int handle_line(glb_http_check *c, const char *s, size_t n)
             complete(c);
             return 1;
         }
+        if (!field_line(s, n)) {
+            finish(c, GLB_HTTP_ERR_PROTOCOL);
+            return 1;
+        }
         return 0;
     default:
         return 0;
@@ -455,7 +481,9 @@ static int process_input(glb_http_check *c)
                 }
             }
             limit = hdr ? MAX_HEADER - c->hdr_bytes : MAX_CHUNK_LINE;
-            p = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
+            /* Lines end with CRLF: a bare LF, or a CR or NUL inside the
+             * line, is not HTTP a healthy site sends. */
+            p = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
             if (p.pos < 0) {
                 if (avail > limit) {
                     finish(c, GLB_HTTP_ERR_PROTOCOL);
@@ -463,18 +491,19 @@ static int process_input(glb_http_check *c)
                 }
                 return 0;
             }
-            len = (size_t)p.pos;
-            if (len + eol_len > limit) {
+            eol_len = 2;
+            if (p.pos == 0 || (size_t)p.pos + 1 > limit ||
+                !(line = evbuffer_pullup(in, (ev_ssize_t)p.pos + 1)) || line[p.pos - 1] != '\r') {
+                finish(c, GLB_HTTP_ERR_PROTOCOL);
+                return 1;
+            }
+            len = (size_t)p.pos - 1;
+            if (memchr(line, '\r', len) || memchr(line, '\0', len)) {
                 finish(c, GLB_HTTP_ERR_PROTOCOL);
                 return 1;
             }
             if (hdr)
                 c->hdr_bytes += len + eol_len;
-            line = evbuffer_pullup(in, (ev_ssize_t)(len + eol_len));
-            if (!line) {
-                finish(c, GLB_HTTP_ERR_PROTOCOL);
-                return 1;
-            }
             if (handle_line(c, (const char *)line, len))
                 return 1;
             evbuffer_drain(in, len + eol_len);

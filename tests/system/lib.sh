@@ -171,6 +171,26 @@ fx_count() {
     fx /stats | python3 -c 'import json, sys; print(json.load(sys.stdin)["ports"].get(sys.argv[1], 0))' "$1"
 }
 
+# fx_next ADDR:PORT: waits (5 s at most) until the fixture has served one
+# more request on that listener; prints the new count.
+fx_next() {
+    python3 - "$FIXTURE_CTL" "$1" <<'PY'
+import json, sys, time, urllib.request
+ctl, key = sys.argv[1], sys.argv[2]
+def count():
+    with urllib.request.urlopen("http://%s/stats" % ctl, timeout=5) as r:
+        return json.load(r)["ports"].get(key, 0)
+c0, end = count(), time.monotonic() + 5
+while time.monotonic() < end:
+    c = count()
+    if c != c0:
+        print(c)
+        sys.exit(0)
+    time.sleep(0.02)
+sys.exit(1)
+PY
+}
+
 # start_dnslb CONF [LOG]: dnslb in the foreground, in the background; sets
 # DNSLB_PID and waits (5 s) until its control channel at LBCTL_ADDR answers.
 start_dnslb() {
@@ -192,4 +212,27 @@ lbctl() {
 # asking again.
 site_field() {
     printf '%s\n' "${SITES:-$(lbctl sites)}" | awk -v s="$1" -v n="$2" -v f="$3" '$1 == s && $2 == n { print $f; exit }'
+}
+
+# ixfr_rcode ADDR PORT ZONE: sends an IXFR request as resolvers and dig
+# build it (RFC 1995: serial 1 in an SOA in the authority section) over UDP;
+# prints the rcode of the answer (0 NOERROR, 1 FORMERR, 4 NOTIMP, 5 REFUSED),
+# or "none".
+ixfr_rcode() {
+    python3 - "$1" "$2" "$3" <<'PY'
+import socket, struct, sys
+addr, port, zone = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+name = b"".join(bytes([len(l)]) + l.encode() for l in zone.strip(".").split(".")) + b"\0"
+soa = b"\xc0\x0c" * 2 + struct.pack("!5I", 1, 0, 0, 0, 0)
+pkt = (struct.pack("!6H", 0x1995, 0, 1, 0, 1, 0) + name + struct.pack("!2H", 251, 1) +
+       b"\xc0\x0c" + struct.pack("!2HIH", 6, 1, 0, len(soa)) + soa)
+s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+s.sendto(pkt, (addr, port))
+try:
+    r = s.recv(65535)
+    print(r[3] & 0x0F if r[:2] == b"\x19\x95" else "none")
+except socket.timeout:
+    print("none")
+PY
 }

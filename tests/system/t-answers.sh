@@ -111,6 +111,20 @@ check "NXDOMAIN for an unknown DNS-LB label" "$out" 'status: NXDOMAIN'
 out=$(q www.example.org A)
 check "REFUSED outside every zone" "$out" 'status: REFUSED'
 
+# Transfers: refused, an IXFR with its SOA (RFC 1995) too, not FORMERR.
+check "AXFR: no transfer" "$(q glb.example.net AXFR)" 'Transfer failed'
+check "dig ixfr=1: refused, no transfer" "$(q glb.example.net ixfr=1)" 'Transfer failed'
+check_eq "IXFR with the client's SOA: REFUSED (5)" "$(ixfr_rcode 127.0.0.1 "$PORT" glb.example.net)" 5
+check_eq "IXFR of a service: REFUSED (5)" "$(ixfr_rcode 127.0.0.1 "$PORT" www.foobar.example)" 5
+# QCLASS ANY: the class IN data, not authoritative (RFC 6895 §3.2).
+out=$(q -b 127.0.0.1 -c ANY -t A www.foobar.example)
+check "class ANY: the referral" "$out" '^www\.foobar\.example\. 3600 IN CNAME lb42\.www\.foobar\.example\.$'
+check "class ANY: not authoritative" "$out" 'flags: qr;'
+out=$(q -c ANY -t A nothing.glb.example.net)
+check "class ANY: NXDOMAIN" "$out" 'status: NXDOMAIN'
+check "class ANY: without the SOA" "$out" 'AUTHORITY: 0,'
+check "class CH: REFUSED" "$(q -c CH -t TXT glb.example.net)" 'status: REFUSED'
+
 out=$(q -b 127.0.0.9 +subnet=10.9.8.0/24 abc123.whoami.glb.example.net TXT)
 check "whoami: source and client subnet" "$out" 'TXT "src=127\.0\.0\.9" "ecs=10\.9\.8\.0/24"'
 

@@ -248,21 +248,50 @@ check "another name: REFUSED" "$(q www.example.org A)" 'status: REFUSED'
 check "a parent of the service: REFUSED" "$(q foobar.example SOA)" 'status: REFUSED'
 out=$(q +tcp LB42.WWW.FooBar.Example A)
 check "TCP, mixed case: answered as asked" "$out" '^LB42\.WWW\.FooBar\.Example\. 5 IN A 127\.0\.0\.12$'
+# Transfers refused, an IXFR with its SOA (RFC 1995) too, not FORMERR.
+st0=$(lbctl stats)
+check "dig ixfr=1: no transfer" "$(q lb42.www.foobar.example ixfr=1)" 'Transfer failed'
+check_eq "IXFR with the client's SOA: REFUSED (5)" "$(ixfr_rcode 127.0.0.42 "$PORT" lb42.www.foobar.example)" 5
+st1=$(lbctl stats)
+stat_of() { local v; v=$(printf '%s\n' "$1" | sed -n "s/^$2=//p"); echo "${v:-0}"; }
+check_eq "stats: both IXFRs refused" "$(( $(stat_of "$st1" dns.refused) - $(stat_of "$st0" dns.refused) ))" 2
+check_eq "stats: no FORMERR for them" "$(( $(stat_of "$st1" dns.formerr) - $(stat_of "$st0" dns.formerr) ))" 0
+# QCLASS ANY: the class IN data, not authoritative (RFC 6895 §3.2).
+out=$(q -c ANY -t A lb42.www.foobar.example)
+check "class ANY: the sites" "$out" '^lb42\.www\.foobar\.example\. 5 IN A 127\.0\.0\.12$'
+check "class ANY: not authoritative" "$out" 'flags: qr;'
+out=$(q -c ANY -t A deeper.lb42.www.foobar.example)
+check "class ANY: NXDOMAIN" "$out" 'status: NXDOMAIN'
+check "class ANY: NXDOMAIN without the SOA" "$out" 'AUTHORITY: 0,'
+check "class CH: REFUSED" "$(q -c CH -t TXT lb42.www.foobar.example)" 'status: REFUSED'
 
 # --- 8. dnslb-control: check measures now, stats counts, status shows ICMP
-before=$(fx_count 127.0.0.11:$HP)
-hc0=$(lbctl stats | sed -n 's/^probe\.http_checks=//p')
-sleep 1.2 # so that a's last check, without the check command, is older than that
-out=$(lbctl check a)
-rc=$?
+# a's own requests at the fixture tell whether `check a` checked it: other
+# sites' checks do not count, and a's regular ones are kept out of the
+# window. A regular check of a has just reached the fixture (a answers in
+# 400 ms); the next one comes at least 1.9 s after it (http-interval 2,
+# jitter 0.95). Once this one is over (no check in flight to join), a request
+# within that window can only come from the check command.
+check_a() {
+    local t0
+    before=$(fx_next 127.0.0.11:$HP) || return 1
+    t0=$(now_ms)
+    sleep 0.45
+    out=$(lbctl check a)
+    rc=$?
+    after=$(fx_count 127.0.0.11:$HP)
+    dt=$(( $(now_ms) - t0 ))
+    echo "# check a: ${dt} ms after a's regular check reached the fixture"
+    [ "$dt" -lt 1800 ]
+}
+for try in 1 2 3; do check_a && break; done
+[ "$dt" -lt 1800 ] && ok "check a: done before a's next regular check" || not_ok "check a: too slow to tell (${dt} ms)"
 check_eq "check a: exit 0" "$rc" 0
+check "check a: started" "$out" '^check www\.foobar\.example\./a: started$'
 age=$(SITES=$out site_field www.foobar.example. a 9)
 check "check a: a's last check is fresh (age $age)" "$age" '^0\.[0-4]s$'
 check "check a: shows the sites" "$out" '^www\.foobar\.example\. +a +127\.0\.0\.11 +alive'
-after=$(fx_count 127.0.0.11:$HP)
-check "check a: the fixture saw a request for a" "$((after - before))" '^[1-9]'
-hc1=$(lbctl stats | sed -n 's/^probe\.http_checks=//p')
-check "stats: probe.http_checks grew" "$((hc1 - hc0))" '^[1-9]'
+check_eq "check a: the fixture saw one request for a" "$((after - before))" 1
 out=$(lbctl check shop.foobar.example/y)
 check "check SERVICE/SITE" "$out" '^shop\.foobar\.example\. +y '
 out=$(lbctl check nosuch 2>&1) # errors go to stderr
@@ -321,6 +350,72 @@ check "log: fail-open ends" "$(cat "$LOG")" 'service www\.foobar\.example\.: a s
 wait_until 4 www_is "127.0.0.11 127.0.0.12"
 www_now "back to the fastest first" "127.0.0.11 127.0.0.12"
 
+# --- 13. `check` hammered (a local user flooding a site through dnslb):
+# 2000 commands, 4 at a time, or 10 s. a answers at once now, so without a
+# limit each command would be a GET and an echo. At most one on-demand check
+# per site per on-demand-interval (1 s) may go out, besides the regular ones.
+# hammer LINE MAX SECS PAR: prints "sent N ok N started N limited N ms N".
+hammer() {
+    python3 - "${LBCTL_ADDR%@*}" "${LBCTL_ADDR#*@}" "$@" <<'PY'
+import socket, sys, threading, time
+host, port, line = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+most, secs, par = int(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
+n = {"sent": 0, "ok": 0, "started": 0, "limited": 0}
+lock = threading.Lock()
+t0 = time.monotonic()
+def worker():
+    while True:
+        with lock:
+            if n["sent"] >= most or time.monotonic() - t0 >= secs:
+                return
+            n["sent"] += 1
+        with socket.create_connection((host, port), timeout=10) as s:
+            s.sendall(b"glb-control 1 " + line.encode() + b"\n")
+            data = b""
+            while chunk := s.recv(65536):
+                data += chunk
+        text = data.decode(errors="replace")
+        with lock:
+            n["ok"] += text.startswith("ok\n")
+            n["started"] += ": started\n" in text
+            n["limited"] += ": rate-limited" in text
+ts = [threading.Thread(target=worker) for _ in range(par)]
+for t in ts:
+    t.start()
+for t in ts:
+    t.join()
+print("sent %(sent)d ok %(ok)d started %(started)d limited %(limited)d" % n,
+      "ms %d" % ((time.monotonic() - t0) * 1000))
+PY
+}
+st0=$(lbctl stats)
+g0=$(fx_count 127.0.0.11:$HP)
+res=$(hammer "check a" 2000 10 4)
+g1=$(fx_count 127.0.0.11:$HP)
+st1=$(lbctl stats)
+echo "# hammer: $res; GETs for a: $((g1 - g0))"
+set -- $res
+sent=$2 answered=$4 started=$6 limited=$8 ms=${10}
+check_eq "hammer: every command answered ok" "$answered" "$sent"
+check "hammer: some were rate-limited" "$limited" '^[1-9]'
+# on demand: one per started second, plus the first; regular: every 1.9 s
+# at least, plus one; one more for a request in flight at either end.
+bound=$(( ms / 1000 + 1 + ms / 1900 + 1 + 1 ))
+gets=$((g1 - g0))
+[ "$gets" -le "$bound" ] && ok "hammer: $gets GETs for a in $ms ms (at most $bound)" ||
+    not_ok "hammer: $gets GETs for a in $ms ms, more than $bound"
+[ "$started" -le $(( ms / 1000 + 1 )) ] && ok "hammer: $started commands started a check" ||
+    not_ok "hammer: $started commands started a check in $ms ms"
+rl=$(( $(stat_of "$st1" probe.rate_limited) - $(stat_of "$st0" probe.rate_limited) ))
+check_eq "stats: probe.rate_limited counts the limited ones" "$rl" "$limited"
+if ! lbctl status | grep -q '^icmp: v4 unavailable'; then
+    # 12 sites echoed every second (icmp-interval 1), plus a's on-demand ones
+    echoes=$(( $(stat_of "$st1" probe.icmp_sent) - $(stat_of "$st0" probe.icmp_sent) ))
+    ebound=$(( 12 * (ms / 950 + 2) + ms / 1000 + 2 ))
+    [ "$echoes" -le "$ebound" ] && ok "hammer: $echoes echoes in $ms ms (at most $ebound)" ||
+        not_ok "hammer: $echoes echoes in $ms ms, more than $ebound"
+fi
+
 # --- 10. SIGHUP: c removed (answer-count 3 shows it is gone), the CA file
 # makes the verified HTTPS site alive
 write_conf "$TMP/dnslb.conf" "$SITE_A
@@ -345,7 +440,10 @@ else
     not_ok "reload with ca-file: the verified HTTPS site alive within 7 s"
     dump
 fi
-check_eq "https: both answered" "$(short lb42.tls.foobar.example | tr ' ' '\n' | sort | tr '\n' ' ')" "127.0.0.15 127.0.0.16"
+tls_sites() { short lb42.tls.foobar.example | tr ' ' '\n' | sort | tr '\n' ' ' | sed 's/ $//'; }
+tls_both() { [ "$(tls_sites)" = "127.0.0.15 127.0.0.16" ]; }
+wait_until 2 tls_both # the table follows the state within 100 ms
+check_eq "https: both answered" "$(tls_sites)" "127.0.0.15 127.0.0.16"
 sleep 4.5 # more than two http-intervals
 c1=$(fx_count 127.0.0.13:$HP)
 check_eq "reload: c no longer probed (fixture requests for c)" "$c1" "$c0"

@@ -594,6 +594,94 @@ static void test_errors(void **state)
     assert_int_equal(last[3] & 0x0f, 1);
 }
 
+/* A query made with ldns (any class, records in any section), answered over TCP. */
+static ldns_pkt *ask_pkt(const char *from, ldns_pkt *q)
+{
+    uint8_t *wire;
+    size_t n;
+    ldns_pkt_set_id(q, 0x1234);
+    assert_int_equal(ldns_pkt2wire(&wire, q, &n), LDNS_STATUS_OK);
+    ldns_pkt_free(q);
+    glb_addr a;
+    assert_int_equal(glb_addr_parse(from, &a), 0);
+    last_len = dnsb_answer(table, atomic_load(dnsb_registry_slot(reg)), wire, n, &a, 1, last, sizeof(last), &stats);
+    free(wire);
+    assert_true(last_len >= 12);
+    ldns_pkt *p = NULL;
+    assert_int_equal(ldns_wire2pkt(&p, last, last_len), LDNS_STATUS_OK);
+    assert_int_equal(ldns_pkt_id(p), 0x1234);
+    return p;
+}
+
+static ldns_pkt *query(const char *name, ldns_rr_type type, ldns_rr_class cls)
+{
+    ldns_pkt *q = NULL;
+    assert_int_equal(ldns_pkt_query_new_frm_str(&q, name, type, cls, 0), LDNS_STATUS_OK);
+    return q;
+}
+
+/* IXFR carries the client's SOA in authority (RFC 1995): refused like AXFR,
+ * not FORMERR. */
+static void test_ixfr_refused(void **state)
+{
+    (void)state;
+    const char *zones[] = {"glb.example.net.", "www.foobar.example."};
+    for (size_t i = 0; i < 2; i++) {
+        ldns_pkt *q = query(zones[i], LDNS_RR_TYPE_IXFR, LDNS_RR_CLASS_IN);
+        ldns_rr *soa = NULL;
+        char text[256];
+        snprintf(text, sizeof(text), "%s 0 IN SOA ns.%s hostmaster.%s 1 3600 600 604800 60", zones[i], zones[i],
+                 zones[i]);
+        assert_int_equal(ldns_rr_new_frm_str(&soa, text, 0, NULL, NULL), LDNS_STATUS_OK);
+        assert_true(ldns_pkt_push_rr(q, LDNS_SECTION_AUTHORITY, soa));
+        ldns_pkt *p = ask_pkt("127.0.0.1", q);
+        assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_REFUSED);
+        assert_false(ldns_pkt_aa(p));
+        assert_int_equal(ldns_pkt_qdcount(p), 1);
+        assert_counts(p, 0, 0, 0);
+        ldns_pkt_free(p);
+    }
+}
+
+/* QCLASS ANY gets the class IN data, never authoritative (RFC 6895 §3.2: no
+ * server can know it holds every class), and negative answers without the
+ * SOA, as NSD does. Other classes are refused. */
+static void test_class_any(void **state)
+{
+    (void)state;
+    ldns_pkt *p = ask_pkt("127.0.0.1", query("www.foobar.example.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_ANY));
+    assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
+    assert_false(ldns_pkt_aa(p));
+    assert_section(p, LDNS_SECTION_ANSWER, "www.foobar.example.\t3600\tIN\tCNAME\tlb42.www.foobar.example.");
+    assert_section(p, LDNS_SECTION_AUTHORITY, "IN\tNS\tns.lb42.www.foobar.example.");
+    ldns_pkt_free(p);
+    p = ask_pkt("127.0.0.1", query("glb.example.net.", LDNS_RR_TYPE_SOA, LDNS_RR_CLASS_ANY));
+    assert_false(ldns_pkt_aa(p));
+    assert_section(p, LDNS_SECTION_ANSWER, "glb.example.net.\t3600\tIN\tSOA\tb1.glb.example.net.");
+    ldns_pkt_free(p);
+    p = ask_pkt("127.0.0.1", query("x.whoami.glb.example.net.", LDNS_RR_TYPE_TXT, LDNS_RR_CLASS_ANY));
+    assert_false(ldns_pkt_aa(p));
+    assert_section(p, LDNS_SECTION_ANSWER, "\"src=127.0.0.1\"");
+    ldns_pkt_free(p);
+    p = ask_pkt("127.0.0.1", query("nothing.glb.example.net.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_ANY));
+    assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NXDOMAIN);
+    assert_false(ldns_pkt_aa(p));
+    assert_counts(p, 0, 0, 0);
+    ldns_pkt_free(p);
+    p = ask_pkt("127.0.0.1", query("svc.glb.example.net.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_ANY));
+    assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
+    assert_false(ldns_pkt_aa(p));
+    assert_counts(p, 0, 0, 0);
+    ldns_pkt_free(p);
+    /* class IN still authoritative */
+    p = ask_pkt("127.0.0.1", query("glb.example.net.", LDNS_RR_TYPE_SOA, LDNS_RR_CLASS_IN));
+    assert_true(ldns_pkt_aa(p));
+    ldns_pkt_free(p);
+    p = ask_pkt("127.0.0.1", query("glb.example.net.", LDNS_RR_TYPE_SOA, LDNS_RR_CLASS_CH));
+    assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_REFUSED);
+    ldns_pkt_free(p);
+}
+
 static void test_truncation(void **state)
 {
     (void)state;
@@ -629,7 +717,8 @@ int main(void)
         cmocka_unit_test(test_direct_and_proxy), cmocka_unit_test(test_standby), cmocka_unit_test(test_ecs),
         cmocka_unit_test(test_zone_data),       cmocka_unit_test(test_whoami),
         cmocka_unit_test(test_case_echo),       cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_truncation),
+        cmocka_unit_test(test_truncation),      cmocka_unit_test(test_ixfr_refused),
+        cmocka_unit_test(test_class_any),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -276,6 +276,99 @@ static void test_share_by_weight(void **state)
     lb_table_free(t);
 }
 
+/* A query made with ldns (any class, records in any section). */
+static ldns_pkt *ask_pkt(const lb_table *t, ldns_pkt *q)
+{
+    uint8_t *wire;
+    size_t n;
+    ldns_pkt_set_id(q, 0x4242);
+    assert_int_equal(ldns_pkt2wire(&wire, q, &n), LDNS_STATUS_OK);
+    ldns_pkt_free(q);
+    last_len = lb_answer(t, wire, n, 1, 1000, last, sizeof(last), &stats);
+    free(wire);
+    assert_true(last_len >= 12);
+    ldns_pkt *p = NULL;
+    assert_int_equal(ldns_wire2pkt(&p, last, last_len), LDNS_STATUS_OK);
+    assert_int_equal(ldns_pkt_id(p), 0x4242);
+    return p;
+}
+
+static ldns_pkt *query(const char *name, ldns_rr_type type, ldns_rr_class cls)
+{
+    ldns_pkt *q = NULL;
+    assert_int_equal(ldns_pkt_query_new_frm_str(&q, name, type, cls, 0), LDNS_STATUS_OK);
+    return q;
+}
+
+/* IXFR carries the client's SOA in authority (RFC 1995): refused like AXFR,
+ * not FORMERR. */
+static void test_ixfr_refused(void **state)
+{
+    (void)state;
+    uint32_t order[] = {0, 1, 2};
+    lb_table *t = table_with(order, 3, 0, 1, 999, NULL);
+    memset(&stats, 0, sizeof(stats));
+    ldns_pkt *q = query("lb42.www.foobar.example.", LDNS_RR_TYPE_IXFR, LDNS_RR_CLASS_IN);
+    ldns_rr *soa = NULL;
+    assert_int_equal(ldns_rr_new_frm_str(&soa,
+                                         "lb42.www.foobar.example. 0 IN SOA ns.lb42.www.foobar.example. "
+                                         "hostmaster.lb42.www.foobar.example. 1 3600 600 604800 60",
+                                         0, NULL, NULL),
+                     LDNS_STATUS_OK);
+    assert_true(ldns_pkt_push_rr(q, LDNS_SECTION_AUTHORITY, soa));
+    ldns_pkt *p = ask_pkt(t, q);
+    assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_REFUSED);
+    assert_false(ldns_pkt_aa(p));
+    assert_int_equal(ldns_pkt_qdcount(p), 1);
+    assert_int_equal(ldns_pkt_nscount(p), 0);
+    assert_int_equal(stats.n[LB_ST_REFUSED], 1);
+    assert_int_equal(stats.n[LB_ST_FORMERR], 0);
+    ldns_pkt_free(p);
+    p = ask_pkt(t, query("lb42.www.foobar.example.", LDNS_RR_TYPE_AXFR, LDNS_RR_CLASS_IN));
+    assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_REFUSED);
+    ldns_pkt_free(p);
+    lb_table_free(t);
+}
+
+/* QCLASS ANY gets the class IN data, never authoritative (RFC 6895 §3.2: no
+ * server can know it holds every class), and negative answers without the
+ * SOA, as NSD does (and dnsb). Other classes are refused. */
+static void test_class_any(void **state)
+{
+    (void)state;
+    uint32_t order[] = {1, 0, 2};
+    lb_table *t = table_with(order, 3, 0, 1, 999, NULL);
+    ldns_pkt *p = ask_pkt(t, query("lb42.www.foobar.example.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_ANY));
+    assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
+    assert_false(ldns_pkt_aa(p));
+    assert_int_equal(ldns_pkt_ancount(p), 2);
+    assert_section(p, LDNS_SECTION_ANSWER, "lb42.www.foobar.example.\t30\tIN\tA\t192.0.2.20");
+    ldns_pkt_free(p);
+    p = ask_pkt(t, query("lb42.www.foobar.example.", LDNS_RR_TYPE_SOA, LDNS_RR_CLASS_ANY));
+    assert_false(ldns_pkt_aa(p));
+    assert_section(p, LDNS_SECTION_ANSWER, "IN\tSOA\tns.lb42.www.foobar.example.");
+    ldns_pkt_free(p);
+    p = ask_pkt(t, query("x.y.lb42.www.foobar.example.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_ANY));
+    assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NXDOMAIN);
+    assert_false(ldns_pkt_aa(p));
+    assert_int_equal(ldns_pkt_nscount(p), 0);
+    ldns_pkt_free(p);
+    p = ask_pkt(t, query("lb42.www.foobar.example.", LDNS_RR_TYPE_TXT, LDNS_RR_CLASS_ANY));
+    assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
+    assert_false(ldns_pkt_aa(p));
+    assert_int_equal(ldns_pkt_ancount(p), 0);
+    assert_int_equal(ldns_pkt_nscount(p), 0);
+    ldns_pkt_free(p);
+    /* class IN still authoritative; CH refused */
+    p = ask_pkt(t, query("lb42.www.foobar.example.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN));
+    assert_true(ldns_pkt_aa(p));
+    ldns_pkt_free(p);
+    p = ask_pkt(t, query("lb42.www.foobar.example.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_CH));
+    assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_REFUSED);
+    ldns_pkt_free(p);
+    lb_table_free(t);
+}
+
 static int woken;
 static void wake_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -310,7 +403,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_answer_set), cmocka_unit_test(test_zone_records),
         cmocka_unit_test(test_failopen_counts),     cmocka_unit_test(test_share_by_weight),
-        cmocka_unit_test(test_stale_wakes_prober),
+        cmocka_unit_test(test_stale_wakes_prober), cmocka_unit_test(test_ixfr_refused),
+        cmocka_unit_test(test_class_any),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

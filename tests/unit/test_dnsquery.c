@@ -290,6 +290,65 @@ static void additional_records_skipped(void **state)
     assert_int_equal(q.edns_udp_size, 1400);
 }
 
+/* The client's SOA in the authority section, as an IXFR request carries it
+ * (RFC 1995 §3); owner and names compressed against the question. */
+static void soa_rr(pkt *p, uint32_t serial)
+{
+    put(p, "\300\14", 2);
+    put16(p, GLB_TYPE_SOA);
+    put16(p, GLB_CLASS_IN);
+    put32(p, 0);
+    put16(p, 2 + 2 + 20);
+    put(p, "\300\14\300\14", 4);
+    put32(p, serial);
+    for (int i = 0; i < 4; i++)
+        put32(p, 0);
+}
+
+/* An IXFR request parses (its SOA skipped), so that the servers can refuse
+ * the transfer like AXFR instead of calling it malformed. */
+static void ixfr_with_soa(void **state)
+{
+    (void)state;
+    pkt p;
+    glb_query q;
+    header(&p, 10, 0, 1, 0, 1, 0);
+    question(&p, "example.com", GLB_TYPE_IXFR);
+    soa_rr(&p, 1);
+    assert_int_equal(parse(&p, &q), GLB_PARSE_OK);
+    assert_int_equal(q.qtype, GLB_TYPE_IXFR);
+    assert_int_equal(q.nscount, 1);
+    assert_false(q.edns);
+    /* with EDNS after it */
+    header(&p, 10, 0, 1, 0, 1, 1);
+    question(&p, "example.com", GLB_TYPE_IXFR);
+    soa_rr(&p, 1);
+    opt(&p, 1232, 0, 1, NULL, 0);
+    assert_int_equal(parse(&p, &q), GLB_PARSE_OK);
+    assert_true(q.edns);
+    assert_true(q.edns_do);
+    /* its authority record cut short, or an OPT there: still malformed */
+    header(&p, 10, 0, 1, 0, 1, 0);
+    question(&p, "example.com", GLB_TYPE_IXFR);
+    soa_rr(&p, 1);
+    p.n -= 3;
+    assert_int_equal(parse(&p, &q), GLB_PARSE_FORMERR);
+    header(&p, 10, 0, 1, 0, 1, 0);
+    question(&p, "example.com", GLB_TYPE_IXFR);
+    opt(&p, 1232, 0, 0, NULL, 0);
+    assert_int_equal(parse(&p, &q), GLB_PARSE_FORMERR);
+    /* another type with an authority record stays malformed */
+    header(&p, 10, 0, 1, 0, 1, 0);
+    question(&p, "example.com", GLB_TYPE_AXFR);
+    soa_rr(&p, 1);
+    assert_int_equal(parse(&p, &q), GLB_PARSE_FORMERR);
+    /* and an answer record even in an IXFR */
+    header(&p, 10, 0, 1, 1, 0, 0);
+    question(&p, "example.com", GLB_TYPE_IXFR);
+    soa_rr(&p, 1);
+    assert_int_equal(parse(&p, &q), GLB_PARSE_FORMERR);
+}
+
 /* ---- malformed queries: the details the corpus can't show ---- */
 
 static void drop_cases(void **state)
@@ -657,6 +716,7 @@ int main(void)
         cmocka_unit_test(ecs_v4),
         cmocka_unit_test(ecs_v6),
         cmocka_unit_test(additional_records_skipped),
+        cmocka_unit_test(ixfr_with_soa),
         cmocka_unit_test(drop_cases),
         cmocka_unit_test(formerr_question_state),
         cmocka_unit_test(badvers_records_edns),

@@ -1132,6 +1132,29 @@ static void test_protocol(void **state)
     assert_int_equal(o.r.err, GLB_HTTP_ERR_PROTOCOL);
     o = CANNED("HTTP/1.1 101 Switching Protocols\r\n\r\n", 100);
     assert_int_equal(o.r.err, GLB_HTTP_ERR_PROTOCOL);
+    /* a site that answers garbage is not healthy: bare LF line ends (all of
+     * them, one header, the blank line, a chunk line), control bytes in a
+     * header name or value */
+    o = CANNED("HTTP/1.1 200 OK\nContent-Length: 2\n\nhi", 100);
+    assert_int_equal(o.r.err, GLB_HTTP_ERR_PROTOCOL);
+    o = CANNED("HTTP/1.0 200\nServer: old\n\nhello", 100);
+    assert_int_equal(o.r.err, GLB_HTTP_ERR_PROTOCOL);
+    o = CANNED("HTTP/1.1 200 OK\r\nServer: x\nContent-Length: 2\r\n\r\nhi", 100);
+    assert_int_equal(o.r.err, GLB_HTTP_ERR_PROTOCOL);
+    o = CANNED("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\nhi", 100);
+    assert_int_equal(o.r.err, GLB_HTTP_ERR_PROTOCOL);
+    o = CANNED("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\nhi\r\n0\r\n\r\n", 100);
+    assert_int_equal(o.r.err, GLB_HTTP_ERR_PROTOCOL);
+    o = CANNED("HTTP/1.1 200 OK\r\nX-Fo\0o: 1\r\nContent-Length: 2\r\n\r\nhi", 100);
+    assert_int_equal(o.r.err, GLB_HTTP_ERR_PROTOCOL);
+    o = CANNED("HTTP/1.1 200 OK\r\n\0: 1\r\nContent-Length: 2\r\n\r\nhi", 100);
+    assert_int_equal(o.r.err, GLB_HTTP_ERR_PROTOCOL);
+    o = CANNED("HTTP/1.1 200 OK\r\nX\rY: 1\r\nContent-Length: 2\r\n\r\nhi", 100);
+    assert_int_equal(o.r.err, GLB_HTTP_ERR_PROTOCOL);
+    o = CANNED("HTTP/1.1 200 OK\r\nX-Foo: a\0b\r\nContent-Length: 2\r\n\r\nhi", 100);
+    assert_int_equal(o.r.err, GLB_HTTP_ERR_PROTOCOL);
+    /* the status is kept even so: the site said 200, then garbage */
+    assert_int_equal(o.r.status, 200);
 
     /* headers over the 16 KiB bound, with and without an end */
     static char big[20000];
@@ -1162,8 +1185,8 @@ static void test_framing(void **state)
     assert_int_equal(o.r.err, GLB_HTTP_OK);
     assert_int_equal(o.r.status, 200);
     assert_int_equal(o.r.body_bytes, 2);
-    /* HTTP/1.0, LF only, body until the close, reason absent */
-    o = CANNED("HTTP/1.0 200\nServer: old\n\nhello", 100);
+    /* HTTP/1.0, body until the close, reason absent, token characters */
+    o = CANNED("HTTP/1.0 200\r\nServer: old\r\nX-A_b.c~!#$%&'*+^`|: v\tw\r\n\r\nhello", 100);
     assert_int_equal(o.r.err, GLB_HTTP_OK);
     assert_int_equal(o.r.status, 200);
     assert_int_equal(o.r.body_bytes, 5);
