@@ -341,7 +341,7 @@ static void test_class_any(void **state)
     ldns_pkt *p = ask_pkt(t, query("lb42.www.foobar.example.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_ANY));
     assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
     assert_false(ldns_pkt_aa(p));
-    assert_int_equal(ldns_pkt_ancount(p), 2);
+    assert_int_equal(ldns_pkt_ancount(p), 1); /* the answer set: tokyo alone */
     assert_section(p, LDNS_SECTION_ANSWER, "lb42.www.foobar.example.\t30\tIN\tA\t192.0.2.20");
     ldns_pkt_free(p);
     p = ask_pkt(t, query("lb42.www.foobar.example.", LDNS_RR_TYPE_SOA, LDNS_RR_CLASS_ANY));
