@@ -73,6 +73,7 @@ void lb_policy_params_default(lb_policy_params *p)
 {
     p->policy = LB_POLICY_LATENCY;
     p->margin = 0.1;
+    p->margin_ms = 5;
     p->w_latency = 1;
     p->w_cost = 0;
     p->w_distance = 0;

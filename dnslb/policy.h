@@ -18,6 +18,8 @@ typedef struct lb_policy_params {
     int policy;
     double margin;          /* sites whose key is within margin (fraction, e.g. 0.1 = 10 %)
                                of the best one's share answers by weight (default 0.1) */
+    double margin_ms;       /* absolute margin, ms: within when key <= best + max(|best| * margin,
+                               margin_ms), for latency scores (default 5) */
     double w_latency, w_cost, w_distance; /* combined: weights of the normalised terms
                                              (default 1, 0, 0) */
     int unmeasured_last;    /* 1 (default): sites never checked rank after measured alive
