@@ -350,17 +350,6 @@ static int finish(lb_conf *c, const char *file, char *err, size_t errlen)
         }
         s->policy.margin = s->margin_pct / 100;
     }
-    for (size_t i = 0; i < c->nservices; i++)
-        for (size_t k = 0; k < c->services[i].nsites; k++) {
-            const glb_site *site = &c->services[i].sites[k];
-            glb_url u;
-            const char *why;
-            if (site->check[0] && glb_url_parse(site->check, &u, &why) != 0) {
-                snprintf(err, errlen, "%s:%u: site '%s': check URL '%s': %s", c->services[i].file,
-                         c->services[i].line, site->name, site->check, why);
-                return -1;
-            }
-        }
     /* Files are read at start; say now if they cannot be, not at start. */
     if (c->probe.ca_file[0] && access(c->probe.ca_file, R_OK) != 0) {
         snprintf(err, errlen, "%s: key 'ca-file': cannot read '%s': %s", file, c->probe.ca_file, strerror(errno));
