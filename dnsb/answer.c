@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "shared/answerset.h"
 #include "shared/dnsquery.h"
 #include "shared/dnsresp.h"
 
@@ -188,20 +189,32 @@ static void fail_open(ctx *c, const dnsb_service *s)
     c->st->n[DNSB_ST_FAILOPEN]++;
 }
 
-/* Direct mode: the addresses of the sites in lb's ranking for s. */
+/* Direct mode: the answer set of lb's ranking for s (shared/answerset.h):
+ * the sites as good as the best, at most answer-count; when none of them
+ * has an address of the asked family, the best ranked site that has one. */
 static int add_ranked(ctx *c, const dnsb_service *s, const dnsb_lb *lb)
 {
     for (size_t r = 0; r < lb->nrankings; r++) {
         const dnsb_ranking *rk = &lb->rankings[r];
         if (!glb_dname_equal(rk->service, s->conf->name))
             continue;
-        int added = 0;
-        for (size_t k = 0; k < rk->nsites; k++)
+        uint32_t idx[GLB_ANSWER_MAX], set[GLB_ANSWER_MAX];
+        unsigned w[GLB_ANSWER_MAX];
+        size_t n = 0;
+        for (size_t k = 0; k < rk->nsites && n < GLB_ANSWER_MAX; k++)
             for (size_t m = 0; m < s->conf->nsites; m++)
                 if (strcmp(s->conf->sites[m].name, rk->sites[k]) == 0) {
-                    uint32_t one = (uint32_t)m;
-                    added += add_sites(c, s, &one, 1);
+                    idx[n] = (uint32_t)m;
+                    w[n++] = s->conf->sites[m].weight;
+                    break;
                 }
+        size_t share = rk->share < n ? rk->share : n;
+        size_t k = glb_answer_set(w, share, s->conf->answer_count, c->st->n[DNSB_ST_QUERIES], set);
+        int added = 0;
+        for (size_t i = 0; i < k; i++)
+            added += add_sites(c, s, &idx[set[i]], 1);
+        for (size_t i = share; !added && i < n; i++)
+            added = add_sites(c, s, &idx[i], 1);
         return added;
     }
     return 0;
@@ -245,9 +258,11 @@ static void service_answer(ctx *c, uint32_t index)
         for (size_t i = 0; i < n && !added; i++)
             added = add_ranked(c, s, dnsb_map_lb(c->m, c->slots[i]));
     } else {
-        for (size_t i = 0; i < n; i++) {
+        /* The set's DNS-LBs serve this resolver alike (the same prefix):
+         * their proxies, primary first, at most answer-count of them. */
+        for (size_t i = 0; i < n && (unsigned)added < s->conf->answer_count; i++) {
             const dnsb_lb *lb = dnsb_map_lb(c->m, c->slots[i]);
-            for (size_t a = 0; a < lb->nproxy; a++)
+            for (size_t a = 0; a < lb->nproxy && (unsigned)added < s->conf->answer_count; a++)
                 added += add_if_wanted(c, &lb->proxy[a], s->conf->ttl_answer);
         }
     }

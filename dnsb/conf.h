@@ -23,6 +23,7 @@ typedef struct dnsb_service_conf {
     uint8_t name[GLB_DNAME_MAX];
     int mode;
     uint32_t ttl_referral, ttl_answer;
+    unsigned answer_count;    /* most sites in an address answer (default 2) */
     glb_svc_params lb;        /* how the DNS-LBs rank the sites (sent in SERVICES) */
     glb_site *sites;
     size_t nsites;

@@ -337,9 +337,16 @@ void dnsb_ms_on_ranking(sess *s, const glb_map_ranking *m)
         nr.sites = calloc(en->nsites + 1, sizeof(*nr.sites));
         if (!nr.sites)
             return;
+        /* The share counts the leading sites we keep: one we do not know
+         * (a SERVICES update in flight) is neither answered nor counted. */
         for (size_t i = 0; i < en->nsites; i++)
-            if (site_known(sc, en->sites[i].site))
+            if (site_known(sc, en->sites[i].site)) {
                 snprintf(nr.sites[nr.nsites++], sizeof(nr.sites[0]), "%s", en->sites[i].site);
+                if (i < en->share)
+                    nr.share = nr.nsites;
+            }
+        if (nr.share == 0)
+            nr.share = 1;
         size_t k = 0;
         while (k < who->nrk && !glb_dname_equal(who->rk[k].service, nr.service))
             k++;

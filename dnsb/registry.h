@@ -26,7 +26,8 @@
 typedef struct dnsb_ranking {
     uint8_t service[255];        /* wire name */
     size_t nsites;
-    char (*sites)[64];
+    size_t share;                /* 1..nsites: the leading sites as good as the best */
+    char (*sites)[64];           /* best first */
 } dnsb_ranking;
 
 /* What a registration says, as handed to dnsb_registry_put. */

@@ -69,7 +69,7 @@ static int svc_build(svc *s, const dnsb_service_conf *c, char *err, size_t errle
     s->m.ttl_answer = c->ttl_answer;
     /* dnsb.conf's ranges (shared/svcconf.h) all fit the protocol's */
     s->m.policy = (uint8_t)c->lb.policy;
-    s->m.answer_count = (uint16_t)c->lb.answer_count;
+    s->m.answer_count = (uint16_t)c->answer_count;
     s->m.margin = (uint32_t)lround(c->lb.margin_pct * 1e4);    /* percent -> ppm */
     s->m.margin_abs = (uint32_t)lround(c->lb.margin_ms * 1e3); /* ms -> microseconds */
     s->m.w_latency = (uint32_t)lround(c->lb.w_latency * 1e6);  /* -> ppm */

@@ -213,6 +213,7 @@ int dnsb_table_static_lbs(const dnsb_conf *conf, dnsb_registry *reg, char *err, 
             if (!rk[r].sites)
                 goto nomem;
             rk[r].nsites = lb->rankings[r].nsites;
+            rk[r].share = 1; /* a static ranking has no scores: only its first site is known best */
             memcpy(rk[r].sites, lb->rankings[r].sites, rk[r].nsites * sizeof(*rk[r].sites));
         }
         if (dnsb_registry_set_rankings(reg, g.id, rk, lb->nrankings) != 0)

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "dnslb/policy.h"
+#include "shared/answerset.h"
 #include "shared/dnsquery.h"
 #include "shared/dnsresp.h"
 
@@ -19,7 +19,6 @@ const char *const lb_stat_names[LB_ST_COUNT] = {
 #define SOA_RETRY 600
 #define SOA_EXPIRE 604800
 #define SOA_MINIMUM 60
-#define MAX_SHARE 64
 
 typedef struct ctx {
     const lb_table *t;
@@ -82,35 +81,34 @@ static int add_site(ctx *c, const lb_tsite *s, uint32_t ttl)
     return n;
 }
 
-/* The best sites: first place shared by weight within the margin group,
- * then the order, answer-count sites with an address of the asked family. */
+/* The answer set (shared/answerset.h): the sites as good as the best, at
+ * most answer-count of them; when none of them has an address of the asked
+ * family, the best site that has one. Fail-open gives every site, since
+ * nothing tells which of them still works. */
 static int add_sites(ctx *c)
 {
     const lb_tsvc *sv = &c->t->svcs[c->svc];
     const lb_tsite *sites = c->t->sites + sv->first;
-    size_t first = 0;
-    if (sv->share > 1) {
-        lb_rank_in in[MAX_SHARE];
-        uint32_t order[MAX_SHARE];
-        size_t share = sv->share < MAX_SHARE ? sv->share : MAX_SHARE;
-        for (size_t k = 0; k < share; k++) {
-            memset(&in[k], 0, sizeof(in[k]));
-            in[k].weight = sites[k].weight;
-            order[k] = (uint32_t)k;
-        }
-        first = lb_rank_pick(in, order, share, c->st->n[LB_ST_QUERIES]);
+    if (sv->failopen) {
+        int added = 0;
+        for (size_t k = 0; k < sv->count; k++)
+            added += add_site(c, &sites[k], sv->ttl);
+        return added;
     }
-    /* Fail-open gives every site: nothing tells which of them still works. */
-    unsigned limit = sv->failopen ? sv->count : sv->answer_count;
-    unsigned given = 0;
+    unsigned w[GLB_ANSWER_MAX];
+    uint32_t set[GLB_ANSWER_MAX];
+    size_t share = sv->share < sv->count ? sv->share : sv->count;
+    if (share > GLB_ANSWER_MAX)
+        share = GLB_ANSWER_MAX;
+    for (size_t k = 0; k < share; k++)
+        w[k] = sites[k].weight;
+    size_t n = glb_answer_set(w, share, sv->answer_count, c->st->n[LB_ST_QUERIES], set);
     int added = 0;
-    for (size_t k = 0; k < sv->count && given < limit; k++) {
-        /* first place, then the rest in order without it */
-        size_t idx = k == 0 ? first : (k <= first ? k - 1 : k);
-        int n = add_site(c, &sites[idx], sv->ttl);
-        added += n;
-        given += n > 0;
-    }
+    for (size_t k = 0; k < n; k++)
+        added += add_site(c, &sites[set[k]], sv->ttl);
+    /* No site of the set has the asked family: the best one that has. */
+    for (size_t k = share; !added && k < sv->count; k++)
+        added = add_site(c, &sites[k], sv->ttl);
     return added;
 }
 

@@ -20,12 +20,18 @@
  *              does not rescale, hence reorder, the measured ones.
  * Then weight (heavier first), then index: the order is fully deterministic.
  *
- * Share: the leading entries of the first group whose primary key k is
- * within the relative margin of the best one's b: k <= b + |b| * margin
- * (= b * (1 + margin) for the usual b >= 0). The secondary key (score for
- * cost and proximity) orders but does not split a share. When the best key
- * is NaN (e.g. latency policy and no site measured yet) the sites with a NaN
- * key tie and share.
+ * Share (the answer set): the leading entries of the first group that are
+ * as good as the best one. A key k is as good as the best b when
+ * k <= b + max(|b| * margin, abs), abs being margin_ms for latency scores
+ * and 0 for other keys (costs, kilometres and combined values have no ms).
+ *   latency:   the score is compared (relative and absolute margin);
+ *   cost, proximity: the primary key is compared (relative margin), and the
+ *              score too, against the first entry's: a site as cheap or as
+ *              near but much slower is not one a client should use first;
+ *   combined:  the combined value (relative margin).
+ * The share ends at the first entry that is not as good (a prefix of the
+ * order, so a ranking and its share say everything). When the best key is
+ * NaN (e.g. no site measured yet) the sites with a NaN key tie and share.
  *
  * Decisions (contract ambiguities):
  * - "Alive" for unmeasured_last = 0 and for the groups is state ALIVE; an
@@ -73,7 +79,7 @@ void lb_policy_params_default(lb_policy_params *p)
 {
     p->policy = LB_POLICY_LATENCY;
     p->margin = 0.1;
-    p->margin_ms = 5;
+    p->margin_ms = 0;
     p->w_latency = 1;
     p->w_cost = 0;
     p->w_distance = 0;
@@ -194,6 +200,18 @@ static void sort_order(const rank_ctx *c, const lb_rank_in *in, uint32_t *order,
     qsort_r(order, count, sizeof(*order), sort_cmp, &s);
 }
 
+/* Key k is as good as the best b: within the relative margin of b, or
+ * within abs of it; NaNs are as good only as a NaN best. */
+static int as_good(double k, double b, double rel, double abs)
+{
+    if (isnan(b))
+        return isnan(k);
+    double slack = fabs(b) * rel;
+    if (abs > slack)
+        slack = abs;
+    return k <= b + slack;
+}
+
 static double usable_weight(double w)
 {
     return w > 0 ? w : 0; /* NaN and negatives: ignored */
@@ -259,42 +277,22 @@ void lb_rank(const lb_policy_params *p, const lb_rank_in *in, size_t n, lb_rank_
     sort_order(&c, in, out->order, count);
     out->count = count;
 
-    double margin = p->margin > 0 ? p->margin : 0;
+    double rel = p->margin > 0 ? p->margin : 0;
+    double abs_ms = p->margin_ms > 0 ? p->margin_ms : 0;
+    int by_score = c.policy == LB_POLICY_LATENCY || c.policy < 0 || c.policy > LB_POLICY_COMBINED;
+    int also_score = c.policy == LB_POLICY_COST || c.policy == LB_POLICY_PROXIMITY;
     uint32_t first = out->order[0];
     double best = primary_key(&c, first);
-    double limit = best + fabs(best) * margin;
     size_t share = 1;
     while (share < count) {
         uint32_t i = out->order[share];
         if (group_of(&in[i]) != group_of(&in[first]))
             break;
-        double k = primary_key(&c, i);
-        if (isnan(best) ? !isnan(k) : !(k <= limit))
+        if (!as_good(primary_key(&c, i), best, rel, by_score ? abs_ms : 0))
+            break;
+        if (also_score && !as_good(in[i].score, in[first].score, rel, abs_ms))
             break;
         share++;
     }
     out->share = share;
-}
-
-/* counter modulo the total weight, walked through the group's weights: over
- * any total-weight consecutive counters each site is picked exactly weight
- * times. Zero-weight sites are never picked unless every weight is 0, then
- * it is plain round robin. */
-size_t lb_rank_pick(const lb_rank_in *in, const uint32_t *order, size_t share, uint64_t counter)
-{
-    if (share <= 1)
-        return 0;
-    uint64_t total = 0;
-    for (size_t k = 0; k < share; k++)
-        total += in[order[k]].weight;
-    if (total == 0)
-        return (size_t)(counter % share);
-    uint64_t r = counter % total;
-    for (size_t k = 0; k < share; k++) {
-        uint64_t w = in[order[k]].weight;
-        if (r < w)
-            return k;
-        r -= w;
-    }
-    return 0; /* not reached */
 }

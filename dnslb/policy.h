@@ -17,9 +17,9 @@ const char *lb_policy_str(int policy);
 typedef struct lb_policy_params {
     int policy;
     double margin;          /* sites whose key is within margin (fraction, e.g. 0.1 = 10 %)
-                               of the best one's share answers by weight (default 0.1) */
-    double margin_ms;       /* absolute margin, ms: within when key <= best + max(|best| * margin,
-                               margin_ms), for latency scores (default 5) */
+                               of the best one's form the answer set (default 0.1) */
+    double margin_ms;       /* or within this many ms of the best score (default 0, so that
+                               a site twice as slow never joins however fast the best is) */
     double w_latency, w_cost, w_distance; /* combined: weights of the normalised terms
                                              (default 1, 0, 0) */
     int unmeasured_last;    /* 1 (default): sites never checked rank after measured alive
@@ -36,11 +36,12 @@ typedef struct lb_rank_in {
 } lb_rank_in;
 
 /* The result: site indices best first, and how many leading entries form
- * the group that shares answers by weight (1 when the best stands alone). */
+ * the answer set, the sites a client should use first (1 when the best
+ * stands alone). */
 typedef struct lb_rank_out {
     uint32_t *order;        /* caller's array of n entries */
     size_t count;           /* entries filled (dead sites are left out) */
-    size_t share;           /* 1..count: leading entries within the margin */
+    size_t share;           /* 1..count: leading entries as good as the best */
     int failopen;           /* every site dead: all of them, by weight */
 } lb_rank_out;
 
@@ -49,10 +50,5 @@ void lb_policy_params_default(lb_policy_params *p);
 /* Ranks n sites. Ties are broken by weight (heavier first), then index, so
  * the result is deterministic. */
 void lb_rank(const lb_policy_params *p, const lb_rank_in *in, size_t n, lb_rank_out *out);
-
-/* Picks the entry to put first among out->order[0..share): weighted by
- * site weight, driven by a counter (a worker's query count), deterministic
- * for a given counter. Returns an index into out->order. */
-size_t lb_rank_pick(const lb_rank_in *in, const uint32_t *order, size_t share, uint64_t counter);
 
 #endif

@@ -46,7 +46,7 @@
 #define GLB_MAP_MAX_WEIGHT 1000000u
 #define GLB_MAP_MAX_MARGIN 10000000u  /* ppm: 1000 % */
 #define GLB_MAP_MAX_MARGIN_ABS 10000000u /* microseconds: 10 s */
-#define GLB_MAP_MARGIN_ABS_DEFAULT 5000u /* microseconds: 5 ms */
+#define GLB_MAP_MARGIN_ABS_DEFAULT 0u    /* microseconds: none, the relative margin alone */
 #define GLB_MAP_MAX_LOSS 1000000u     /* ppm: 100 % */
 #define GLB_MAP_MAX_LAT 90000000      /* micro-degrees */
 #define GLB_MAP_MAX_LON 180000000
@@ -264,7 +264,7 @@ typedef struct glb_map_service {
     uint32_t ttl_referral;    /* default 3600 */
     uint32_t ttl_answer;      /* default 300 */
     uint32_t margin;          /* ppm (default 100000 = 10 %) */
-    uint32_t margin_abs;      /* microseconds, 0..10000000 (default 5000 = 5 ms); optional,
+    uint32_t margin_abs;      /* microseconds, 0..10000000 (default 0); optional,
                                  added after version 1's first release: older peers skip it */
     uint32_t w_latency, w_cost, w_distance; /* ppm (default 1000000, 0, 0) */
     const glb_map_site *sites;

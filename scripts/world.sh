@@ -1,6 +1,6 @@
 # The whole system on one machine, for scripts/demo and the end-to-end system
 # tests (tests/system/t-e2e*.sh): NSD as the enterprise's DNS-A, two DNS-Bs,
-# two ISPs (an unbound resolver and a DNS-LB each), three web sites (the test
+# two ISPs (a resolver, unbound for ISP 1 and BIND for ISP 2, and a DNS-LB each), three web sites (the test
 # fixture server, with delays that depend on who measures them), all inside a
 # private network namespace (DESIGN §11) on loopback addresses, every DNS
 # server on port 53 as real resolvers expect. Configurations come from
@@ -11,7 +11,7 @@
 #   127.0.1.1-2 / 2001:db8:1::1-2     dnsb b1, b2 (DNS 53, map 5380, control 8953)
 #   127.0.2.1   / 2001:db8:2::1       ISP 1's unbound; it queries from .11 (egress)
 #   127.0.2.42  / 2001:db8:2::42      ISP 1's dnslb lb1 (DNS 53, control 8954 on 127.0.2.42)
-#   127.0.3.x   / 2001:db8:3::x       ISP 2, the same
+#   127.0.3.x   / 2001:db8:3::x       ISP 2, the same with BIND 9 as its resolver
 #   127.0.4.1-3 / 2001:db8:4::1-3     sites paris, tokyo, newyork (HTTP 80)
 #   127.0.5.0/24                      clients that ISP 1's resolver serves but lb2 claims (ECS)
 #   127.0.9.42  / 2001:db8:9::42      a rogue dnslb (valid certificate, other allow prefixes)
@@ -244,6 +244,25 @@ world_unbound() {
     _w_wait 10 _w_dns_up "$addr" foobar.example +rec || { tail "$W/$id.log" >&2; return 1; }
 }
 
+# world_bind isp1|isp2: the ISP's resolver is BIND 9 (named) instead.
+world_bind() {
+    local id=$1 addr eg listen qs fam=-4
+    [ "$id" = isp1 ] && addr=$ISP1 eg=$EG1 || { addr=$ISP2 eg=$EG2; }
+    if [ "$WF" = 6 ]; then
+        fam=-6 listen="listen-on { none; }; listen-on-v6 port 53 { $addr; };"
+        qs="query-source-v6 address $eg;"
+    else
+        listen="listen-on port 53 { $addr; }; listen-on-v6 { none; };"
+        qs="query-source address $eg;"
+        # BIND listens only on interface addresses (a split world has them on eth0)
+        [ "${WORLD_SPLIT:-0}" = 1 ] || ip addr add "$addr/32" dev lo 2>/dev/null || true
+    fi
+    mkdir -p "$W/$id"
+    _w_render named.conf "$W/$id/named.conf" -e "s|@ID@|$id|g" -e "s|@LISTEN@|$listen|g" -e "s|@QUERY_SOURCE@|$qs|g"
+    _w_start "$id" named -g -n 1 $fam -c "$W/$id/named.conf"
+    _w_wait 15 _w_dns_up "$addr" foobar.example +rec || { tail "$W/$id.log" >&2; return 1; }
+}
+
 # world_dnslb lb1|lb2|rogue: a DNS-LB for ISP 1, ISP 2, or a rogue one that
 # claims ISP 1's resolver; lb2 also claims the client subnet CLIENTS2.
 world_dnslb() {
@@ -298,7 +317,7 @@ world_answer() {
 world_up() {
     world_certs || { echo "openssl cannot make certificates" >&2; return 1; }
     world_sites && world_nsd && world_dnsb b1 && world_dnsb b2 && world_unbound isp1 "${1:-}" &&
-        world_unbound isp2 && world_dnslb lb1 && world_dnslb lb2 || return 1
+        world_bind isp2 && world_dnslb lb1 && world_dnslb lb2 || return 1
     _w_wait 30 world_registered b1 lb1 "$EG1" && _w_wait 10 world_registered b2 lb1 "$EG1" &&
         _w_wait 10 world_registered b1 lb2 "$EG2" && _w_wait 10 world_registered b2 lb2 "$EG2"
 }

@@ -11,7 +11,6 @@ static const char *const policy_names[] = {"latency", "cost", "proximity", "comb
 void glb_svc_params_default(glb_svc_params *p)
 {
     p->policy = GLB_SVC_LATENCY;
-    p->answer_count = GLB_SVC_ANSWER_COUNT;
     p->margin_pct = GLB_SVC_MARGIN_PCT;
     p->margin_ms = GLB_SVC_MARGIN_MS;
     p->w_latency = GLB_SVC_W_LATENCY;

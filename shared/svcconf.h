@@ -23,7 +23,7 @@ enum { GLB_SVC_LATENCY = 0, GLB_SVC_COST, GLB_SVC_PROXIMITY, GLB_SVC_COMBINED };
 #define GLB_SVC_ANSWER_COUNT 2
 #define GLB_SVC_TTL_ANSWER 300
 #define GLB_SVC_MARGIN_PCT 10.0
-#define GLB_SVC_MARGIN_MS 5.0
+#define GLB_SVC_MARGIN_MS 0.0
 #define GLB_SVC_W_LATENCY 1.0
 
 /* Ranges of the keys (inclusive). */
@@ -33,10 +33,10 @@ enum { GLB_SVC_LATENCY = 0, GLB_SVC_COST, GLB_SVC_PROXIMITY, GLB_SVC_COMBINED };
 #define GLB_SVC_MARGIN_MS_MAX 10000   /* milliseconds */
 #define GLB_SVC_WEIGHT_MAX 1000
 
-/* The values, for a daemon that keeps them together (dnsb). */
+/* The values only the DNS-LBs use, for a daemon that keeps them together
+ * (dnsb; its answer_count and ttl_answer are its own too). */
 typedef struct glb_svc_params {
     int policy;             /* GLB_SVC_* */
-    unsigned answer_count;  /* 1..64 */
     double margin_pct;      /* percent, 0..1000 */
     double margin_ms;       /* milliseconds, 0..10000 */
     double w_latency, w_cost, w_distance; /* 0..1000 each */
@@ -65,7 +65,7 @@ const char *glb_svc_set_policy(void *ctx, const glb_cfg_val *v, char *e, size_t 
     {"service", "margin", GLB_CFG_STR, 0, 0, GLB_SVC_MARGIN_PCT_MAX, 0, glb_cfg_set_double,                      \
      "percent: sites this close to the best share answers by weight (default 10)", offsetof(T, margin_pct)},     \
     {"service", "margin-ms", GLB_CFG_STR, 0, 0, GLB_SVC_MARGIN_MS_MAX, 0, glb_cfg_set_double,                    \
-     "milliseconds: the absolute margin, for latency scores (default 5)", offsetof(T, margin_ms)},               \
+     "milliseconds: the absolute margin, for latency scores (default 0)", offsetof(T, margin_ms)},               \
     {"service", "weight-latency", GLB_CFG_STR, 0, 0, GLB_SVC_WEIGHT_MAX, 0, glb_cfg_set_double,                  \
      "combined policy: weight of latency (default 1)", offsetof(T, w_latency)},                                  \
     {"service", "weight-cost", GLB_CFG_STR, 0, 0, GLB_SVC_WEIGHT_MAX, 0, glb_cfg_set_double,                     \

@@ -6,7 +6,7 @@
 #   E2E_ECS      "ecs": ISP 1's resolver sends client subnets
 #   E2E_SKIP_NET a reason: a network that cannot be built skips the test (77)
 #   WORLD_SPLIT  1: a namespace per ISP and per site (exported)
-# Afterwards: lib.sh's checks, world.sh's functions, and first/best_is.
+# Afterwards: lib.sh's checks, world.sh's functions, and set_of/set_is/best_is.
 . "$(dirname "${BASH_SOURCE[0]}")/../../scripts/world.sh"
 for t in unbound nsd dig ip unshare nsenter python3 openssl; do
     command -v "$t" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin
@@ -27,7 +27,17 @@ if ! world_up ${E2E_ECS:-}; then
     exit 1
 fi
 
-# first ISP NAME: the first address that ISP's clients get.
-first() { world_answer "$@" | awk '{print $1}'; }
-# best_is ISP SITE: ISP's clients get SITE first for www.foobar.example.
-best_is() { [ "$(first "$1" www.foobar.example)" = "$2" ]; }
+# Resolvers reorder RRsets (unbound's rrset-roundrobin, BIND's rrset-order),
+# so what a client gets is judged as a set, never by its first address.
+# set_of ISP NAME: the addresses that ISP's clients get, sorted, one line.
+set_of() { world_answer "$@" | tr ' ' '\n' | sed '/^$/d' | sort -u | tr '\n' ' ' | sed 's/ $//'; }
+# set_is ISP NAME SITE...: exactly those sites, asked three times (a client
+# behind the same resolver must get the same set each time).
+set_is() {
+    local isp=$1 name=$2 want i
+    shift 2
+    want=$(printf '%s\n' "$@" | sort -u | tr '\n' ' ' | sed 's/ $//')
+    for i in 1 2 3; do [ "$(set_of "$isp" "$name")" = "$want" ] || return 1; done
+}
+# best_is ISP SITE: ISP's clients get SITE, and only SITE, for www.foobar.example.
+best_is() { set_is "$1" www.foobar.example "$2"; }

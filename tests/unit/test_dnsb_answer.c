@@ -44,6 +44,8 @@ static const char *conf_text =
     "  id: lb42\n"
     "  address: 127.0.0.42\n"
     "  proxy-address: 127.0.0.142\n"
+    "  proxy-address: 127.0.0.143\n"
+    "  proxy-address: 127.0.0.144\n"
     "  resolver: 127.0.0.1\n"
     "  resolver: 127.0.0.4\n"
     "  ranking: shop.svc.glb.example.net. sydney frankfurt\n"
@@ -269,16 +271,54 @@ static void test_failopen_by_weight(void **state)
     ldns_pkt_free(p);
 }
 
+/* Gives lb42 a ranking of shop as a RANKING would: sydney, frankfurt,
+ * with the share given. */
+static void set_shop_ranking(size_t share)
+{
+    dnsb_ranking *rk = calloc(1, sizeof(*rk));
+    assert_non_null(rk);
+    assert_true(glb_dname_from_str("shop.svc.glb.example.net.", rk->service) > 0);
+    rk->sites = calloc(2, sizeof(*rk->sites));
+    assert_non_null(rk->sites);
+    strcpy(rk->sites[0], "sydney");
+    strcpy(rk->sites[1], "frankfurt");
+    rk->nsites = 2;
+    rk->share = share;
+    assert_int_equal(dnsb_registry_set_rankings(reg, "lb42", rk, 1), 0);
+}
+
 static void test_direct_and_proxy(void **state)
 {
     (void)state;
     ldns_pkt *p = ask("127.0.0.1", "shop.svc.glb.example.net.", LDNS_RR_TYPE_A);
     assert_true(ldns_pkt_aa(p));
-    assert_int_equal(ldns_pkt_ancount(p), 2);
+    /* lb42's static ranking: sydney, then frankfurt; only the first is
+     * known to be best (a static ranking has no scores) */
+    assert_int_equal(ldns_pkt_ancount(p), 1);
     char *first = ldns_rdf2str(ldns_rr_rdf(ldns_rr_list_rr(ldns_pkt_answer(p), 0), 0));
-    assert_string_equal(first, "198.51.100.20"); /* lb42 ranks sydney first */
+    assert_string_equal(first, "198.51.100.20");
     assert_int_equal(ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_answer(p), 0)), 60);
     free(first);
+    ldns_pkt_free(p);
+    /* A RANKING whose two leading sites are as good: both. */
+    set_shop_ranking(2);
+    p = ask("127.0.0.1", "shop.svc.glb.example.net.", LDNS_RR_TYPE_A);
+    assert_int_equal(ldns_pkt_ancount(p), 2);
+    assert_section(p, LDNS_SECTION_ANSWER, "A\t198.51.100.10");
+    assert_section(p, LDNS_SECTION_ANSWER, "A\t198.51.100.20");
+    ldns_pkt_free(p);
+    /* ... and when the best stands alone, it alone, for every query. */
+    set_shop_ranking(1);
+    for (int i = 0; i < 5; i++) {
+        p = ask("127.0.0.1", "shop.svc.glb.example.net.", LDNS_RR_TYPE_A);
+        assert_int_equal(ldns_pkt_ancount(p), 1);
+        assert_section(p, LDNS_SECTION_ANSWER, "A\t198.51.100.20");
+        ldns_pkt_free(p);
+    }
+    /* A share wider than the sites it names counts only those. */
+    set_shop_ranking(200);
+    p = ask("127.0.0.1", "shop.svc.glb.example.net.", LDNS_RR_TYPE_A);
+    assert_int_equal(ldns_pkt_ancount(p), 2);
     ldns_pkt_free(p);
     /* lb7 has no ranking for shop: fail-open order (config order, equal weights) */
     p = ask("10.1.2.3", "shop.svc.glb.example.net.", LDNS_RR_TYPE_A);
@@ -286,9 +326,11 @@ static void test_direct_and_proxy(void **state)
     assert_string_equal(first, "198.51.100.10");
     free(first);
     ldns_pkt_free(p);
+    /* proxy: the DNS-LB's proxies, at most answer-count (2) of its three */
     p = ask("127.0.0.1", "media.foobar.example.", LDNS_RR_TYPE_A);
-    assert_counts(p, 1, 0, 0);
+    assert_counts(p, 2, 0, 0);
     assert_section(p, LDNS_SECTION_ANSWER, "media.foobar.example.\t300\tIN\tA\t127.0.0.142");
+    assert_section(p, LDNS_SECTION_ANSWER, "media.foobar.example.\t300\tIN\tA\t127.0.0.143");
     ldns_pkt_free(p);
     /* lb7 has no proxy address: fail-open */
     p = ask("10.1.2.3", "media.foobar.example.", LDNS_RR_TYPE_A);

@@ -34,7 +34,7 @@ static void test_example_config(void **state)
     assert_int_equal(c->services[0].sites[0].weight, 2);
     assert_int_equal(c->services[0].sites[0].naddrs, 2);
     assert_int_equal(c->services[0].lb.policy, GLB_SVC_LATENCY);
-    assert_int_equal(c->services[0].lb.answer_count, 2);
+    assert_int_equal(c->services[0].answer_count, 2);
     assert_true(c->services[0].lb.margin_pct == 10 && c->services[0].lb.margin_ms == 5);
     assert_true(c->services[0].sites[0].cost == 1.5 && c->services[0].sites[0].has_location);
     assert_int_equal(c->services[0].sites[1].check_verify, 0);
@@ -69,8 +69,8 @@ static void test_defaults(void **state)
     /* the DNS-LB's defaults (dnslb.conf(5)) */
     const glb_svc_params *p = &c->services[0].lb;
     assert_int_equal(p->policy, GLB_SVC_LATENCY);
-    assert_int_equal(p->answer_count, 2);
-    assert_true(p->margin_pct == 10 && p->margin_ms == 5);
+    assert_int_equal(c->services[0].answer_count, 2);
+    assert_true(p->margin_pct == 10 && p->margin_ms == 0);
     assert_true(p->w_latency == 1 && p->w_cost == 0 && p->w_distance == 0);
     const glb_site *st = &c->services[0].sites[0];
     assert_true(st->cost == 0 && !st->has_location && !st->check[0] && st->check_verify == 1);
@@ -97,7 +97,7 @@ static void test_policy_keys(void **state)
         fail_msg("%s", err);
     const dnsb_service_conf *s = &c->services[0];
     assert_int_equal(s->lb.policy, GLB_SVC_COMBINED);
-    assert_int_equal(s->lb.answer_count, 64);
+    assert_int_equal(s->answer_count, 64);
     assert_int_equal(s->ttl_answer, 2);
     assert_true(s->lb.margin_pct == 2.5 && s->lb.margin_ms == 0.5);
     assert_true(s->lb.w_latency == 0.25 && s->lb.w_cost == 1000 && s->lb.w_distance == 0);

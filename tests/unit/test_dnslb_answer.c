@@ -1,6 +1,7 @@
 /* Unit tests for dnslb's answers, read back with ldns: the apex of any
- * label under a service, the ns host, order and answer-count, sharing of
- * first place, fail-open, refusals, and the staleness wake-up. */
+ * label under a service, the ns host, the answer set (only the sites as
+ * good as the best, at most answer-count), sharing by weight, fail-open,
+ * refusals, and the staleness wake-up. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -56,20 +57,27 @@ static int teardown(void **state)
     return 0;
 }
 
-/* A table with service 0 ranked as order[] and service 1 ranked a, b with a share of share1. */
-static lb_table *table_with(const uint32_t *order, size_t n, int failopen, size_t share1, double oldest,
-                            struct event *wake)
+/* A table with service 0 ranked as order[] with a share of share0 and
+ * service 1 ranked a, b with a share of share1. */
+static lb_table *table_with_share(const uint32_t *order, size_t n, size_t share0, int failopen, size_t share1,
+                                  double oldest, struct event *wake)
 {
     lb_table *t = lb_table_new(conf, 2026112501, wake);
     assert_non_null(t);
     const glb_site *r[8];
     for (size_t i = 0; i < n; i++)
         r[i] = &conf->services[0].sites[order[i]];
-    assert_int_equal(lb_table_set_rank(t, 0, r, n, 1, failopen, oldest), 0);
+    assert_int_equal(lb_table_set_rank(t, 0, r, n, share0, failopen, oldest), 0);
     r[0] = &conf->services[1].sites[0];
     r[1] = &conf->services[1].sites[1];
     assert_int_equal(lb_table_set_rank(t, 1, r, 2, share1, 0, oldest), 0);
     return t;
+}
+
+static lb_table *table_with(const uint32_t *order, size_t n, int failopen, size_t share1, double oldest,
+                            struct event *wake)
+{
+    return table_with_share(order, n, 1, failopen, share1, oldest, wake);
 }
 
 static size_t make_query(uint8_t *b, const char *name, uint16_t type)
@@ -118,29 +126,77 @@ static void assert_section(ldns_pkt *p, ldns_pkt_section sec, const char *want)
     ldns_rr_list_deep_free(l);
 }
 
-static void test_best_sites_in_order(void **state)
+/* The rdata of every address in the answer, sorted, space-separated. */
+static void answer_set(ldns_pkt *p, char *out, size_t len)
+{
+    char *a[16];
+    size_t n = ldns_pkt_ancount(p) < 16 ? ldns_pkt_ancount(p) : 16;
+    for (size_t i = 0; i < n; i++)
+        a[i] = answer_rdata(p, i);
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && strcmp(a[j - 1], a[j]) > 0; j--) {
+            char *x = a[j];
+            a[j] = a[j - 1];
+            a[j - 1] = x;
+        }
+    out[0] = 0;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(out + strlen(out), len - strlen(out), "%s%s", i ? " " : "", a[i]);
+        free(a[i]);
+    }
+}
+
+/* An answer holds the sites as good as the best (the share), not the
+ * answer-count best: resolvers reorder, so order alone protects nobody. */
+static void test_answer_set(void **state)
 {
     (void)state;
+    char set[256];
     uint32_t order[] = {1, 0, 2}; /* tokyo, paris, rome */
     lb_table *t = table_with(order, 3, 0, 1, 999, NULL);
     ldns_pkt *p = ask(t, "lb42.www.foobar.example.", LDNS_RR_TYPE_A);
     assert_true(ldns_pkt_aa(p));
-    assert_int_equal(ldns_pkt_ancount(p), 2); /* answer-count */
-    char *a0 = answer_rdata(p, 0), *a1 = answer_rdata(p, 1);
-    assert_string_equal(a0, "192.0.2.20");
-    assert_string_equal(a1, "192.0.2.10");
+    assert_int_equal(ldns_pkt_ancount(p), 1); /* paris is ranked, but not as good */
+    answer_set(p, set, sizeof(set));
+    assert_string_equal(set, "192.0.2.20");
     assert_int_equal(ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_answer(p), 0)), 30);
-    free(a0), free(a1);
     ldns_pkt_free(p);
     /* any label: the DNS-B chooses it */
     p = ask(t, "Other-Label.WWW.foobar.example.", LDNS_RR_TYPE_A);
-    assert_int_equal(ldns_pkt_ancount(p), 2);
+    assert_int_equal(ldns_pkt_ancount(p), 1);
     ldns_pkt_free(p);
-    /* AAAA: only sites with such an address, still in order */
+    /* AAAA: tokyo has none, so the best site that has one */
     p = ask(t, "lb42.www.foobar.example.", LDNS_RR_TYPE_AAAA);
     assert_int_equal(ldns_pkt_ancount(p), 1);
     assert_section(p, LDNS_SECTION_ANSWER, "AAAA\t2001:db8::10");
     ldns_pkt_free(p);
+    lb_table_free(t);
+
+    /* Two as good: both, to every client alike. */
+    t = table_with_share(order, 3, 2, 0, 1, 999, NULL);
+    for (int i = 0; i < 10; i++) {
+        p = ask(t, "lb42.www.foobar.example.", LDNS_RR_TYPE_A);
+        answer_set(p, set, sizeof(set));
+        assert_string_equal(set, "192.0.2.10 192.0.2.20");
+        ldns_pkt_free(p);
+    }
+    lb_table_free(t);
+
+    /* Three as good, answer-count 2: two of them, each in 2 of 3 answers. */
+    t = table_with_share(order, 3, 3, 0, 1, 999, NULL);
+    unsigned seen[3] = {0};
+    for (int i = 0; i < 300; i++) {
+        p = ask(t, "lb42.www.foobar.example.", LDNS_RR_TYPE_A);
+        assert_int_equal(ldns_pkt_ancount(p), 2);
+        answer_set(p, set, sizeof(set));
+        seen[0] += strstr(set, "192.0.2.10") != NULL;
+        seen[1] += strstr(set, "192.0.2.20") != NULL;
+        seen[2] += strstr(set, "192.0.2.30") != NULL;
+        ldns_pkt_free(p);
+    }
+    assert_int_equal(seen[0], 200);
+    assert_int_equal(seen[1], 200);
+    assert_int_equal(seen[2], 200);
     lb_table_free(t);
 }
 
@@ -252,7 +308,7 @@ static void test_stale_wakes_prober(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_best_sites_in_order), cmocka_unit_test(test_zone_records),
+        cmocka_unit_test(test_answer_set), cmocka_unit_test(test_zone_records),
         cmocka_unit_test(test_failopen_counts),     cmocka_unit_test(test_share_by_weight),
         cmocka_unit_test(test_stale_wakes_prober),
     };

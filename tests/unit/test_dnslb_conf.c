@@ -76,7 +76,7 @@ static void test_defaults_and_penalty(void **state)
     assert_int_equal(c->probe.score.npoints, 3);
     assert_true(fabs(c->probe.score.penalty[1] - 5) < 1e-9);
     assert_true(fabs(c->services[0].policy.margin - 0.05) < 1e-9);
-    assert_true(fabs(c->services[0].policy.margin_ms - 5) < 1e-9); /* default */
+    assert_true(c->services[0].policy.margin_ms == 0); /* default */
     assert_int_equal(c->probe.stale_after, 0); /* unset: 3 check intervals of each site */
     assert_int_equal(c->workers, 1);
     assert_int_equal(c->services[0].ttl_answer, 300);

@@ -1,6 +1,7 @@
 /* Unit tests for dnslb/policy.c: the order under each policy, margins and
  * shares, dead and not-yet-measured sites, fail-open, deterministic
- * tie-breaks, the weighted pick, and health feeding the ranking.
+ * tie-breaks, the answer set (share) with relative and absolute margins,
+ * and health feeding the ranking.
  * SPDX-License-Identifier: BSD-3-Clause */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -203,14 +204,21 @@ static void test_cost(void **state)
 {
     (void)state;
     lb_policy_params p = params(LB_POLICY_COST, 0.1);
-    /* Cost first, latency as the tie-break; the share is on cost only. */
-    lb_rank_in in[] = {site(A, 10, 5, NAN, 1), site(A, 30, 1, NAN, 1), site(A, 20, 1, NAN, 1),
+    /* Cost first, latency as the tie-break; the share needs both: as cheap
+     * and as fast (an unmeasured site is not known to be as fast). */
+    lb_rank_in in[] = {site(A, 10, 5, NAN, 1), site(A, 21, 1, NAN, 1), site(A, 20, 1, NAN, 1),
                        site(A, NAN, 1, NAN, 1), site(A, 5, 1.2, NAN, 1)};
     lb_rank_out o = rank(&p, in, 5);
-    check(o, 3, 0, 2, 1, 3, 4, 0);
-    p.margin = 0.25; /* 1.2 is within 25 % of 1 */
+    check(o, 2, 0, 2, 1, 3, 4, 0);
+    in[1].score = 30; /* as cheap, but half again as slow */
     o = rank(&p, in, 5);
-    check(o, 4, 0, 2, 1, 3, 4, 0);
+    check(o, 1, 0, 2, 1, 3, 4, 0);
+    lb_rank_in c[] = {site(A, 20, 1, NAN, 1), site(A, 19, 1.2, NAN, 1)};
+    o = rank(&p, c, 2);
+    check(o, 1, 0, 0, 1);
+    p.margin = 0.25; /* 1.2 is within 25 % of 1 */
+    o = rank(&p, c, 2);
+    check(o, 2, 0, 0, 1);
 
     /* A zero best cost shares only with other zero costs. */
     p.margin = 0.5;
@@ -229,16 +237,21 @@ static void test_proximity(void **state)
 {
     (void)state;
     lb_policy_params p = params(LB_POLICY_PROXIMITY, 0.1);
-    /* Distance first (unknown location last), latency as the tie-break. */
-    lb_rank_in in[] = {site(A, 10, 0, 500, 1), site(A, 5, 0, NAN, 1), site(A, 30, 0, 100, 1),
+    /* Distance first (unknown location last), latency as the tie-break;
+     * the share needs both as near and as fast. */
+    lb_rank_in in[] = {site(A, 10, 0, 500, 1), site(A, 5, 0, NAN, 1), site(A, 21, 0, 100, 1),
                        site(A, 20, 0, 100, 1), site(A, 1, 0, 109, 1), site(A, 1, 0, 111, 1)};
     lb_rank_out o = rank(&p, in, 6);
     check(o, 3, 0, 3, 2, 4, 5, 0, 1);
 
-    /* No location known anywhere: by latency, all sharing (NaN ties). */
-    lb_rank_in none[] = {site(A, 30, 0, NAN, 1), site(A, 10, 0, NAN, 2), site(A, 20, 0, NAN, 1)};
+    in[2].score = 30; /* as near, but half again as slow: out of the share */
+    o = rank(&p, in, 6);
+    check(o, 1, 0, 3, 2, 4, 5, 0, 1);
+
+    /* No location known anywhere: NaN distances tie, latency decides. */
+    lb_rank_in none[] = {site(A, 30, 0, NAN, 1), site(A, 10, 0, NAN, 2), site(A, 10.5, 0, NAN, 1)};
     o = rank(&p, none, 3);
-    check(o, 3, 0, 1, 2, 0);
+    check(o, 2, 0, 1, 2, 0);
 }
 
 static void test_combined(void **state)
@@ -405,81 +418,78 @@ static void test_failopen(void **state)
     check(o, 1, 0, 1);
 }
 
-/* The pick is proportional to the weights over any run of counters. */
-static void test_pick_distribution(void **state)
+/* The absolute margin (ms) joins sites close in milliseconds when the
+ * relative one alone would not: 1.0 and 1.5 ms are equally good to a client. */
+static void test_margin_ms(void **state)
 {
     (void)state;
-    lb_rank_in in[] = {site(A, 10, 0, NAN, 1), site(A, 10, 0, NAN, 2), site(A, 10, 0, NAN, 3),
-                       site(A, 99, 0, NAN, 50)};
+    lb_rank_in in[] = {site(A, 1.5, 0, NAN, 1), site(A, 1.0, 0, NAN, 1), site(A, 9.0, 0, NAN, 1)};
     lb_policy_params p = params(LB_POLICY_LATENCY, 0.1);
-    lb_rank_out o = rank(&p, in, 4);
-    check(o, 3, 0, 2, 1, 0, 3);
-
-    unsigned hits[4] = {0};
-    for (uint64_t c = 0; c < 3000; c++) {
-        size_t k = lb_rank_pick(in, o.order, o.share, c);
-        assert_true(k < o.share);
-        hits[o.order[k]]++;
-    }
-    assert_int_equal(hits[0], 500);
-    assert_int_equal(hits[1], 1000);
-    assert_int_equal(hits[2], 1500);
-    assert_int_equal(hits[3], 0); /* outside the share */
-
-    /* Any starting counter, e.g. a worker's large query count. */
-    memset(hits, 0, sizeof(hits));
-    for (uint64_t c = 0; c < 3000; c++)
-        hits[o.order[lb_rank_pick(in, o.order, o.share, UINT64_C(123456789012345) + c)]]++;
-    assert_int_equal(hits[0], 500);
-    assert_int_equal(hits[1], 1000);
-    assert_int_equal(hits[2], 1500);
-
-    /* Deterministic for a given counter. */
-    for (uint64_t c = 0; c < 100; c++)
-        assert_int_equal(lb_rank_pick(in, o.order, o.share, c * 7919),
-                         lb_rank_pick(in, o.order, o.share, c * 7919));
-
-    /* share 1 (or 0): always the first entry. */
-    for (uint64_t c = 0; c < 10; c++) {
-        assert_int_equal(lb_rank_pick(in, o.order, 1, c), 0);
-        assert_int_equal(lb_rank_pick(in, o.order, 0, c), 0);
-    }
+    lb_rank_out o = rank(&p, in, 3);
+    check(o, 1, 0, 1, 0, 2); /* 10 % of 1.0 ms leaves 1.5 out */
+    p.margin_ms = 0.5;       /* limit 1.5: inclusive */
+    o = rank(&p, in, 3);
+    check(o, 2, 0, 1, 0, 2);
+    p.margin_ms = 0.49;
+    o = rank(&p, in, 3);
+    check(o, 1, 0, 1, 0, 2);
+    /* The larger of the two margins counts: 10 % of 100 is 10 > 5 ms. */
+    lb_rank_in big[] = {site(A, 100, 0, NAN, 1), site(A, 109, 0, NAN, 1), site(A, 111, 0, NAN, 1)};
+    p.margin_ms = 5;
+    o = rank(&p, big, 3);
+    check(o, 2, 0, 0, 1, 2);
+    /* Negative and NaN absolute margins count as 0. */
+    p.margin = 0;
+    p.margin_ms = -3;
+    o = rank(&p, in, 3);
+    check(o, 1, 0, 1, 0, 2);
+    p.margin_ms = NAN;
+    o = rank(&p, in, 3);
+    check(o, 1, 0, 1, 0, 2);
+    /* Milliseconds mean nothing to a cost: costs 1 and 3 stay apart. */
+    lb_rank_in c[] = {site(A, 10, 3, NAN, 1), site(A, 10, 1, NAN, 1)};
+    p = params(LB_POLICY_COST, 0.1);
+    p.margin_ms = 5;
+    o = rank(&p, c, 2);
+    check(o, 1, 0, 1, 0);
 }
 
-static void test_pick_zero_weights(void **state)
+/* Under cost (and proximity), a site as cheap as the best but much slower
+ * is not one a client should use first: it is ranked, not answered. */
+static void test_cost_set_needs_speed(void **state)
 {
     (void)state;
-    lb_rank_in in[] = {site(A, 10, 0, NAN, 0), site(A, 10, 0, NAN, 2), site(A, 10, 0, NAN, 0),
-                       site(A, 10, 0, NAN, 1)};
-    uint32_t order[] = {0, 1, 2, 3};
-    unsigned hits[4] = {0};
-    for (uint64_t c = 0; c < 3000; c++)
-        hits[order[lb_rank_pick(in, order, 4, c)]]++;
-    assert_int_equal(hits[0], 0);
-    assert_int_equal(hits[1], 2000);
-    assert_int_equal(hits[2], 0);
-    assert_int_equal(hits[3], 1000);
+    lb_rank_in in[] = {site(A, 10, 1, NAN, 1), site(A, 200, 1, NAN, 1), site(A, 10.5, 1, NAN, 1)};
+    lb_policy_params p = params(LB_POLICY_COST, 0.1);
+    lb_rank_out o = rank(&p, in, 3);
+    check(o, 2, 0, 0, 2, 1);
+    p = params(LB_POLICY_PROXIMITY, 0.1);
+    for (int i = 0; i < 3; i++)
+        in[i].distance_km = 500;
+    o = rank(&p, in, 3);
+    check(o, 2, 0, 0, 2, 1);
+    /* The slow one's speed is compared with the first's, whatever its cost. */
+    lb_rank_in d[] = {site(A, 50, 1.0, NAN, 1), site(A, 20, 1.05, NAN, 1)};
+    p = params(LB_POLICY_COST, 0.1);
+    o = rank(&p, d, 2);
+    check(o, 2, 0, 0, 1);
+}
 
-    /* All zero: plain round robin. */
-    lb_rank_in z[] = {site(A, 10, 0, NAN, 0), site(A, 10, 0, NAN, 0), site(A, 10, 0, NAN, 0)};
-    memset(hits, 0, sizeof(hits));
-    for (uint64_t c = 0; c < 3000; c++) {
-        size_t k = lb_rank_pick(z, order, 3, c);
-        assert_int_equal(k, c % 3);
-        hits[k]++;
+/* With the defaults, a site twice as slow as the best never shares the
+ * answer, however small the numbers (loopback tests measure 0.1 ms). */
+static void test_twice_as_slow_never_shares(void **state)
+{
+    (void)state;
+    lb_policy_params p;
+    lb_policy_params_default(&p);
+    for (double best = 0.01; best < 100000; best *= 1.7) {
+        lb_rank_in in[] = {site(A, 2 * best, 0, NAN, 1000), site(A, best, 0, NAN, 1)};
+        lb_rank_out o = rank(&p, in, 2);
+        check(o, 1, 0, 1, 0);
+        in[0].score = best * 1.05; /* 5 %: as good */
+        o = rank(&p, in, 2);
+        check(o, 2, 0, 1, 0);
     }
-    assert_int_equal(hits[0], 1000);
-    assert_int_equal(hits[1], 1000);
-    assert_int_equal(hits[2], 1000);
-
-    /* Huge weights do not overflow. */
-    lb_rank_in big[] = {site(A, 10, 0, NAN, UINT_MAX), site(A, 10, 0, NAN, UINT_MAX),
-                        site(A, 10, 0, NAN, 1)};
-    assert_int_equal(lb_rank_pick(big, order, 3, 0), 0);
-    assert_int_equal(lb_rank_pick(big, order, 3, (uint64_t)UINT_MAX), 1);
-    assert_int_equal(lb_rank_pick(big, order, 3, 2 * (uint64_t)UINT_MAX), 2);
-    assert_int_equal(lb_rank_pick(big, order, 3, 2 * (uint64_t)UINT_MAX + 1), 0);
-    assert_true(lb_rank_pick(big, order, 3, UINT64_MAX) < 3);
 }
 
 /* Health feeding the policy: three sites checked over time; one slows down,
@@ -584,8 +594,9 @@ int main(void)
         cmocka_unit_test(test_combined_unknown_does_not_rescale),
         cmocka_unit_test(test_unknown_sites),
         cmocka_unit_test(test_failopen),
-        cmocka_unit_test(test_pick_distribution),
-        cmocka_unit_test(test_pick_zero_weights),
+        cmocka_unit_test(test_margin_ms),
+        cmocka_unit_test(test_cost_set_needs_speed),
+        cmocka_unit_test(test_twice_as_slow_never_shares),
         cmocka_unit_test(test_health_to_rank),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

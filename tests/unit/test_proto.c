@@ -603,7 +603,8 @@ static void services_equal_but_margin_abs(const glb_map_services *a, const glb_m
 
 /* margin-abs (SERVICE tag 12) was added to version 1 as an optional field:
  * a frame with it decodes where the field is unknown (an older DNS-LB: the
- * field is skipped), a frame without it (an older DNS-B) gets 5 ms. */
+ * field is skipped), a frame without it (an older DNS-B) gets the default,
+ * 0: the relative margin alone, as before. */
 static void test_margin_abs_compat(void **state)
 {
     (void)state;
@@ -615,7 +616,7 @@ static void test_margin_abs_compat(void **state)
     assert_int_equal(glb_map_encode(&m, frame, sizeof(frame), &len, &err), GLB_MAP_OK);
     glb_map_msg_init(&now, arena, GLB_MAP_ARENA_MAX / 2);
     assert_int_equal(glb_map_decode(frame, len, &now, &err), GLB_MAP_OK);
-    assert_int_equal(now.u.services.services[0].margin_abs, 5000);
+    assert_int_equal(now.u.services.services[0].margin_abs, GLB_MAP_MARGIN_ABS_DEFAULT);
     assert_int_equal(now.u.services.services[1].margin_abs, 2500);
 
     /* the old path: to a decoder without tag 12 the field is an unknown
@@ -629,7 +630,7 @@ static void test_margin_abs_compat(void **state)
     if (glb_map_decode(renamed, rlen, &old, &err) != GLB_MAP_OK)
         fail_msg("%s", err.text);
     services_equal_but_margin_abs(&now.u.services, &old.u.services);
-    assert_int_equal(old.u.services.services[1].margin_abs, 5000); /* ignored, as an old peer would */
+    assert_int_equal(old.u.services.services[1].margin_abs, GLB_MAP_MARGIN_ABS_DEFAULT); /* ignored, as an old peer would */
     /* sent with the critical bit (which it is not: the edit above found tag
      * 12 itself), an old peer would refuse the message */
     assert_int_equal(svc_field_edit(renamed, &rlen, 0x7ff0, 0xfff0), 2);
@@ -851,7 +852,7 @@ static void test_defaults(void **state)
     assert_int_equal(v->ttl_answer, 300);
     assert_int_equal(v->answer_count, 2);
     assert_int_equal(v->margin, 100000);
-    assert_int_equal(v->margin_abs, 5000); /* absent: 5 ms */
+    assert_int_equal(v->margin_abs, 0); /* absent: none */
     assert_int_equal(v->w_latency, 1000000);
     assert_int_equal(v->w_cost, 0);
     assert_int_equal(v->w_distance, 0);
@@ -863,7 +864,7 @@ static void test_defaults(void **state)
     glb_map_service_defaults(&def);
     assert_int_equal(def.ttl_referral, 3600);
     assert_int_equal(def.answer_count, 2);
-    assert_int_equal(def.margin_abs, 5000);
+    assert_int_equal(def.margin_abs, 0);
 
     /* HELLO: keepalive 30, caps 0 */
     t.n = 0;
