@@ -232,8 +232,10 @@ GLB_SVC_KEYS_CHECK(lb_service_conf, policy.policy, answer_count, ttl_answer, mar
                    policy.w_latency, policy.w_cost, policy.w_distance);
 
 _Static_assert((int)GLB_SVC_LATENCY == (int)LB_POLICY_LATENCY && (int)GLB_SVC_COST == (int)LB_POLICY_COST &&
-                   (int)GLB_SVC_PROXIMITY == (int)LB_POLICY_PROXIMITY && (int)GLB_SVC_COMBINED == (int)LB_POLICY_COMBINED,
+                   (int)GLB_SVC_PROXIMITY == (int)LB_POLICY_PROXIMITY &&
+                   (int)GLB_SVC_COMBINED == (int)LB_POLICY_COMBINED,
                "policy values differ");
+
 #define SRV(f) offsetof(lb_conf, f)
 #define PRB(f) offsetof(lb_probe_conf, f)
 #define SVC(f) offsetof(lb_service_conf, f)

@@ -89,7 +89,8 @@ static void test_policy_keys(void **state)
                                         "  site: x 192.0.2.1 weight=7 cost=0.125 location=-33.87,151.21"
                                         " check=https://x.example/p check-verify=no\n"
                                         "  site: y y.example.\n"
-                                        "service:\n  name: b.example.\n  policy: cost\n  margin: 0\n  margin-ms: 10000\n"
+                                        "service:\n  name: b.example.\n  policy: cost\n  margin: 0\n"
+                                        "  margin-ms: 10000\n"
                                         "  site: z 192.0.2.3\n"
                                         "service:\n  name: c.example.\n  policy: proximity\n  site: z 192.0.2.3\n",
                                    err, sizeof(err));
@@ -169,7 +170,8 @@ static void test_errors(void **state)
     expect(BASE "  colour: blue\n", "t.conf:5: key 'colour': unknown in section 'server'");
     /* the policy keys: dnslb.conf's ranges and messages */
 #define SVC BASE "service:\n  name: a.example.\n  site: x 192.0.2.1\n"
-    expect(SVC "  policy: fastest\n", "t.conf:8: key 'policy': unknown policy 'fastest' (latency, cost, proximity or combined)");
+    expect(SVC "  policy: fastest\n",
+           "t.conf:8: key 'policy': unknown policy 'fastest' (latency, cost, proximity or combined)");
     expect(SVC "  policy: Latency\n", "t.conf:8: key 'policy': unknown policy 'Latency'");
     expect(SVC "  answer-count: 0\n", "t.conf:8: key 'answer-count': 0 out of range 1..64");
     expect(SVC "  answer-count: 65\n", "t.conf:8: key 'answer-count': 65 out of range 1..64");

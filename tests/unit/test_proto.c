@@ -630,7 +630,8 @@ static void test_margin_abs_compat(void **state)
     if (glb_map_decode(renamed, rlen, &old, &err) != GLB_MAP_OK)
         fail_msg("%s", err.text);
     services_equal_but_margin_abs(&now.u.services, &old.u.services);
-    assert_int_equal(old.u.services.services[1].margin_abs, GLB_MAP_MARGIN_ABS_DEFAULT); /* ignored, as an old peer would */
+    /* ignored, as an old peer would */
+    assert_int_equal(old.u.services.services[1].margin_abs, GLB_MAP_MARGIN_ABS_DEFAULT);
     /* sent with the critical bit (which it is not: the edit above found tag
      * 12 itself), an old peer would refuse the message */
     assert_int_equal(svc_field_edit(renamed, &rlen, 0x7ff0, 0xfff0), 2);
