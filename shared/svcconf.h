@@ -59,13 +59,13 @@ const char *glb_svc_set_policy(void *ctx, const glb_cfg_val *v, char *e, size_t 
     {"service", "policy", GLB_CFG_STR, 0, 0, 0, 0, glb_svc_set_policy,                                           \
      "latency | cost | proximity | combined (default latency)", offsetof(T, policy)},                            \
     {"service", "answer-count", GLB_CFG_INT, 0, 1, GLB_SVC_ANSWER_COUNT_MAX, 0, glb_cfg_set_uint,                \
-     "sites per answer (default 2)", offsetof(T, answer_count)},                                                 \
+     "the most sites in an answer (default 2)", offsetof(T, answer_count)},                                                 \
     {"service", "ttl-answer", GLB_CFG_INT, 0, 0, GLB_SVC_TTL_MAX, 0, glb_cfg_set_u32,                            \
      "TTL of address answers (default 300)", offsetof(T, ttl_answer)},                                           \
     {"service", "margin", GLB_CFG_STR, 0, 0, GLB_SVC_MARGIN_PCT_MAX, 0, glb_cfg_set_double,                      \
-     "percent: sites this close to the best share answers by weight (default 10)", offsetof(T, margin_pct)},     \
+     "percent: sites this close to the best are answered with it (default 10)", offsetof(T, margin_pct)},     \
     {"service", "margin-ms", GLB_CFG_STR, 0, 0, GLB_SVC_MARGIN_MS_MAX, 0, glb_cfg_set_double,                    \
-     "milliseconds: the absolute margin, for latency scores (default 0)", offsetof(T, margin_ms)},               \
+     "milliseconds: the absolute margin, for scores (default 0)", offsetof(T, margin_ms)},               \
     {"service", "weight-latency", GLB_CFG_STR, 0, 0, GLB_SVC_WEIGHT_MAX, 0, glb_cfg_set_double,                  \
      "combined policy: weight of latency (default 1)", offsetof(T, w_latency)},                                  \
     {"service", "weight-cost", GLB_CFG_STR, 0, 0, GLB_SVC_WEIGHT_MAX, 0, glb_cfg_set_double,                     \
