@@ -281,8 +281,9 @@ static const char *section_begin(void *ctx, const char *section, const char *fil
         if (!s)
             return NOMEM;
         s->ttl_referral = 3600;
-        s->ttl_answer = 300;
-        s->answer_count = 2;
+        s->ttl_answer = GLB_SVC_TTL_ANSWER;
+        s->answer_count = GLB_SVC_ANSWER_COUNT;
+        glb_svc_params_default(&s->lb);
         snprintf(s->file, sizeof(s->file), "%s", file);
         s->line = line;
     } else if (strcmp(section, "lb") == 0) {
@@ -296,6 +297,9 @@ static const char *section_begin(void *ctx, const char *section, const char *fil
 }
 
 #define U32MAX 2147483647LL /* TTLs are at most 2^31 - 1 (RFC 2181 §8) */
+
+GLB_SVC_KEYS_CHECK(dnsb_service_conf, lb.policy, answer_count, ttl_answer, lb.margin_pct, lb.margin_ms,
+                   lb.w_latency, lb.w_cost, lb.w_distance);
 
 #define SRV(f) offsetof(dnsb_conf, f)
 #define SVC(f) offsetof(dnsb_service_conf, f)
@@ -370,8 +374,8 @@ const glb_cfg_key dnsb_conf_keys[] = {
     {"service", "mode", GLB_CFG_STR, 0, 0, 0, 0, h_svc_mode, "referral | direct | proxy (default referral)", 0},
     {"service", "ttl-referral", GLB_CFG_INT, 0, 0, U32MAX, 0, glb_cfg_set_u32,
      "TTL of the CNAME and the delegation to a DNS-LB (default 3600)", SVC(ttl_referral)},
-    {"service", "ttl-answer", GLB_CFG_INT, 0, 0, U32MAX, 0, glb_cfg_set_u32, "TTL of address answers (default 300)",
-     SVC(ttl_answer)},
+    GLB_SVC_KEYS(dnsb_service_conf, lb.policy, answer_count, ttl_answer, lb.margin_pct, lb.margin_ms,
+                 lb.w_latency, lb.w_cost, lb.w_distance),
     {"service", "site", GLB_CFG_WORDS, GLB_CFG_REPEAT | GLB_CFG_REQUIRED, 2, 32, 0, h_svc_site,
      "NAME ADDR|HOST [ADDR...] [weight=N] [cost=X] [location=LAT,LON] [check=URL] [check-verify=yes|no]", 0},
     {"lb", "id", GLB_CFG_STR, GLB_CFG_REQUIRED, 0, 0, 0, h_lb_id, "the DNS-LB's identity, used as DNS label", 0},

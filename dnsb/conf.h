@@ -10,6 +10,7 @@
 #include "shared/cfg.h"
 #include "shared/dname.h"
 #include "shared/site.h"
+#include "shared/svcconf.h"
 
 enum dnsb_mode { DNSB_MODE_REFERRAL = 0, DNSB_MODE_DIRECT, DNSB_MODE_PROXY };
 
@@ -23,6 +24,7 @@ typedef struct dnsb_service_conf {
     int mode;
     uint32_t ttl_referral, ttl_answer;
     unsigned answer_count;    /* most sites in an address answer (default 2) */
+    glb_svc_params lb;        /* how the DNS-LBs rank the sites (sent in SERVICES) */
     glb_site *sites;
     size_t nsites;
     char file[256];

@@ -416,15 +416,16 @@ static int cmd_list_services(void *arg, const char *args, struct evbuffer *out, 
     (void)args, (void)conn;
     const dnsb_table *t = table_of(arg);
     char name[1024];
-    evbuffer_add_printf(out, "%-32s %-8s %8s %8s %-16s %6s %s\n", "service", "mode", "ttl-ref", "ttl-ans", "site",
-                        "weight", "addresses");
+    evbuffer_add_printf(out, "%-32s %-8s %8s %8s %-9s %-16s %6s %8s %s\n", "service", "mode", "ttl-ref", "ttl-ans",
+                        "policy", "site", "weight", "cost", "addresses");
     for (size_t i = 0; i < t->conf->nservices; i++) {
         const dnsb_service_conf *s = &t->conf->services[i];
         glb_dname_to_str(s->name, name, sizeof(name));
         for (size_t k = 0; k < s->nsites; k++) {
             const glb_site *site = &s->sites[k];
-            evbuffer_add_printf(out, "%-32s %-8s %8u %8u %-16s %6u ", name, mode_names[s->mode], s->ttl_referral,
-                                s->ttl_answer, site->name, site->weight);
+            evbuffer_add_printf(out, "%-32s %-8s %8u %8u %-9s %-16s %6u %8g ", name, mode_names[s->mode],
+                                s->ttl_referral, s->ttl_answer, glb_svc_policy_str(s->lb.policy), site->name,
+                                site->weight, site->cost);
             if (site->naddrs)
                 add_addrs(out, site->addrs, site->naddrs);
             else

@@ -10,6 +10,11 @@
 #include "proto/map.h"
 #include "shared/dname.h"
 
+_Static_assert((int)GLB_SVC_LATENCY == (int)GLB_MAP_POLICY_LATENCY && (int)GLB_SVC_COST == (int)GLB_MAP_POLICY_COST &&
+                   (int)GLB_SVC_PROXIMITY == (int)GLB_MAP_POLICY_PROXIMITY &&
+                   (int)GLB_SVC_COMBINED == (int)GLB_MAP_POLICY_COMBINED,
+               "policy values differ");
+
 /* One service with everything it points to, owned. */
 typedef struct svc {
     glb_map_service m;
@@ -62,6 +67,14 @@ static int svc_build(svc *s, const dnsb_service_conf *c, char *err, size_t errle
     s->m.mode = (uint8_t)c->mode;
     s->m.ttl_referral = c->ttl_referral;
     s->m.ttl_answer = c->ttl_answer;
+    /* dnsb.conf's ranges (shared/svcconf.h) all fit the protocol's */
+    s->m.policy = (uint8_t)c->lb.policy;
+    s->m.answer_count = (uint16_t)c->answer_count;
+    s->m.margin = (uint32_t)lround(c->lb.margin_pct * 1e4);    /* percent -> ppm */
+    s->m.margin_abs = (uint32_t)lround(c->lb.margin_ms * 1e3); /* ms -> microseconds */
+    s->m.w_latency = (uint32_t)lround(c->lb.w_latency * 1e6);  /* -> ppm */
+    s->m.w_cost = (uint32_t)lround(c->lb.w_cost * 1e6);
+    s->m.w_distance = (uint32_t)lround(c->lb.w_distance * 1e6);
     size_t naddrs = 0;
     for (size_t i = 0; i < c->nsites; i++)
         naddrs += c->sites[i].naddrs;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "shared/probe_http.h"
+#include "shared/svcconf.h"
 
 #define NOMEM "out of memory"
 
@@ -178,17 +179,6 @@ static const char *h_client_prefix(void *ctx, const glb_cfg_val *v, char *e, siz
     return NULL;
 }
 
-static const char *h_policy(void *ctx, const glb_cfg_val *v, char *e, size_t el)
-{
-    int p = lb_policy_parse(v->str);
-    if (p < 0) {
-        snprintf(e, el, "unknown policy '%s' (latency, cost, proximity or combined)", v->str);
-        return e;
-    }
-    cur_service(ctx)->policy.policy = p;
-    return NULL;
-}
-
 static const char *h_site(void *ctx, const glb_cfg_val *v, char *e, size_t el)
 {
     lb_service_conf *s = cur_service(ctx);
@@ -217,8 +207,8 @@ static const char *section_begin(void *ctx, const char *section, const char *fil
         return NOMEM;
     lb_policy_params_default(&s->policy);
     s->margin_pct = s->policy.margin * 100;
-    s->answer_count = 2;
-    s->ttl_answer = 300;
+    s->answer_count = GLB_SVC_ANSWER_COUNT;
+    s->ttl_answer = GLB_SVC_TTL_ANSWER;
     snprintf(s->file, sizeof(s->file), "%s", file);
     s->line = line;
     return NULL;
@@ -238,7 +228,14 @@ static void *section_target(void *ctx, const char *section)
     return c;
 }
 
-#define TTLMAX 2147483647LL
+GLB_SVC_KEYS_CHECK(lb_service_conf, policy.policy, answer_count, ttl_answer, margin_pct, policy.margin_ms,
+                   policy.w_latency, policy.w_cost, policy.w_distance);
+
+_Static_assert((int)GLB_SVC_LATENCY == (int)LB_POLICY_LATENCY && (int)GLB_SVC_COST == (int)LB_POLICY_COST &&
+                   (int)GLB_SVC_PROXIMITY == (int)LB_POLICY_PROXIMITY &&
+                   (int)GLB_SVC_COMBINED == (int)LB_POLICY_COMBINED,
+               "policy values differ");
+
 #define SRV(f) offsetof(lb_conf, f)
 #define PRB(f) offsetof(lb_probe_conf, f)
 #define SVC(f) offsetof(lb_service_conf, f)
@@ -323,19 +320,8 @@ const glb_cfg_key lb_conf_keys[] = {
      "this box's HTTP proxy, announced for proxy mode (repeatable)", 0},
     {"service", "name", GLB_CFG_DNAME, GLB_CFG_REQUIRED, 0, 0, 0, glb_cfg_set_dname,
      "the load-balanced name; answered as <label>.<name>", SVC(name)},
-    {"service", "policy", GLB_CFG_STR, 0, 0, 0, 0, h_policy, "latency | cost | proximity | combined", 0},
-    {"service", "answer-count", GLB_CFG_INT, 0, 1, 64, 0, glb_cfg_set_uint, "sites per answer (default 2)",
-     SVC(answer_count)},
-    {"service", "ttl-answer", GLB_CFG_INT, 0, 0, TTLMAX, 0, glb_cfg_set_u32, "TTL of answers (default 300)",
-     SVC(ttl_answer)},
-    {"service", "margin", GLB_CFG_STR, 0, 0, 1000, 0, glb_cfg_set_double,
-     "percent: sites this close to the best share answers by weight (default 10)", SVC(margin_pct)},
-    {"service", "weight-latency", GLB_CFG_STR, 0, 0, 1000, 0, glb_cfg_set_double,
-     "combined policy: weight of latency (default 1)", SVC(policy.w_latency)},
-    {"service", "weight-cost", GLB_CFG_STR, 0, 0, 1000, 0, glb_cfg_set_double,
-     "combined policy: weight of cost (default 0)", SVC(policy.w_cost)},
-    {"service", "weight-distance", GLB_CFG_STR, 0, 0, 1000, 0, glb_cfg_set_double,
-     "combined policy: weight of distance (default 0)", SVC(policy.w_distance)},
+    GLB_SVC_KEYS(lb_service_conf, policy.policy, answer_count, ttl_answer, margin_pct, policy.margin_ms,
+                 policy.w_latency, policy.w_cost, policy.w_distance),
     {"service", "site", GLB_CFG_WORDS, GLB_CFG_REPEAT | GLB_CFG_REQUIRED, 2, 32, 0, h_site,
      "NAME ADDR|HOST [ADDR...] [weight=N] [cost=X] [location=LAT,LON] [check=URL] [check-verify=yes|no]", 0},
     {NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, 0},
@@ -369,17 +355,6 @@ static int finish(lb_conf *c, const char *file, char *err, size_t errlen)
         }
         s->policy.margin = s->margin_pct / 100;
     }
-    for (size_t i = 0; i < c->nservices; i++)
-        for (size_t k = 0; k < c->services[i].nsites; k++) {
-            const glb_site *site = &c->services[i].sites[k];
-            glb_url u;
-            const char *why;
-            if (site->check[0] && glb_url_parse(site->check, &u, &why) != 0) {
-                snprintf(err, errlen, "%s:%u: site '%s': check URL '%s': %s", c->services[i].file,
-                         c->services[i].line, site->name, site->check, why);
-                return -1;
-            }
-        }
     /* Files are read at start; say now if they cannot be, not at start. */
     if (c->probe.ca_file[0] && access(c->probe.ca_file, R_OK) != 0) {
         snprintf(err, errlen, "%s: key 'ca-file': cannot read '%s': %s", file, c->probe.ca_file, strerror(errno));

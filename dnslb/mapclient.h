@@ -36,12 +36,13 @@
  * skipped with an error in the log; a site with both addresses and a host
  * name keeps its addresses.
  *
- * Effective services (lb_mapclient_effective()): the union of the sets of
- * all DNS-Bs, a name present at several taken from the DNS-B listed first
- * in the configuration (a later one nesting with it is left out); then the
- * services of dnslb.conf, except those with the same name as, or nesting
- * with, a received one: the DNS-Bs are the authority for services (DESIGN
- * §5); the static ones serve a box that has never heard from a DNS-B.
+ * Effective services (lb_mapclient_effective()): the services of
+ * dnslb.conf, then the union of the sets of all DNS-Bs, a name present at
+ * several taken from the DNS-B listed first in the configuration; a
+ * received service with the same name as, or nesting with, a local one or
+ * one taken before is left out. The DNS-Bs set the enterprise's services
+ * and policy once for every DNS-LB (issue 10 §2); a service written in a
+ * DNS-LB's own dnslb.conf overrides the DNS-Bs' on that box only.
  *
  * Services file (dnsb: services-file): rewritten atomically (temporary file,
  * fsync, rename) whenever a set changes, read back by lb_mapclient_new() so a

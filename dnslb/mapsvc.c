@@ -97,10 +97,10 @@ char *lb_msvc_render(const glb_map_service *s, char *err, size_t errlen)
     /* mode and ttl-referral are the DNS-B's business: kept for the reader */
     fprintf(f,
             "service:\n    # mode %s, ttl-referral %" PRIu32 "\n    name: %s\n    policy: %s\n"
-            "    answer-count: %u\n    ttl-answer: %" PRIu32 "\n    margin: %.4f\n"
+            "    answer-count: %u\n    ttl-answer: %" PRIu32 "\n    margin: %.4f\n    margin-ms: %.3f\n"
             "    weight-latency: %.6f\n    weight-cost: %.6f\n    weight-distance: %.6f\n",
             mode_name(s->mode), s->ttl_referral, name, policy, (unsigned)s->answer_count, s->ttl_answer,
-            s->margin / 1e4, s->w_latency / 1e6, s->w_cost / 1e6, s->w_distance / 1e6);
+            s->margin / 1e4, s->margin_abs / 1e3, s->w_latency / 1e6, s->w_cost / 1e6, s->w_distance / 1e6);
     int rc = 0;
     for (size_t i = 0; i < s->nsites && rc == 0; i++)
         rc = render_site(f, &s->sites[i], err, errlen);
@@ -534,11 +534,16 @@ lb_conf *lb_svc_effective(const lb_svcset *const *sets, size_t nsets, const lb_c
         cap += sets[i]->n;
     if (!c || !(pick = malloc((cap ? cap : 1) * sizeof(*pick))))
         goto nomem;
+    /* The local services first: they override the DNS-Bs' (they never
+     * conflict among themselves: dnslb.conf refuses that). */
+    for (size_t k = 0; k < local->nservices; k++)
+        if (taken_add(&t, local->services[k].name) != 0)
+            goto nomem;
     for (size_t i = 0; i < nsets; i++)
         for (size_t k = 0; k < sets[i]->n; k++) {
             const lb_service_conf *s = &sets[i]->svc[k].conf;
             if (taken_conflicts(&t, s->name))
-                continue; /* an earlier DNS-B's, or nesting with one taken */
+                continue; /* a local one's, an earlier DNS-B's, or nesting with one taken */
             if (s->policy.policy == LB_POLICY_PROXIMITY && !local->has_location) {
                 char buf[1024];
                 log_err("service %s (%s) skipped: proximity needs 'location' in section 'server'",
@@ -551,8 +556,7 @@ lb_conf *lb_svc_effective(const lb_svcset *const *sets, size_t nsets, const lb_c
         }
     nrec = npick;
     for (size_t k = 0; k < local->nservices; k++)
-        if (!taken_conflicts(&t, local->services[k].name))
-            pick[npick++] = &local->services[k]; /* local ones never conflict among themselves */
+        pick[npick++] = &local->services[k];
     if (npick) {
         c->services = calloc(npick, sizeof(*c->services));
         if (!c->services)

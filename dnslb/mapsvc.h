@@ -96,9 +96,10 @@ int lb_svcfile_write(const char *path, const lb_svcfile_block *blocks, size_t n,
 int lb_svcfile_read(const char *path, lb_svcfile_block *blocks, size_t nblocks, char *err, size_t errlen);
 
 /* A new configuration: local's settings, with the union of sets[] (earlier
- * sets win a name; a service nesting with one taken is left out; proximity
- * services need local's location) followed by local's services that do not
- * equal or nest with a received one. NULL with err when out of memory.
+ * sets win a name; a service that equals or nests with one of local's or
+ * with one taken is left out: local services override received ones;
+ * proximity services need local's location) followed by all of local's
+ * services. NULL with err when out of memory.
  * *nreceived (may be NULL) gets the number of received services taken. */
 lb_conf *lb_svc_effective(const lb_svcset *const *sets, size_t nsets, const lb_conf *local, size_t *nreceived,
                           char *err, size_t errlen);

@@ -54,25 +54,17 @@
 #include <string.h>
 
 #include "dnslb/health.h"
+#include "shared/svcconf.h"
 
-static const char *const policy_names[] = {"latency", "cost", "proximity", "combined"};
-#define NPOLICIES (sizeof(policy_names) / sizeof(policy_names[0]))
-
+/* The names are shared/svcconf.c's, which both configuration files use. */
 int lb_policy_parse(const char *s)
 {
-    if (!s)
-        return -1;
-    for (size_t i = 0; i < NPOLICIES; i++)
-        if (strcmp(s, policy_names[i]) == 0)
-            return (int)i;
-    return -1;
+    return glb_svc_policy_parse(s);
 }
 
 const char *lb_policy_str(int policy)
 {
-    if (policy < 0 || (size_t)policy >= NPOLICIES)
-        return "unknown";
-    return policy_names[policy];
+    return glb_svc_policy_str(policy);
 }
 
 void lb_policy_params_default(lb_policy_params *p)

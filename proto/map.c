@@ -108,6 +108,8 @@ static const glb_map_field service_fields[] = {
     SCALAR(glb_map_service, GLB_MAP_SVC_W_COST, U32, 0, "w-cost", w_cost, 0, UINT32_MAX, 0),
     SCALAR(glb_map_service, GLB_MAP_SVC_W_DISTANCE, U32, 0, "w-distance", w_distance, 0, UINT32_MAX, 0),
     REPEATED(glb_map_service, GLB_MAP_SVC_SITE, CONT, "site", sites, nsites, GLB_MAP_MAX_SITES, &site_schema),
+    SCALAR(glb_map_service, GLB_MAP_SVC_MARGIN_ABS, U32, 0, "margin-abs", margin_abs, 0, GLB_MAP_MAX_MARGIN_ABS,
+           GLB_MAP_MARGIN_ABS_DEFAULT),
 };
 static const glb_map_schema service_schema = SCHEMA("service", glb_map_service, service_fields, NULL);
 

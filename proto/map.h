@@ -45,6 +45,8 @@
 #define GLB_MAP_MAX_ANSWER_COUNT 64
 #define GLB_MAP_MAX_WEIGHT 1000000u
 #define GLB_MAP_MAX_MARGIN 10000000u  /* ppm: 1000 % */
+#define GLB_MAP_MAX_MARGIN_ABS 10000000u /* microseconds: 10 s */
+#define GLB_MAP_MARGIN_ABS_DEFAULT 0u    /* microseconds: none, the relative margin alone */
 #define GLB_MAP_MAX_LOSS 1000000u     /* ppm: 100 % */
 #define GLB_MAP_MAX_LAT 90000000      /* micro-degrees */
 #define GLB_MAP_MAX_LON 180000000
@@ -165,7 +167,7 @@ enum { /* inside SERVICE */
     GLB_MAP_SVC_NAME = 1, GLB_MAP_SVC_MODE = 2, GLB_MAP_SVC_TTL_REFERRAL = 3,
     GLB_MAP_SVC_TTL_ANSWER = 4, GLB_MAP_SVC_POLICY = 5, GLB_MAP_SVC_ANSWER_COUNT = 6,
     GLB_MAP_SVC_MARGIN = 7, GLB_MAP_SVC_W_LATENCY = 8, GLB_MAP_SVC_W_COST = 9,
-    GLB_MAP_SVC_W_DISTANCE = 10, GLB_MAP_SVC_SITE = 11,
+    GLB_MAP_SVC_W_DISTANCE = 10, GLB_MAP_SVC_SITE = 11, GLB_MAP_SVC_MARGIN_ABS = 12,
 };
 enum { /* inside SITE */
     GLB_MAP_SITE_NAME = 1, GLB_MAP_SITE_ADDR = 2, GLB_MAP_SITE_HOST = 3,
@@ -262,6 +264,8 @@ typedef struct glb_map_service {
     uint32_t ttl_referral;    /* default 3600 */
     uint32_t ttl_answer;      /* default 300 */
     uint32_t margin;          /* ppm (default 100000 = 10 %) */
+    uint32_t margin_abs;      /* microseconds, 0..10000000 (default 0); optional,
+                                 added after version 1's first release: older peers skip it */
     uint32_t w_latency, w_cost, w_distance; /* ppm (default 1000000, 0, 0) */
     const glb_map_site *sites;
     size_t nsites;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "shared/dname.h"
+#include "shared/url.h"
 
 int glb_id_valid(const char *s)
 {
@@ -93,6 +94,12 @@ static int site_option(glb_site *out, const char *w, const char *eq, char *err, 
         }
         if (strlen(v) >= sizeof(out->check)) {
             snprintf(err, errlen, "check URL too long");
+            return -1;
+        }
+        glb_url u;
+        const char *why;
+        if (glb_url_parse(v, &u, &why) != 0) {
+            snprintf(err, errlen, "bad check URL '%s': %s", v, why);
             return -1;
         }
         snprintf(out->check, sizeof(out->check), "%s", v);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,14 @@ static void test_example_config(void **state)
     assert_int_equal(c->services[0].nsites, 2);
     assert_int_equal(c->services[0].sites[0].weight, 2);
     assert_int_equal(c->services[0].sites[0].naddrs, 2);
+    assert_int_equal(c->services[0].lb.policy, GLB_SVC_LATENCY);
+    assert_int_equal(c->services[0].answer_count, 2);
+    assert_true(c->services[0].lb.margin_pct == 10 && c->services[0].lb.margin_ms == 5);
+    assert_true(c->services[0].sites[0].cost == 1.5 && c->services[0].sites[0].has_location);
+    assert_int_equal(c->services[0].sites[1].check_verify, 0);
+    assert_int_equal(c->services[1].lb.policy, GLB_SVC_COMBINED);
+    assert_true(c->services[1].lb.w_latency == 1 && c->services[1].lb.w_cost == 0.5 &&
+                c->services[1].lb.w_distance == 0);
     assert_int_equal(c->services[1].mode, DNSB_MODE_DIRECT);
     assert_int_equal(c->services[2].mode, DNSB_MODE_PROXY);
     assert_int_equal(c->nlbs, 2);
@@ -58,6 +67,14 @@ static void test_defaults(void **state)
     assert_int_equal(c->edns_size, 1232);
     assert_int_equal(c->services[0].ttl_answer, 300);
     assert_int_equal(c->services[0].sites[0].weight, 1);
+    /* the DNS-LB's defaults (dnslb.conf(5)) */
+    const glb_svc_params *p = &c->services[0].lb;
+    assert_int_equal(p->policy, GLB_SVC_LATENCY);
+    assert_int_equal(c->services[0].answer_count, 2);
+    assert_true(p->margin_pct == 10 && p->margin_ms == 0);
+    assert_true(p->w_latency == 1 && p->w_cost == 0 && p->w_distance == 0);
+    const glb_site *st = &c->services[0].sites[0];
+    assert_true(st->cost == 0 && !st->has_location && !st->check[0] && st->check_verify == 1);
     assert_int_equal(c->database_damaged, DNSB_STORE_MOVE_ASIDE);
     dnsb_conf_free(c);
     c = dnsb_conf_parse("t.conf", BASE "  database-damaged: refuse\nservice:\n  name: a.example.\n  site: x 192.0.2.1\n",
@@ -65,6 +82,45 @@ static void test_defaults(void **state)
     if (!c)
         fail_msg("%s", err);
     assert_int_equal(c->database_damaged, DNSB_STORE_REFUSE);
+    dnsb_conf_free(c);
+}
+
+/* Every key dnslb.conf's service: section has, with its syntax. */
+static void test_policy_keys(void **state)
+{
+    (void)state;
+    char err[512];
+    dnsb_conf *c = dnsb_conf_parse("t.conf",
+                                   BASE "service:\n  name: a.example.\n  policy: combined\n  answer-count: 64\n"
+                                        "  ttl-answer: 2\n  margin: 2.5\n  margin-ms: 0.5\n  weight-latency: 0.25\n"
+                                        "  weight-cost: 1000\n  weight-distance: 0\n"
+                                        "  site: x 192.0.2.1 weight=7 cost=0.125 location=-33.87,151.21"
+                                        " check=https://x.example/p check-verify=no\n"
+                                        "  site: y y.example.\n"
+                                        "service:\n  name: b.example.\n  policy: cost\n  margin: 0\n"
+                                        "  margin-ms: 10000\n"
+                                        "  site: z 192.0.2.3\n"
+                                        "service:\n  name: c.example.\n  policy: proximity\n  site: z 192.0.2.3\n",
+                                   err, sizeof(err));
+    if (!c)
+        fail_msg("%s", err);
+    const dnsb_service_conf *s = &c->services[0];
+    assert_int_equal(s->lb.policy, GLB_SVC_COMBINED);
+    assert_int_equal(s->answer_count, 64);
+    assert_int_equal(s->ttl_answer, 2);
+    assert_true(s->lb.margin_pct == 2.5 && s->lb.margin_ms == 0.5);
+    assert_true(s->lb.w_latency == 0.25 && s->lb.w_cost == 1000 && s->lb.w_distance == 0);
+    assert_int_equal(s->sites[0].weight, 7);
+    assert_true(s->sites[0].cost == 0.125);
+    assert_true(s->sites[0].has_location && fabs(s->sites[0].lat + 33.87) < 1e-9 &&
+                fabs(s->sites[0].lon - 151.21) < 1e-9);
+    assert_string_equal(s->sites[0].check, "https://x.example/p");
+    assert_int_equal(s->sites[0].check_verify, 0);
+    assert_string_equal(s->sites[1].host, "y.example.");
+    s = &c->services[1];
+    assert_int_equal(s->lb.policy, GLB_SVC_COST);
+    assert_true(s->lb.margin_pct == 0 && s->lb.margin_ms == 10000);
+    assert_int_equal(c->services[2].lb.policy, GLB_SVC_PROXIMITY); /* the DNS-LBs need a location */
     dnsb_conf_free(c);
 }
 
@@ -128,8 +184,42 @@ static void test_errors(void **state)
     expect(BASE "lb:\n  id: lb1\n  address: 127.0.0.1\n  ranking: none.example. x\n",
            "t.conf:8: key 'ranking': no such service");
     expect(BASE "  colour: blue\n", "t.conf:5: key 'colour': unknown in section 'server'");
+<<<<<<< HEAD
     expect(BASE "  database-damaged: repair\n",
            "t.conf:5: key 'database-damaged': expected move-aside or refuse, not 'repair'");
+=======
+    /* the policy keys: dnslb.conf's ranges and messages */
+#define SVC BASE "service:\n  name: a.example.\n  site: x 192.0.2.1\n"
+    expect(SVC "  policy: fastest\n",
+           "t.conf:8: key 'policy': unknown policy 'fastest' (latency, cost, proximity or combined)");
+    expect(SVC "  policy: Latency\n", "t.conf:8: key 'policy': unknown policy 'Latency'");
+    expect(SVC "  answer-count: 0\n", "t.conf:8: key 'answer-count': 0 out of range 1..64");
+    expect(SVC "  answer-count: 65\n", "t.conf:8: key 'answer-count': 65 out of range 1..64");
+    expect(SVC "  margin: -1\n", "t.conf:8: key 'margin': bad number '-1' (0..1000)");
+    expect(SVC "  margin: 1000.5\n", "t.conf:8: key 'margin': bad number '1000.5' (0..1000)");
+    expect(SVC "  margin: 10%\n", "t.conf:8: key 'margin': bad number '10%'");
+    expect(SVC "  margin-ms: 10001\n", "t.conf:8: key 'margin-ms': bad number '10001' (0..10000)");
+    expect(SVC "  margin-ms: nan\n", "t.conf:8: key 'margin-ms': bad number 'nan'");
+    expect(SVC "  margin-ms: -0.5\n", "t.conf:8: key 'margin-ms': bad number '-0.5'");
+    expect(SVC "  weight-latency: 1001\n", "t.conf:8: key 'weight-latency': bad number '1001' (0..1000)");
+    expect(SVC "  weight-cost: x\n", "t.conf:8: key 'weight-cost': bad number 'x'");
+    expect(SVC "  weight-distance: -1\n", "t.conf:8: key 'weight-distance': bad number '-1'");
+    expect(SVC "  ttl-answer: 2147483648\n", "t.conf:8: key 'ttl-answer': 2147483648 out of range");
+    expect(SVC "  policy: cost\n  policy: latency\n", "t.conf:9: key 'policy'");
+    expect(BASE "  policy: cost\n", "t.conf:5: key 'policy': unknown in section 'server'");
+    expect(BASE "service:\n  name: a.example.\n  site: x 192.0.2.1 cost=-1\n", "t.conf:7: key 'site': bad cost '-1'");
+    expect(BASE "service:\n  name: a.example.\n  site: x 192.0.2.1 location=91,0\n",
+           "t.conf:7: key 'site': bad location '91,0'");
+    expect(BASE "service:\n  name: a.example.\n  site: x 192.0.2.1 check=ftp://x/\n",
+           "t.conf:7: key 'site': bad check URL 'ftp://x/'");
+    expect(BASE "service:\n  name: a.example.\n  site: x 192.0.2.1 check=http:///health\n",
+           "t.conf:7: key 'site': bad check URL 'http:///health': empty host");
+    expect(BASE "service:\n  name: a.example.\n  site: x 192.0.2.1 check-verify=maybe\n",
+           "t.conf:7: key 'site': check-verify must be yes or no");
+    expect(BASE "service:\n  name: a.example.\n  site: x 192.0.2.1 weight=1000001\n",
+           "t.conf:7: key 'site': bad weight '1000001'");
+#undef SVC
+>>>>>>> policy-svc
 }
 
 int main(void)
@@ -137,6 +227,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_example_config),
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_policy_keys),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

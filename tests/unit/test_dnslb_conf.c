@@ -45,6 +45,22 @@ static void test_example_config(void **state)
     lb_conf_free(c);
 }
 
+/* margin-ms: the absolute margin, next to margin, into the ranking's parameters. */
+static void test_margin_ms(void **state)
+{
+    (void)state;
+    char err[512];
+    lb_conf *c = lb_conf_parse("t.conf", BASE SVC "  margin: 0\n  margin-ms: 12.5\n" "service:\n  name: b.example.\n"
+                               "  margin-ms: 10000\n  site: s 127.0.0.1\n" "service:\n  name: c.example.\n"
+                               "  margin-ms: 0\n  site: s 127.0.0.1\n", err, sizeof(err));
+    if (!c)
+        fail_msg("%s", err);
+    assert_true(c->services[0].policy.margin == 0 && c->services[0].policy.margin_ms == 12.5);
+    assert_true(c->services[1].policy.margin_ms == 10000);
+    assert_true(c->services[2].policy.margin_ms == 0);
+    lb_conf_free(c);
+}
+
 static void test_defaults_and_penalty(void **state)
 {
     (void)state;
@@ -60,6 +76,7 @@ static void test_defaults_and_penalty(void **state)
     assert_int_equal(c->probe.score.npoints, 3);
     assert_true(fabs(c->probe.score.penalty[1] - 5) < 1e-9);
     assert_true(fabs(c->services[0].policy.margin - 0.05) < 1e-9);
+    assert_true(c->services[0].policy.margin_ms == 0); /* default */
     assert_int_equal(c->probe.stale_after, 0); /* unset: 3 check intervals of each site */
     assert_int_equal(c->workers, 1);
     assert_int_equal(c->services[0].ttl_answer, 300);
@@ -108,6 +125,10 @@ static void test_errors(void **state)
     expect(BASE SVC "  policy: proximity\n", "key 'policy': proximity needs 'location'");
     expect(BASE SVC "  answer-count: 0\n", "t.conf:7: key 'answer-count': 0 out of range");
     expect(BASE SVC "  site: tokyo 127.0.0.12 check=gopher://x/\n", "t.conf:7: key 'site': bad check URL");
+    expect(BASE SVC "  site: tokyo 127.0.0.12 check=http://a..b/\n",
+           "t.conf:7: key 'site': bad check URL 'http://a..b/': empty label in host name");
+    expect(BASE SVC "  margin-ms: 10000.5\n", "t.conf:7: key 'margin-ms': bad number '10000.5' (0..10000)");
+    expect(BASE SVC "  margin-ms: -1\n", "t.conf:7: key 'margin-ms': bad number '-1'");
     expect(BASE SVC "service:\n  name: a.www.foobar.example.\n  site: x 127.0.0.1\n",
            "t.conf:7: key 'name': service repeats or nests with the one at t.conf:4");
     expect("server:\n  listen: 0.0.0.0@53\n  id: lb1\n" SVC, "key 'ns-address': needed when every listen address is a wildcard");
@@ -118,6 +139,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_example_config),
         cmocka_unit_test(test_defaults_and_penalty),
+        cmocka_unit_test(test_margin_ms),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,8 @@
 /* Unit tests for the map client's pure parts (dnslb/mapsvc.h): a received
  * service rendered as a service: section and parsed back, full and delta
- * sets (parts, resync), the services file, the effective services. */
+ * sets (parts, resync), the services file, the effective services; and the
+ * whole path of a service's policy keys from dnsb.conf to the DNS-LB's
+ * ranking parameters, across a DNS-LB restart. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +15,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
+
+#include "dnsb/conf.h"
+#include "dnsb/svcset.h"
 #include "dnslb/mapsvc.h"
 
 #define BASE "server:\n  listen: 127.0.0.42@5300\n  id: lb42\n"
@@ -64,6 +70,7 @@ static void test_render_parse(void **state)
     t.s.answer_count = 3;
     t.s.ttl_answer = 60;
     t.s.margin = 50000; /* 5 % */
+    t.s.margin_abs = 12345; /* 12.345 ms */
     t.s.w_latency = 500000;
     t.s.w_cost = 250000;
     t.s.w_distance = 1;
@@ -99,6 +106,7 @@ static void test_render_parse(void **state)
     assert_int_equal(c->ttl_answer, 60);
     assert_true(fabs(c->margin_pct - 5) < 1e-9);
     assert_true(fabs(c->policy.margin - 0.05) < 1e-9);
+    assert_true(fabs(c->policy.margin_ms - 12.345) < 1e-9);
     assert_true(fabs(c->policy.w_latency - 0.5) < 1e-9);
     assert_true(fabs(c->policy.w_cost - 0.25) < 1e-9);
     assert_true(fabs(c->policy.w_distance - 0.000001) < 1e-12);
@@ -451,11 +459,14 @@ static void test_effective(void **state)
                                    err, sizeof(err));
     if (!local)
         fail_msg("%s", err);
-    tsvc www1, shop, www2, sub, prox, only2;
+    tsvc www1, shop, both1, www2, sub, prox, only2, both2;
     tsvc_init(&www1, "www.foobar.example.");
     tsvc_site(&www1, "from-b1", "192.0.2.1", NULL);
+    www1.s.policy = GLB_MAP_POLICY_COST;
     tsvc_init(&shop, "shop.example.");
     tsvc_site(&shop, "s", "192.0.2.2", NULL);
+    tsvc_init(&both1, "both.example.");
+    tsvc_site(&both1, "from-b1", "192.0.2.7", NULL);
     tsvc_init(&www2, "WWW.foobar.example.");
     tsvc_site(&www2, "from-b2", "192.0.2.3", NULL);
     tsvc_init(&sub, "x.www.foobar.example.");
@@ -465,28 +476,37 @@ static void test_effective(void **state)
     prox.s.policy = GLB_MAP_POLICY_PROXIMITY;
     tsvc_init(&only2, "only2.example.");
     tsvc_site(&only2, "s", "192.0.2.6", NULL);
-    tsvc *l1[] = {&www1, &shop}, *l2[] = {&www2, &sub, &prox, &only2};
+    tsvc_init(&both2, "BOTH.example.");
+    tsvc_site(&both2, "from-b2", "192.0.2.8", NULL);
+    tsvc *l1[] = {&www1, &shop, &both1}, *l2[] = {&www2, &sub, &prox, &only2, &both2};
     lb_svcset s1 = {0}, s2 = {0};
-    make_set(&s1, 1, l1, 2);
-    make_set(&s2, 1, l2, 4);
+    make_set(&s1, 1, l1, 3);
+    make_set(&s2, 1, l2, 5);
     const lb_svcset *sets[] = {&s1, &s2};
     size_t nrec = 0;
     lb_conf *c = lb_svc_effective(sets, 2, local, &nrec, err, sizeof(err));
     if (!c)
         fail_msg("%s", err);
-    /* received: www (b1's), shop, only2; near needs a location; x.www nests */
-    assert_int_equal(nrec, 3);
-    assert_int_equal(c->nservices, 4);
+    /* received: both (b1's: the DNS-B listed first wins), only2; www is
+     * local (a local service overrides the DNS-Bs'), x.www nests with it,
+     * shop.example with the local a.shop.example; near needs a location */
+    assert_int_equal(nrec, 2);
+    assert_int_equal(c->nservices, 5);
     const lb_service_conf *w = conf_find(c, "www.foobar.example.");
     assert_non_null(w);
-    assert_string_equal(w->sites[0].name, "from-b1");
-    assert_non_null(conf_find(c, "shop.example."));
+    assert_int_equal(w->nsites, 1);
+    assert_string_equal(w->sites[0].name, "local");
+    assert_int_equal(w->policy.policy, LB_POLICY_LATENCY); /* not b1's cost */
+    const lb_service_conf *b = conf_find(c, "both.example.");
+    assert_non_null(b);
+    assert_string_equal(b->sites[0].name, "from-b1");
     assert_non_null(conf_find(c, "only2.example."));
     assert_non_null(conf_find(c, "static.example."));
-    assert_null(conf_find(c, "a.shop.example.")); /* nests with a received one */
+    assert_non_null(conf_find(c, "a.shop.example."));
+    assert_null(conf_find(c, "shop.example.")); /* nests with a local one */
     assert_null(conf_find(c, "x.www.foobar.example."));
     assert_null(conf_find(c, "near.example."));
-    assert_int_equal(conf_find(c, "shop.example.")->policy.unmeasured_last, 0); /* local probe: setting */
+    assert_int_equal(conf_find(c, "only2.example.")->policy.unmeasured_last, 0); /* local probe: setting */
     /* the local settings are kept, the local conf untouched */
     assert_string_equal(c->id, "lb42");
     assert_int_equal(c->nns_addrs, 1);
@@ -498,10 +518,10 @@ static void test_effective(void **state)
     local->has_location = 1;
     c = lb_svc_effective(sets, 2, local, &nrec, err, sizeof(err));
     assert_non_null(c);
-    assert_int_equal(nrec, 4);
+    assert_int_equal(nrec, 3);
     assert_non_null(conf_find(c, "near.example."));
     lb_conf_free(c);
-    assert_int_equal(lb_svc_union_count(sets, 2), 5);
+    assert_int_equal(lb_svc_union_count(sets, 2), 6);
 
     /* no DNS-B heard from: the local services */
     lb_svcset empty = {0};
@@ -516,12 +536,179 @@ static void test_effective(void **state)
     lb_conf_free(local);
 }
 
+
+/* ---- The whole path of the policy keys --------------------------------- */
+
+static const char path_dnsb_conf[] =
+    "server:\n  listen: 127.0.0.1@5300\n  zone: glb.example.net.\n  zone-ns: b1.glb.example.net. 127.0.0.1\n"
+    "service:\n  name: www.foobar.example.\n  policy: combined\n  answer-count: 3\n  ttl-answer: 7\n"
+    "  margin: 2.5\n  margin-ms: 12.5\n  weight-latency: 0.5\n  weight-cost: 2\n  weight-distance: 0.125\n"
+    "  site: paris 192.0.2.1 2001:db8::1 weight=5 cost=1.25 location=48.8566,-2.3522"
+    " check=https://paris.example/probe check-verify=no\n"
+    "  site: tokyo tokyo.example. weight=0 cost=7\n"
+    "service:\n  name: plain.example.\n  site: a 192.0.2.9\n";
+
+/* What path_dnsb_conf says, as the DNS-LB's configuration of its services. */
+static void check_path_conf(const lb_service_conf *w, const lb_service_conf *p)
+{
+    assert_non_null(w);
+    assert_int_equal(w->policy.policy, LB_POLICY_COMBINED);
+    assert_int_equal(w->answer_count, 3);
+    assert_int_equal(w->ttl_answer, 7);
+    assert_true(fabs(w->margin_pct - 2.5) < 1e-9);
+    assert_true(fabs(w->policy.margin - 0.025) < 1e-9);
+    assert_true(fabs(w->policy.margin_ms - 12.5) < 1e-9);
+    assert_true(fabs(w->policy.w_latency - 0.5) < 1e-9);
+    assert_true(fabs(w->policy.w_cost - 2) < 1e-9);
+    assert_true(fabs(w->policy.w_distance - 0.125) < 1e-9);
+    assert_int_equal(w->nsites, 2);
+    const glb_site *s = &w->sites[0];
+    assert_string_equal(s->name, "paris");
+    assert_int_equal(s->naddrs, 2);
+    assert_int_equal(s->weight, 5);
+    assert_true(fabs(s->cost - 1.25) < 1e-9);
+    assert_true(s->has_location);
+    assert_true(fabs(s->lat - 48.8566) < 1e-9 && fabs(s->lon + 2.3522) < 1e-9);
+    assert_string_equal(s->check, "https://paris.example/probe");
+    assert_int_equal(s->check_verify, 0);
+    s = &w->sites[1];
+    assert_string_equal(s->name, "tokyo");
+    assert_string_equal(s->host, "tokyo.example.");
+    assert_int_equal(s->weight, 0);
+    assert_true(fabs(s->cost - 7) < 1e-9);
+    assert_false(s->has_location);
+    assert_string_equal(s->check, "");
+    assert_int_equal(s->check_verify, 1);
+    /* a service that sets none of the keys: dnslb.conf's defaults */
+    assert_non_null(p);
+    assert_int_equal(p->policy.policy, LB_POLICY_LATENCY);
+    assert_int_equal(p->answer_count, 2);
+    assert_int_equal(p->ttl_answer, 300);
+    assert_true(fabs(p->policy.margin - 0.1) < 1e-9);
+    assert_true(p->policy.margin_ms == 0);
+    assert_true(fabs(p->policy.w_latency - 1) < 1e-9 && p->policy.w_cost == 0 && p->policy.w_distance == 0);
+    assert_int_equal(p->sites[0].weight, 1);
+    assert_true(p->sites[0].cost == 0);
+}
+
+static void check_path_set(const lb_svcset *set)
+{
+    assert_int_equal(set->n, 2);
+    check_path_conf(&find(set, "www.foobar.example.")->conf, &find(set, "plain.example.")->conf);
+}
+
+/* dnsb.conf -> DNS-B snapshot -> SERVICES frames -> decoded at the DNS-LB ->
+ * its set -> the services file -> read back at a restart -> the effective
+ * configuration the prober ranks with. */
+static void test_whole_path(void **state)
+{
+    (void)state;
+    char err[1024];
+    dnsb_conf *bc = dnsb_conf_parse("dnsb.conf", path_dnsb_conf, err, sizeof(err));
+    if (!bc)
+        fail_msg("%s", err);
+    dnsb_svcset *ss = dnsb_svcset_build(bc, 11, err, sizeof(err));
+    if (!ss)
+        fail_msg("%s", err);
+    dnsb_conf_free(bc);
+    struct evbuffer *eb = evbuffer_new();
+    assert_non_null(eb);
+    assert_int_equal(dnsb_svcset_frames(ss, NULL, eb), 1);
+    dnsb_svcset_free(ss);
+
+    size_t len = evbuffer_get_length(eb), n = 0;
+    const uint8_t *frame = evbuffer_pullup(eb, -1);
+    assert_int_equal(glb_map_frame_check(frame, len, &n), GLB_MAP_FRAME_READY);
+    assert_int_equal(n, len);
+    void *arena = malloc(GLB_MAP_ARENA_FOR(len));
+    assert_non_null(arena);
+    glb_map_msg msg;
+    glb_map_msg_init(&msg, arena, GLB_MAP_ARENA_FOR(len));
+    glb_map_error merr;
+    assert_int_equal(glb_map_decode(frame, len, &msg, &merr), GLB_MAP_OK);
+    assert_int_equal(msg.type, GLB_MAP_SERVICES);
+    /* on the wire, in the protocol's units */
+    const glb_map_service *ws = &msg.u.services.services[0];
+    assert_int_equal(ws->policy, GLB_MAP_POLICY_COMBINED);
+    assert_int_equal(ws->answer_count, 3);
+    assert_int_equal(ws->ttl_answer, 7);
+    assert_int_equal(ws->margin, 25000);
+    assert_int_equal(ws->margin_abs, 12500);
+    assert_int_equal(ws->w_latency, 500000);
+    assert_int_equal(ws->w_cost, 2000000);
+    assert_int_equal(ws->w_distance, 125000);
+    assert_int_equal(ws->sites[0].cost, 1250);
+    assert_int_equal(ws->sites[0].location.lat, 48856600);
+    assert_int_equal(ws->sites[0].location.lon, -2352200);
+    assert_int_equal(msg.u.services.services[1].margin_abs, 0);
+
+    lb_svcupd u = {0};
+    lb_svcfile_block blk;
+    memset(&blk, 0, sizeof(blk));
+    glb_addrport_parse("192.0.2.53@5380", 5380, &blk.server);
+    snprintf(blk.id, sizeof(blk.id), "b1");
+    assert_int_equal(lb_svcupd_add(&u, &msg.u.services, "b1", err, sizeof(err)), GLB_MAP_OK);
+    free(arena);
+    evbuffer_free(eb);
+    assert_int_equal(lb_svcset_commit(&blk.set, &u), 0);
+    assert_int_equal(blk.set.serial, 11);
+    check_path_set(&blk.set);
+
+    /* kept in the services file, read back by a restarted DNS-LB */
+    char dir[] = "/tmp/test_mapclient.XXXXXX", path[256];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/services", dir);
+    if (lb_svcfile_write(path, &blk, 1, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    lb_svcfile_block r;
+    memset(&r, 0, sizeof(r));
+    r.server = blk.server;
+    if (lb_svcfile_read(path, &r, 1, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(r.set.serial, 11);
+    check_path_set(&r.set);
+
+    /* the configuration in force after the restart */
+    lb_conf *local = lb_conf_parse("dnslb.conf", BASE, err, sizeof(err));
+    if (!local)
+        fail_msg("%s", err);
+    const lb_svcset *sets[] = {&r.set};
+    lb_conf *c = lb_svc_effective(sets, 1, local, NULL, err, sizeof(err));
+    if (!c)
+        fail_msg("%s", err);
+    check_path_conf(conf_find(c, "www.foobar.example."), conf_find(c, "plain.example."));
+    lb_conf_free(c);
+
+    /* a services file written before margin-ms existed: its default */
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "#@ glb-services 1\n#@ map-server 192.0.2.53@5380 id b1 serial 4\n"
+               "service:\n    name: a.example.\n    policy: cost\n    margin: 20.0000\n"
+               "    site: s1 192.0.2.1 weight=1 cost=2.000\n");
+    fclose(f);
+    lb_svcset_clear(&r.set);
+    memset(&r, 0, sizeof(r));
+    r.server = blk.server;
+    assert_int_equal(lb_svcfile_read(path, &r, 1, err, sizeof(err)), 0);
+    assert_int_equal(r.set.serial, 4);
+    const lb_service_conf *a = &find(&r.set, "a.example.")->conf;
+    assert_int_equal(a->policy.policy, LB_POLICY_COST);
+    assert_true(fabs(a->policy.margin - 0.2) < 1e-9);
+    assert_true(a->policy.margin_ms == 0);
+
+    lb_conf_free(local);
+    lb_svcset_clear(&r.set);
+    lb_svcset_clear(&blk.set);
+    unlink(path);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_render_parse),  cmocka_unit_test(test_render_refused),
         cmocka_unit_test(test_full_delta),    cmocka_unit_test(test_services_file),
-        cmocka_unit_test(test_effective),
+        cmocka_unit_test(test_effective),     cmocka_unit_test(test_whole_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

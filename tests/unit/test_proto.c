@@ -333,6 +333,7 @@ static void sample_services_full(glb_map_msg *m)
     v[1].ttl_referral = 7200;
     v[1].answer_count = 3;
     v[1].margin = 50000;
+    v[1].margin_abs = 2500;
     v[1].w_latency = 700000;
     v[1].w_cost = 200000;
     v[1].w_distance = 100000;
@@ -474,7 +475,11 @@ static void test_services_full(void **state)
     assert_int_equal(v[0].ttl_answer, 300);
     assert_int_equal(v[0].answer_count, 2);
     assert_int_equal(v[0].margin, 100000);
+    assert_int_equal(v[0].margin_abs, GLB_MAP_MARGIN_ABS_DEFAULT);
+    assert_int_equal(v[0].policy, GLB_MAP_POLICY_LATENCY);
     assert_int_equal(v[0].w_latency, 1000000);
+    assert_int_equal(v[0].w_cost, 0);
+    assert_int_equal(v[0].w_distance, 0);
     assert_int_equal(v[0].nsites, 2);
     const glb_map_site *p = &v[0].sites[0];
     assert_string_equal(p->name, "paris");
@@ -502,6 +507,7 @@ static void test_services_full(void **state)
     assert_int_equal(v[1].ttl_referral, 7200);
     assert_int_equal(v[1].answer_count, 3);
     assert_int_equal(v[1].margin, 50000);
+    assert_int_equal(v[1].margin_abs, 2500);
     assert_int_equal(v[1].w_latency, 700000);
     assert_int_equal(v[1].w_cost, 200000);
     assert_int_equal(v[1].w_distance, 100000);
@@ -516,6 +522,139 @@ static void test_services_full(void **state)
     roundtrip(&m, &d, NULL);
     assert_int_equal(d.u.services.nservices, 0);
     assert_null(d.u.services.services);
+}
+
+
+/* Applies fn to the field of tag inner inside every SERVICE of the SERVICES
+ * frame at f (*len bytes): fn renames it (rename != 0) or cuts it out, the
+ * lengths of the service and of the frame adjusted. Returns how many. */
+static int svc_field_edit(uint8_t *f, size_t *len, unsigned inner, unsigned rename)
+{
+    int found = 0;
+    size_t p = GLB_MAP_HEADER_LEN;
+    while (p + GLB_MAP_TLV_HEADER_LEN <= *len) {
+        unsigned tag = (unsigned)(f[p] << 8 | f[p + 1]);
+        size_t vlen = (size_t)f[p + 2] << 24 | (size_t)f[p + 3] << 16 | (size_t)f[p + 4] << 8 | f[p + 5];
+        if (tag == GLB_MAP_SVCS_SERVICE) {
+            size_t q = p + GLB_MAP_TLV_HEADER_LEN, end = q + vlen;
+            while (q + GLB_MAP_TLV_HEADER_LEN <= end) {
+                unsigned t2 = (unsigned)(f[q] << 8 | f[q + 1]);
+                size_t l2 = (size_t)f[q + 2] << 24 | (size_t)f[q + 3] << 16 | (size_t)f[q + 4] << 8 | f[q + 5];
+                size_t whole = GLB_MAP_TLV_HEADER_LEN + l2;
+                if (t2 == inner) {
+                    found++;
+                    if (rename) {
+                        f[q] = (uint8_t)(rename >> 8);
+                        f[q + 1] = (uint8_t)rename;
+                    } else {
+                        memmove(f + q, f + q + whole, *len - q - whole);
+                        *len -= whole;
+                        end -= whole;
+                        vlen -= whole;
+                        f[p + 2] = (uint8_t)(vlen >> 24);
+                        f[p + 3] = (uint8_t)(vlen >> 16);
+                        f[p + 4] = (uint8_t)(vlen >> 8);
+                        f[p + 5] = (uint8_t)vlen;
+                        size_t pl = *len - GLB_MAP_HEADER_LEN;
+                        f[4] = (uint8_t)(pl >> 24);
+                        f[5] = (uint8_t)(pl >> 16);
+                        f[6] = (uint8_t)(pl >> 8);
+                        f[7] = (uint8_t)pl;
+                        continue;
+                    }
+                }
+                q += whole;
+            }
+        }
+        p += GLB_MAP_TLV_HEADER_LEN + vlen;
+    }
+    return found;
+}
+
+/* Every service field of two decoded SERVICES equal, margin-abs aside. */
+static void services_equal_but_margin_abs(const glb_map_services *a, const glb_map_services *b)
+{
+    assert_int_equal(a->nservices, b->nservices);
+    for (size_t i = 0; i < a->nservices; i++) {
+        const glb_map_service *x = &a->services[i], *y = &b->services[i];
+        name_equal(x->name, y->name);
+        assert_int_equal(x->mode, y->mode);
+        assert_int_equal(x->policy, y->policy);
+        assert_int_equal(x->answer_count, y->answer_count);
+        assert_int_equal(x->ttl_referral, y->ttl_referral);
+        assert_int_equal(x->ttl_answer, y->ttl_answer);
+        assert_int_equal(x->margin, y->margin);
+        assert_int_equal(x->w_latency, y->w_latency);
+        assert_int_equal(x->w_cost, y->w_cost);
+        assert_int_equal(x->w_distance, y->w_distance);
+        assert_int_equal(x->nsites, y->nsites);
+        for (size_t k = 0; k < x->nsites; k++) {
+            assert_string_equal(x->sites[k].name, y->sites[k].name);
+            assert_int_equal(x->sites[k].naddrs, y->sites[k].naddrs);
+            assert_int_equal(x->sites[k].weight, y->sites[k].weight);
+            assert_int_equal(x->sites[k].cost, y->sites[k].cost);
+            assert_int_equal(x->sites[k].has_location, y->sites[k].has_location);
+            assert_int_equal(x->sites[k].location.lat, y->sites[k].location.lat);
+            assert_int_equal(x->sites[k].location.lon, y->sites[k].location.lon);
+            assert_int_equal(x->sites[k].check_verify, y->sites[k].check_verify);
+        }
+    }
+}
+
+/* margin-abs (SERVICE tag 12) was added to version 1 as an optional field:
+ * a frame with it decodes where the field is unknown (an older DNS-LB: the
+ * field is skipped), a frame without it (an older DNS-B) gets the default,
+ * 0: the relative margin alone, as before. */
+static void test_margin_abs_compat(void **state)
+{
+    (void)state;
+    static uint8_t frame[65536];
+    glb_map_msg m, now, old;
+    glb_map_error err;
+    sample_services_full(&m);
+    size_t len = 0;
+    assert_int_equal(glb_map_encode(&m, frame, sizeof(frame), &len, &err), GLB_MAP_OK);
+    glb_map_msg_init(&now, arena, GLB_MAP_ARENA_MAX / 2);
+    assert_int_equal(glb_map_decode(frame, len, &now, &err), GLB_MAP_OK);
+    assert_int_equal(now.u.services.services[0].margin_abs, GLB_MAP_MARGIN_ABS_DEFAULT);
+    assert_int_equal(now.u.services.services[1].margin_abs, 2500);
+
+    /* the old path: to a decoder without tag 12 the field is an unknown
+     * one, critical bit clear; the same frame with the tag renamed to one
+     * this decoder does not know shows what that decoder does with it */
+    static uint8_t renamed[65536];
+    memcpy(renamed, frame, len);
+    size_t rlen = len;
+    assert_int_equal(svc_field_edit(renamed, &rlen, GLB_MAP_SVC_MARGIN_ABS, 0x7ff0), 2);
+    glb_map_msg_init(&old, arena + GLB_MAP_ARENA_MAX / 2, GLB_MAP_ARENA_MAX / 2);
+    if (glb_map_decode(renamed, rlen, &old, &err) != GLB_MAP_OK)
+        fail_msg("%s", err.text);
+    services_equal_but_margin_abs(&now.u.services, &old.u.services);
+    /* ignored, as an old peer would */
+    assert_int_equal(old.u.services.services[1].margin_abs, GLB_MAP_MARGIN_ABS_DEFAULT);
+    /* sent with the critical bit (which it is not: the edit above found tag
+     * 12 itself), an old peer would refuse the message */
+    assert_int_equal(svc_field_edit(renamed, &rlen, 0x7ff0, 0xfff0), 2);
+    assert_int_equal(glb_map_decode(renamed, rlen, &old, &err), GLB_MAP_E_UNSUPPORTED);
+
+    /* a frame without the field, as an older DNS-B sends: the default */
+    memcpy(renamed, frame, len);
+    rlen = len;
+    assert_int_equal(svc_field_edit(renamed, &rlen, GLB_MAP_SVC_MARGIN_ABS, 0), 2);
+    assert_int_equal(rlen, len - 2 * (GLB_MAP_TLV_HEADER_LEN + 4));
+    glb_map_msg_init(&old, arena + GLB_MAP_ARENA_MAX / 2, GLB_MAP_ARENA_MAX / 2);
+    if (glb_map_decode(renamed, rlen, &old, &err) != GLB_MAP_OK)
+        fail_msg("%s", err.text);
+    services_equal_but_margin_abs(&now.u.services, &old.u.services);
+    assert_int_equal(old.u.services.services[0].margin_abs, GLB_MAP_MARGIN_ABS_DEFAULT);
+    assert_int_equal(old.u.services.services[1].margin_abs, GLB_MAP_MARGIN_ABS_DEFAULT);
+
+    /* the encoder refuses what the decoder would */
+    sample_services[1].margin_abs = GLB_MAP_MAX_MARGIN_ABS + 1;
+    assert_int_equal(glb_map_encode(&m, frame, sizeof(frame), &len, &err), GLB_MAP_E_MALFORMED);
+    assert_non_null(strstr(err.text, "service[1].margin-abs"));
+    sample_services[1].margin_abs = GLB_MAP_MAX_MARGIN_ABS;
+    assert_int_equal(glb_map_encode(&m, frame, sizeof(frame), &len, &err), GLB_MAP_OK);
 }
 
 static void test_services_delta(void **state)
@@ -714,6 +853,7 @@ static void test_defaults(void **state)
     assert_int_equal(v->ttl_answer, 300);
     assert_int_equal(v->answer_count, 2);
     assert_int_equal(v->margin, 100000);
+    assert_int_equal(v->margin_abs, 0); /* absent: none */
     assert_int_equal(v->w_latency, 1000000);
     assert_int_equal(v->w_cost, 0);
     assert_int_equal(v->w_distance, 0);
@@ -725,6 +865,7 @@ static void test_defaults(void **state)
     glb_map_service_defaults(&def);
     assert_int_equal(def.ttl_referral, 3600);
     assert_int_equal(def.answer_count, 2);
+    assert_int_equal(def.margin_abs, 0);
 
     /* HELLO: keepalive 30, caps 0 */
     t.n = 0;
@@ -1534,6 +1675,10 @@ static void test_services_rules(void **state)
         {GLB_MAP_SVC_TTL_ANSWER, 0x80000000u, 4, "ttl-answer"},
         {GLB_MAP_SVC_TTL_REFERRAL, 0x7fffffffu, 4, NULL},
         {GLB_MAP_SVC_MARGIN, GLB_MAP_MAX_MARGIN + 1, 4, "margin"},
+        {GLB_MAP_SVC_MARGIN_ABS, 0, 4, NULL},
+        {GLB_MAP_SVC_MARGIN_ABS, GLB_MAP_MAX_MARGIN_ABS, 4, NULL},
+        {GLB_MAP_SVC_MARGIN_ABS, GLB_MAP_MAX_MARGIN_ABS + 1, 4, "margin-abs: 10000001 out of range"},
+        {GLB_MAP_SVC_MARGIN_ABS, 5000, 2, "margin-abs"}, /* a u32 in 2 bytes */
     };
     for (size_t i = 0; i < sizeof(svc_cases) / sizeof(svc_cases[0]); i++) {
         x.n = 0;
@@ -1957,6 +2102,7 @@ int main(void)
         cmocka_unit_test(test_register),
         cmocka_unit_test(test_register_ack),
         cmocka_unit_test(test_services_full),
+        cmocka_unit_test(test_margin_abs_compat),
         cmocka_unit_test(test_services_delta),
         cmocka_unit_test(test_ranking),
         cmocka_unit_test(test_metrics),
