@@ -184,10 +184,8 @@ static void test_errors(void **state)
     expect(BASE "lb:\n  id: lb1\n  address: 127.0.0.1\n  ranking: none.example. x\n",
            "t.conf:8: key 'ranking': no such service");
     expect(BASE "  colour: blue\n", "t.conf:5: key 'colour': unknown in section 'server'");
-<<<<<<< HEAD
     expect(BASE "  database-damaged: repair\n",
            "t.conf:5: key 'database-damaged': expected move-aside or refuse, not 'repair'");
-=======
     /* the policy keys: dnslb.conf's ranges and messages */
 #define SVC BASE "service:\n  name: a.example.\n  site: x 192.0.2.1\n"
     expect(SVC "  policy: fastest\n",
@@ -219,7 +217,6 @@ static void test_errors(void **state)
     expect(BASE "service:\n  name: a.example.\n  site: x 192.0.2.1 weight=1000001\n",
            "t.conf:7: key 'site': bad weight '1000001'");
 #undef SVC
->>>>>>> policy-svc
 }
 
 int main(void)
