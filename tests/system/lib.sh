@@ -140,6 +140,41 @@ wait_until() {
     done
 }
 
+# wait_for_log FILE PATTERN [SECONDS]: until a line of FILE matches the
+# extended regex PATTERN (every 0.1 s, at most SECONDS, default 10): for
+# an event that the daemon logs, instead of a fixed sleep. 1 when it never
+# came (the caller asserts).
+wait_for_log() {
+    local file=$1 pattern=$2 limit=${3:-10} start
+    start=$(now_ms)
+    until grep -Eq -- "$pattern" "$file" 2>/dev/null; do
+        [ $(( $(now_ms) - start )) -lt $((limit * 1000)) ] || { echo "# no /$pattern/ in $file after ${limit}s"; return 1; }
+        sleep 0.1
+    done
+}
+
+# log_count FILE PATTERN: how many lines of FILE match PATTERN (0 when none),
+# to wait for the next occurrence of a line already logged.
+log_count() {
+    local n
+    n=$(grep -Ec -- "$2" "$1" 2>/dev/null)
+    echo "${n:-0}"
+}
+
+# wait_for_log_n FILE PATTERN N [SECONDS]: until more than N lines match.
+wait_for_log_n() {
+    local file=$1 pattern=$2 n=$3 limit=${4:-10} start
+    start=$(now_ms)
+    until [ "$(log_count "$file" "$pattern")" -gt "$n" ]; do
+        [ $(( $(now_ms) - start )) -lt $((limit * 1000)) ] || { echo "# no new /$pattern/ in $file after ${limit}s"; return 1; }
+        sleep 0.1
+    done
+}
+
+# stat_of NAME: the value of counter NAME in the "name=value" lines on stdin
+# (empty when absent).
+stat_of() { sed -n "s/^$1=//p" | head -n 1; }
+
 # start_fixture ARGS...: the fixture web server (tests/fixture/httpd.py) in the
 # background, until it says "ready" (at most 10 s); sets FIXTURE_PID and
 # FIXTURE_CTL (ADDR:PORT of its control port, so --control ADDR:0 works).

@@ -113,12 +113,21 @@ check "older sequence refused as stale" "$out" "lifetime=0 accepted=- rejected=s
 check "glue unchanged by the stale REGISTER" "$(ask)" "IN	A	127.0.0.42"
 
 # --- no certificate, or one from another CA: refused in the handshake -------
-raw --id lb42 >/dev/null 2>&1
-as lb43 >/dev/null 2>&1
+# Each tries a registration that would be accepted with a good certificate:
+# lb44 (allowed, not registered yet) without any, lb43 (allowed) with one
+# from another CA; neither identity, resolver nor glue may appear.
+out=$(raw --id lb44 --seq "$(seq_ms)" --dns 127.0.0.45 --claim 127.0.0.5/32 2>&1)
+check_not "no certificate: no REGISTER_ACK" "$out" "^ack "
+out=$(as lb43 --seq "$(seq_ms)" --dns 127.0.0.43 --claim 127.0.0.6/32 2>&1)
+check_not "another CA's certificate: no REGISTER_ACK" "$out" "^ack "
 st=$(ctl stats)
 check "both handshakes refused and counted" "$st" "^map.handshake_failures=2$"
-check "they never registered" "$(ctl list-lbs)" "^lb42 "
-check_not "no lb43 registration" "$(ctl list-lbs)" "^lb43 "
+lbs=$(ctl list-lbs)
+check_not "they never registered: no lb44 (the identity without a certificate)" "$lbs" "^lb44 "
+check_not "they never registered: no lb43" "$lbs" "^lb43 "
+check "lb42 is still the only registration" "$(printf '%s\n' "$lbs" | grep -Ec '^lb[0-9]+ ')" "^1$"
+check "their resolvers stay unmapped" "$(ctl lookup 127.0.0.5; ctl lookup 127.0.0.6)" "fail-open|no lb|none"
+check_not "... by any DNS-LB" "$(ctl lookup 127.0.0.5; ctl lookup 127.0.0.6)" "^lb: "
 
 # --- malformed frames: ERROR, close, and the server keeps serving -----------
 check "bad version: ERROR bad-version" "$(as lb42 --bad version)" "^error code=1 "
@@ -140,7 +149,7 @@ check "lookup names the LB and the prefix" "$(ctl lookup 127.0.0.1)" "lb: lb42 d
 check "list-lbs shows a dynamic registration" "$(ctl list-lbs)" "^lb42 +dynamic +127.0.0.42 +1 "
 
 # --- limits: claims per identity, connections, handshake and idle timeouts ---
-out=$(as lb44 --seq "$(seq_ms)" --dns 127.0.0.44 --claim 127.0.0.2/32 --claim 127.0.0.3/32 --claim 127.0.0.4/32)
+out=$(raw --id lb44 --seq "$(seq_ms)" --dns 127.0.0.44 --claim 127.0.0.2/32 --claim 127.0.0.3/32 --claim 127.0.0.4/32)
 check "max-claims 2: the third claim rejected too-many" "$out" "accepted=127.0.0.2/32,127.0.0.3/32 rejected=too-many:127.0.0.4/32"
 # 10 TCP connections that never start TLS: 8 are held until the handshake
 # timeout (2 s), the others refused at once; then the server serves again.
@@ -181,9 +190,23 @@ check "idle-timeout: a silent session gets BYE idle" "$out" "^bye reason=3$"
 check "idle timeouts counted" "$(ctl stats)" "^map.limit_idle=1$"
 
 # --- kill -9, restart: same mappings at once from the database ---------------
+c0=$(ctl stats | stat_of store.commits)
+treg=$(now_ms)
 out=$(as lb42 --seq "$(seq_ms)" --dns 127.0.0.42 --claim 127.0.0.1/32 --lifetime 10)
 check "fresh registration before the kill" "$out" "accepted=127.0.0.1/32"
-sleep 0.3 # one commit interval of the store
+# The store commits at most DNSB_STORE_COMMIT_MS (100 ms) after a change:
+# wait until this one is on disk, not a fixed time.
+committed() {
+    local st
+    st=$(ctl stats)
+    [ "$(printf '%s\n' "$st" | stat_of store.pending)" = 0 ] &&
+        [ "$(printf '%s\n' "$st" | stat_of store.commits)" -gt "${c0:-0}" ]
+}
+if wait_until 5 committed; then
+    ok "the store committed the registration (store.commits ${c0} -> $(ctl stats | stat_of store.commits), ${WAITED}s)"
+else
+    not_ok "the registration was not committed within 5 s: $(ctl stats | grep '^store\.' | tr '\n' ' ')"
+fi
 kill -9 "$DNSB_PID"
 wait "$DNSB_PID" 2>/dev/null
 t0=$(now_ms)
@@ -195,8 +218,16 @@ if [ $rc -eq 0 ]; then ok "after kill -9 the restarted DNS-B refers to lb42 ($((
 check "loaded from the database" "$(cat "$TMP/dnsb.log")" "map: [1-9][0-9]* registrations loaded from the database"
 
 # --- expiry: without refresh, lb42 goes after its lifetime -------------------
+# Its whole lifetime (10 s from the REGISTER, which was sent at treg), not
+# less; and not much more (the sweep runs every second; 4 s of slack).
 if wait_until 15 sh -c "dig +norec +time=1 +tries=1 -p $PORT @127.0.0.1 www.foobar.example A | grep -q 'IN	A	192.0.2.20'"; then
-    ok "registration expired after its lifetime (${WAITED}s after restart): fail-open again"
+    life=$(( $(now_ms) - treg ))
+    ok "registration expired (${WAITED}s after restart): fail-open again"
+    if [ "$life" -ge 10000 ] && [ "$life" -le 14000 ]; then
+        ok "it lived its lifetime of 10 s: gone ${life} ms after the REGISTER"
+    else
+        not_ok "registration with lifetime 10 s gone ${life} ms after the REGISTER (want 10000..14000)"
+    fi
 else
     not_ok "registration did not expire"
 fi
