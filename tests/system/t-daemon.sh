@@ -56,9 +56,16 @@ check_eq "SIGHUP: new config served" "$(short)" "192.0.2.99"
 
 cp "$TMP/bad.conf" "$TMP/dnsb.conf"
 kill -HUP "$DNSB_PID"
-sleep 0.5
+# Only once dnsb has read the bad file and refused it does "keeps serving"
+# mean anything: wait for its log line, then ask.
+if wait_for_log "$TMP/dnsb.log" "reload refused" 10; then
+    ok "SIGHUP with a bad config: refused (logged)"
+else
+    not_ok "SIGHUP with a bad config: no 'reload refused' logged within 10 s"
+fi
 check_eq "SIGHUP with a bad config: old one keeps serving" "$(short)" "192.0.2.99"
 check "SIGHUP with a bad config: error logged with FILE:LINE" "$(cat "$TMP/dnsb.log")" "reload refused.*dnsb.conf:7: key 'site'"
+kill -0 "$DNSB_PID" 2>/dev/null && ok "SIGHUP with a bad config: still running" || not_ok "SIGHUP with a bad config: dnsb exited"
 
 kill -TERM "$DNSB_PID"
 for i in $(seq 1 50); do kill -0 "$DNSB_PID" 2>/dev/null || break; sleep 0.1; done
