@@ -117,38 +117,16 @@ START=$(now_ms)
 check "status: v4 raw" "$(lbctl status)" '^icmp: v4 raw, '
 # Dead after exactly dead-after (3) lost echoes, not fewer, not more: from the
 # first loss (the last check says "icmp lost" while still unknown) to death
-# are 2 icmp-intervals (x 0.95..1.05 jitter): 1.9..2.1 s. Each poll notes
-# when it started and ended, so the interval is known to lie between
-# [dead seen] - [first loss seen] computed from the polls' edges, whatever
-# the load; 0.3 s more either way for the prober's own timers being late.
-# (dead-after 2 would take about 1 s, dead-after 4 about 3 s.)
-p_start=0 loss_lo= loss_hi= dead_lo= dead_hi=
-while [ $(( $(now_ms) - START )) -lt 8000 ]; do
-    p_prev=$p_start
-    p_start=$(now_ms)
-    line=$(lbctl sites | awk '$1 == "quiet.example." && $2 == "silent"')
-    p_end=$(now_ms)
-    case $line in
-        *" dead "*) dead_lo=$p_prev dead_hi=$p_end; break ;;
-        *"icmp lost"*) [ -n "$loss_lo" ] || { loss_lo=$p_prev loss_hi=$p_end; } ;;
-    esac
-    sleep 0.1
-done
-if [ -n "$dead_hi" ]; then
-    ok "unanswered address: dead after $(( (dead_hi - START) / 100 ))00 ms (dead-after 3, icmp-interval 1)"
-    if [ -z "$loss_lo" ]; then
-        not_ok "unanswered address: dead without a lost echo seen before"
-    else
-        most=$((dead_hi - loss_lo)) least=$((dead_lo - loss_hi))
-        if [ "$most" -ge 1600 ] && [ "$least" -le 2400 ]; then
-            ok "dead 2 intervals after the first lost echo, i.e. at the third ($least..$most ms, want 1900..2100 +-300)"
-        else
-            not_ok "dead $least..$most ms after the first lost echo: not at the third loss (want 1900..2100 +-300)"
-        fi
-    fi
+# are 2 icmp-intervals (x 0.95..1.05 jitter): 1.9..2.1 s, known within the
+# polls' edges whatever the load (watch_death); 0.3 s more either way for
+# the prober's own timers being late. (dead-after 2 would take about 1 s,
+# dead-after 4 about 3 s.)
+if watch_death quiet.example. silent "icmp lost" 8; then
+    ok "unanswered address: dead after $(( (DEAD_HI - START) / 100 ))00 ms (dead-after 3, icmp-interval 1)"
 else
     not_ok "unanswered address: dead within 8 s"
 fi
+check_death_after "dead 2 intervals after the first lost echo, i.e. at the third" 2000 400
 check "silent: its last echo lost" "$(lbctl sites)" '^quiet\.example\. +silent +198\.18\.0\.13 +dead .* icmp lost$'
 
 # Let the averages settle: about 24 echoes per site (C = 30 s).
