@@ -149,7 +149,7 @@ check "lookup names the LB and the prefix" "$(ctl lookup 127.0.0.1)" "lb: lb42 d
 check "list-lbs shows a dynamic registration" "$(ctl list-lbs)" "^lb42 +dynamic +127.0.0.42 +1 "
 
 # --- limits: claims per identity, connections, handshake and idle timeouts ---
-out=$(raw --id lb44 --seq "$(seq_ms)" --dns 127.0.0.44 --claim 127.0.0.2/32 --claim 127.0.0.3/32 --claim 127.0.0.4/32)
+out=$(as lb44 --seq "$(seq_ms)" --dns 127.0.0.44 --claim 127.0.0.2/32 --claim 127.0.0.3/32 --claim 127.0.0.4/32)
 check "max-claims 2: the third claim rejected too-many" "$out" "accepted=127.0.0.2/32,127.0.0.3/32 rejected=too-many:127.0.0.4/32"
 # 10 TCP connections that never start TLS: 8 are held until the handshake
 # timeout (2 s), the others refused at once; then the server serves again.
@@ -183,10 +183,18 @@ st=$(ctl stats)
 check "connection limit counted" "$st" "^map.limit_connections=[1-9]"
 check "handshake timeouts counted" "$st" "^map.limit_handshake=[1-9]"
 check "claim limit counted" "$st" "^map.limit_claims=1$"
-# idle-timeout 5 s: a session that says HELLO and then nothing gets BYE idle
+# idle-timeout 5 s: a session that says HELLO and then nothing gets BYE idle,
+# after 5 s of silence, not before (and within a tick, 250 ms, + slack)
+t0=$(now_ms)
 out=$(timeout 15 python3 "$SRCDIR/tests/system/mapraw.py" --server "127.0.0.1@$MPORT" --ca "$C/ca.pem" \
     --cert "$C/lb44.pem" --key "$C/lb44.key" --id lb44 --bad silent --timeout 12)
+idle=$(( $(now_ms) - t0 ))
 check "idle-timeout: a silent session gets BYE idle" "$out" "^bye reason=3$"
+if [ "$idle" -ge 5000 ] && [ "$idle" -le 8000 ]; then
+    ok "idle-timeout: BYE after 5 s of silence (${idle} ms)"
+else
+    not_ok "idle-timeout 5 s: the silent session ended after ${idle} ms (want 5000..8000)"
+fi
 check "idle timeouts counted" "$(ctl stats)" "^map.limit_idle=1$"
 
 # --- kill -9, restart: same mappings at once from the database ---------------
