@@ -107,6 +107,13 @@ check "answer unchanged after the rogue" "$a" "CNAME	lb42.www.foobar.example."
 check_not "rogue never in the delegation" "$a" "rogue|127.0.0.66"
 check "rejection logged" "$(cat "$TMP/dnsb.log")" "map: rogue: 1 claim\(s\) rejected, first 127.0.0.1/32 \(not-allowed\)"
 
+# --- a claim wider than the identity's allow prefix --------------------------
+# rogue may claim within 10.0.0.0/8: 10.0.0.0/7 starts inside it but is wider.
+out=$(as rogue --seq "$(seq_ms)" --dns 10.0.0.66 --claim 10.0.0.0/7)
+check "a claim wider than the allow prefix (10.0.0.0/7 over 10.0.0.0/8) rejected" "$out" \
+    "accepted=- rejected=not-allowed:10.0.0.0/7"
+check_not "... and not mapped" "$(ctl lookup 11.1.2.3; ctl lookup 10.1.2.3)" "^lb: rogue"
+
 # --- a stale sequence changes nothing ---------------------------------------
 out=$(as lb42 --seq 5 --dns 127.0.0.99 --claim 127.0.0.1/32)
 check "older sequence refused as stale" "$out" "lifetime=0 accepted=- rejected=stale:127.0.0.1/32"
@@ -200,8 +207,13 @@ check "idle timeouts counted" "$(ctl stats)" "^map.limit_idle=1$"
 # --- kill -9, restart: same mappings at once from the database ---------------
 c0=$(ctl stats | stat_of store.commits)
 treg=$(now_ms)
-out=$(as lb42 --seq "$(seq_ms)" --dns 127.0.0.42 --claim 127.0.0.1/32 --lifetime 10)
+sreg=$(seq_ms)
+out=$(as lb42 --seq "$sreg" --dns 127.0.0.42 --claim 127.0.0.1/32 --lifetime 10)
 check "fresh registration before the kill" "$out" "accepted=127.0.0.1/32"
+# The sequence of the last accepted REGISTER, once more: stale (PROTOCOL.md:
+# a REGISTER must carry a sequence greater than the last accepted one).
+out=$(as lb42 --seq "$sreg" --dns 127.0.0.99 --claim 127.0.0.1/32 --lifetime 10)
+check "the last accepted sequence, again: stale" "$out" "lifetime=0 accepted=- rejected=stale:127.0.0.1/32"
 # The store commits at most DNSB_STORE_COMMIT_MS (100 ms) after a change:
 # wait until this one is on disk, not a fixed time.
 committed() {
@@ -224,6 +236,10 @@ rc=$?
 t1=$(now_ms)
 if [ $rc -eq 0 ]; then ok "after kill -9 the restarted DNS-B refers to lb42 ($((t1 - t0)) ms)"; else not_ok "after kill -9 lb42 is lost"; fi
 check "loaded from the database" "$(cat "$TMP/dnsb.log")" "map: [1-9][0-9]* registrations loaded from the database"
+out=$(as lb42 --seq "$sreg" --dns 127.0.0.99 --claim 127.0.0.1/32 --lifetime 10)
+check "after the restart the last accepted sequence is still stale" "$out" \
+    "lifetime=0 accepted=- rejected=stale:127.0.0.1/32"
+check "glue unchanged by it" "$(ask)" "IN	A	127.0.0.42"
 
 # --- expiry: without refresh, lb42 goes after its lifetime -------------------
 # Its whole lifetime (10 s from the REGISTER, which was sent at treg), not
