@@ -23,7 +23,7 @@ PORT=${ports[0]} MPORT=${ports[1]} CPORT=${ports[2]}
 C=$TMP/certs
 mkdir -p "$C"
 make_ca "$C" ca && make_ca "$C" otherca && make_cert "$C" ca b1 127.0.0.1 && make_cert "$C" ca lb42 &&
-    make_cert "$C" ca rogue && make_cert "$C" ca lb44 && make_cert "$C" otherca lb43 || { echo "openssl cannot make certificates"; exit 77; }
+    make_cert "$C" ca rogue && make_cert "$C" ca lb44 && make_cert "$C" ca lb45 && make_cert "$C" otherca lb43 || { echo "openssl cannot make certificates"; exit 77; }
 
 cat >"$TMP/dnsb.conf" <<EOF
 server:
@@ -44,6 +44,7 @@ map:
     allow: rogue 10.0.0.0/8
     allow: lb43 127.0.0.0/8
     allow: lb44 127.0.0.0/8
+    allow: lb45 127.0.0.0/8
     lifetime: 10
     max-claims: 2
     max-connections: 8
@@ -55,6 +56,10 @@ service:
     ttl-referral: 60
     site: paris 192.0.2.10 weight=2
     site: tokyo 192.0.2.20 weight=1
+lb:
+    id: lb45
+    address: 127.0.0.45
+    resolver: 127.0.0.7/32
 EOF
 
 raw() { timeout 20 python3 "$SRCDIR/tests/system/mapraw.py" --server "127.0.0.1@$MPORT" --ca "$C/ca.pem" --timeout 5 "$@"; }
@@ -63,7 +68,7 @@ ask() { dig +norec +time=2 +tries=1 -p "$PORT" @127.0.0.1 www.foobar.example A; 
 ctl() { "$BUILDDIR/dnsb/dnsb-control" -c "$TMP/dnsb.conf" -t 5 "$@"; }
 seq_ms() { now_ms; }
 
-check "dnsb -t reads the certificates" "$("$DNSB" -t -c "$TMP/dnsb.conf" 2>&1)" ": ok \(1 services, 0 lbs\)$"
+check "dnsb -t reads the certificates" "$("$DNSB" -t -c "$TMP/dnsb.conf" 2>&1)" ": ok \(1 services, 1 lbs\)$"
 sed "s|tls-key-file: $C/b1.key|tls-key-file: $C/lb42.key|" "$TMP/dnsb.conf" >"$TMP/badkey.conf"
 check "dnsb -t finds a key that does not fit the certificate" "$("$DNSB" -t -c "$TMP/badkey.conf" 2>&1)" \
     "badkey.conf: map: cannot load key '$C/lb42.key': .*key values mismatch"
@@ -114,6 +119,17 @@ check "a claim wider than the allow prefix (10.0.0.0/7 over 10.0.0.0/8) rejected
     "accepted=- rejected=not-allowed:10.0.0.0/7"
 check_not "... and not mapped" "$(ctl lookup 11.1.2.3; ctl lookup 10.1.2.3)" "^lb: rogue"
 
+# --- an identity with a static lb: section may not register -----------------
+# lb45 has a certificate of the CA and an allow line, but its registration
+# is the configuration's: refused at HELLO (unauthorized).
+out=$(as lb45 --seq "$(seq_ms)" --dns 127.0.0.46 --claim 127.0.0.8/32 2>&1)
+check "a static lb's id is refused at HELLO" "$out" "^error code=3 text=identity 'lb45' .*is not allowed"
+check_not "... before any REGISTER_ACK" "$out" "^(hello|ack) "
+check "... counted as unauthorized" "$(ctl stats)" "^map.unauthorized=1$"
+check "lb45 stays static, with its configured address" "$(ctl list-lbs)" "^lb45 +static +127.0.0.45 "
+check_not "its claim is not mapped" "$(ctl lookup 127.0.0.8)" "^lb: "
+check "its configured resolver still is" "$(ctl lookup 127.0.0.7)" "^lb: lb45 static"
+
 # --- a stale sequence changes nothing ---------------------------------------
 out=$(as lb42 --seq 5 --dns 127.0.0.99 --claim 127.0.0.1/32)
 check "older sequence refused as stale" "$out" "lifetime=0 accepted=- rejected=stale:127.0.0.1/32"
@@ -132,7 +148,7 @@ check "both handshakes refused and counted" "$st" "^map.handshake_failures=2$"
 lbs=$(ctl list-lbs)
 check_not "they never registered: no lb44 (the identity without a certificate)" "$lbs" "^lb44 "
 check_not "they never registered: no lb43" "$lbs" "^lb43 "
-check "lb42 is still the only registration" "$(printf '%s\n' "$lbs" | grep -Ec '^lb[0-9]+ ')" "^1$"
+check "lb42 is still the only dynamic registration" "$(printf '%s\n' "$lbs" | grep -Ec '^lb[0-9]+ +dynamic ')" "^1$"
 check "their resolvers stay unmapped" "$(ctl lookup 127.0.0.5; ctl lookup 127.0.0.6)" "fail-open|no lb|none"
 check_not "... by any DNS-LB" "$(ctl lookup 127.0.0.5; ctl lookup 127.0.0.6)" "^lb: "
 
