@@ -23,7 +23,7 @@ PORT=${ports[0]} MPORT=${ports[1]} CPORT=${ports[2]}
 C=$TMP/certs
 mkdir -p "$C"
 make_ca "$C" ca && make_ca "$C" otherca && make_cert "$C" ca b1 127.0.0.1 && make_cert "$C" ca lb42 &&
-    make_cert "$C" ca rogue && make_cert "$C" ca lb44 && make_cert "$C" ca lb45 && make_cert "$C" otherca lb43 || { echo "openssl cannot make certificates"; exit 77; }
+    make_cert "$C" ca rogue && make_cert "$C" ca lb44 && make_cert "$C" ca lb45 && make_cert "$C" ca ops1 && make_cert "$C" otherca lb43 || { echo "openssl cannot make certificates"; exit 77; }
 
 cat >"$TMP/dnsb.conf" <<EOF
 server:
@@ -34,6 +34,8 @@ server:
     whoami: whoami.glb.example.net.
     database: $TMP/db
     control: 127.0.0.1@$CPORT
+    control-allow: b1
+    control-allow: ops1
     verbosity: 4
 map:
     listen: 127.0.0.1@$MPORT
@@ -168,6 +170,12 @@ check "malformed frames counted" "$(ctl stats)" "^map.malformed=[1-9]"
 out=$("$BUILDDIR/dnsb/dnsb-control" -s "127.0.0.1@$CPORT" -C "$C/lb42.pem" -K "$C/lb42.key" -A "$C/ca.pem" -t 5 status 2>&1)
 check_not "a DNS-LB's certificate cannot use dnsb-control" "$out" "^version:"
 check "refusal logged" "$(cat "$TMP/dnsb.log")" "control: refused .*certificate CN 'lb42' may not control"
+# control-allow lists b1 (dnsb-control's default certificate) and ops1: the
+# second name may use dnsb-control too.
+out=$("$BUILDDIR/dnsb/dnsb-control" -s "127.0.0.1@$CPORT" -C "$C/ops1.pem" -K "$C/ops1.key" -A "$C/ca.pem" -t 5 status 2>&1)
+check "control-allow: the second listed name (ops1) may use dnsb-control" "$out" "^version:"
+check_not "... and is not refused" "$(cat "$TMP/dnsb.log")" "control: refused .*certificate CN 'ops1'"
+check "control-allow: the first listed name (b1) may too" "$(ctl status 2>&1)" "^version:"
 check "lookup names the LB and the prefix" "$(ctl lookup 127.0.0.1)" "lb: lb42 dynamic"
 check "list-lbs shows a dynamic registration" "$(ctl list-lbs)" "^lb42 +dynamic +127.0.0.42 +1 "
 
