@@ -153,24 +153,6 @@ wait_for_log() {
     done
 }
 
-# log_count FILE PATTERN: how many lines of FILE match PATTERN (0 when none),
-# to wait for the next occurrence of a line already logged.
-log_count() {
-    local n
-    n=$(grep -Ec -- "$2" "$1" 2>/dev/null)
-    echo "${n:-0}"
-}
-
-# wait_for_log_n FILE PATTERN N [SECONDS]: until more than N lines match.
-wait_for_log_n() {
-    local file=$1 pattern=$2 n=$3 limit=${4:-10} start
-    start=$(now_ms)
-    until [ "$(log_count "$file" "$pattern")" -gt "$n" ]; do
-        [ $(( $(now_ms) - start )) -lt $((limit * 1000)) ] || { echo "# no new /$pattern/ in $file after ${limit}s"; return 1; }
-        sleep 0.1
-    done
-}
-
 # stat_of NAME: the value of counter NAME in the "name=value" lines on stdin
 # (empty when absent).
 stat_of() { sed -n "s/^$1=//p" | head -n 1; }
