@@ -504,6 +504,12 @@ static int cmd_stats(void *arg, const char *args, struct evbuffer *out, glb_cont
                             (unsigned long long)m.services_sent, (unsigned long long)m.frames_in,
                             (unsigned long long)m.frames_out, (unsigned long long)m.services_serial);
     }
+    if (c->store) {
+        dnsb_store_stats ss;
+        dnsb_store_get_stats(c->store, &ss);
+        evbuffer_add_printf(out, "store.commits=%llu\nstore.pending=%zu\nstore.errors=%llu\n",
+                            (unsigned long long)ss.commits, ss.pending, (unsigned long long)ss.errors);
+    }
     if (c->control) {
         glb_control_stats cs;
         glb_control_stats_get(c->control, &cs);

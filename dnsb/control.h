@@ -10,6 +10,7 @@
 #include "dnsb/answer.h"
 #include "dnsb/mapserver.h"
 #include "dnsb/registry.h"
+#include "dnsb/store.h"
 #include "dnsb/table.h"
 #include "shared/control.h"
 #include "shared/server.h"
@@ -32,6 +33,7 @@ typedef struct dnsb_ctl {
      * -1 with the reason (the previous configuration keeps serving). */
     int (*reload)(void *arg, char *msg, size_t msglen);
     void *reload_arg;
+    dnsb_store *store;        /* the registrations' database; NULL without one */
 } dnsb_ctl;
 
 /* The command table; the handlers take a dnsb_ctl * as their argument. */

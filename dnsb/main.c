@@ -369,7 +369,7 @@ int main(int argc, char **argv)
         return 1;
     }
     d.ctl = (dnsb_ctl){&d.table, d.reg, d.server, NULL, NULL, d.stats, d.workers, cf->workers,
-                       (double)time(NULL), (double)time(NULL), d.conf_file, reload, &d};
+                       (double)time(NULL), (double)time(NULL), d.conf_file, reload, &d, NULL};
     /* Registrations from the database before the first query is answered. */
     if (cf->database[0] && !(d.store = dnsb_store_open(cf->database, cf->database_damaged, err, sizeof(err)))) {
         log_err("%s", err);
@@ -384,6 +384,7 @@ int main(int argc, char **argv)
         return 1;
     }
     d.ctl.ms = d.ms;
+    d.ctl.store = d.store;
     if (cf->has_control) {
         d.control = glb_control_new(d.base, &cf->control, d.control_tls, dnsb_control_cmds, &d.ctl, err, sizeof(err));
         if (!d.control) {

@@ -1,7 +1,8 @@
 /* Runs the fuzz entry point over every file of corpus directories (the
  * arguments, or $top_srcdir/tests/fuzz/corpus/proto), so `make check`
  * exercises the fuzz target's checks without libFuzzer. Fails when a
- * directory holds no file. SPDX-License-Identifier: BSD-3-Clause */
+ * directory holds no file. Writes TAP (one test point per directory) for
+ * the tap-driver.sh that `make check` reads. SPDX-License-Identifier: BSD-3-Clause */
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -42,11 +43,12 @@ static int run_file(const char *path)
     return 0;
 }
 
-static int run_dir(const char *dir)
+static int run_dir(int n, const char *dir)
 {
     DIR *d = opendir(dir);
     if (!d) {
         perror(dir);
+        printf("not ok %d - %s: cannot open\n", n, dir);
         return -1;
     }
     int files = 0, bad = 0;
@@ -64,8 +66,9 @@ static int run_dir(const char *dir)
         files++;
     }
     closedir(d);
-    printf("%s: %d inputs\n", dir, files);
-    return files == 0 || bad ? -1 : 0;
+    int fail = files == 0 || bad;
+    printf("%s %d - %s: %d inputs%s\n", fail ? "not ok" : "ok", n, dir, files, bad ? ", some unreadable" : "");
+    return fail ? -1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -74,11 +77,13 @@ int main(int argc, char **argv)
     if (argc < 2) {
         const char *top = getenv("top_srcdir");
         snprintf(def, sizeof(def), "%s/tests/fuzz/corpus/proto", top && *top ? top : ".");
-        return run_dir(def) == 0 ? 0 : 1;
+        printf("1..1\n");
+        return run_dir(1, def) == 0 ? 0 : 1;
     }
     int rc = 0;
+    printf("1..%d\n", argc - 1);
     for (int i = 1; i < argc; i++)
-        if (run_dir(argv[i]) != 0)
+        if (run_dir(i, argv[i]) != 0)
             rc = 1;
     return rc;
 }

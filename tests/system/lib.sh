@@ -140,6 +140,23 @@ wait_until() {
     done
 }
 
+# wait_for_log FILE PATTERN [SECONDS]: until a line of FILE matches the
+# extended regex PATTERN (every 0.1 s, at most SECONDS, default 10): for
+# an event that the daemon logs, instead of a fixed sleep. 1 when it never
+# came (the caller asserts).
+wait_for_log() {
+    local file=$1 pattern=$2 limit=${3:-10} start
+    start=$(now_ms)
+    until grep -Eq -- "$pattern" "$file" 2>/dev/null; do
+        [ $(( $(now_ms) - start )) -lt $((limit * 1000)) ] || { echo "# no /$pattern/ in $file after ${limit}s"; return 1; }
+        sleep 0.1
+    done
+}
+
+# stat_of NAME: the value of counter NAME in the "name=value" lines on stdin
+# (empty when absent).
+stat_of() { sed -n "s/^$1=//p" | head -n 1; }
+
 # start_fixture ARGS...: the fixture web server (tests/fixture/httpd.py) in the
 # background, until it says "ready" (at most 10 s); sets FIXTURE_PID and
 # FIXTURE_CTL (ADDR:PORT of its control port, so --control ADDR:0 works).
@@ -235,4 +252,52 @@ try:
 except socket.timeout:
     print("none")
 PY
+}
+
+# watch_death SERVICE SITE FAILED SECONDS: polls `dnslb-control sites` (every
+# 0.1 s, at most SECONDS) until SITE is dead, noting when its line first
+# showed a failed check (the extended regex FAILED, e.g. "icmp lost") while
+# not yet dead. Each poll's start and end are kept, so that whatever the
+# load the events are known to lie in [FAIL_LO, FAIL_HI] and [DEAD_LO,
+# DEAD_HI] (ms, now_ms). 1 when SITE never died (FAIL_* may be empty too).
+watch_death() {
+    local svc=$1 site=$2 failed=$3 limit=$4 start p_prev p_start=0 p_end line
+    FAIL_LO= FAIL_HI= DEAD_LO= DEAD_HI=
+    start=$(now_ms)
+    p_start=$start
+    while [ $(( $(now_ms) - start )) -lt $((limit * 1000)) ]; do
+        p_prev=$p_start
+        p_start=$(now_ms)
+        line=$(lbctl sites | awk -v s="$svc" -v n="$site" '$1 == s && $2 == n')
+        p_end=$(now_ms)
+        if [ "$(printf '%s\n' "$line" | awk '{print $4}')" = dead ]; then
+            DEAD_LO=$p_prev DEAD_HI=$p_end
+            return 0
+        fi
+        if [ -z "$FAIL_LO" ] && printf '%s\n' "$line" | grep -Eq -- "$failed"; then
+            FAIL_LO=$p_prev FAIL_HI=$p_end
+        fi
+        sleep 0.1
+    done
+    return 1
+}
+
+# check_death_after DESCRIPTION INTERVALS_MS SLACK_MS: after watch_death, the
+# time from the first failed check to death could be INTERVALS_MS (the
+# check intervals between the first and the dead-after-th failure), within
+# SLACK_MS either way.
+check_death_after() {
+    local most least
+    if [ -z "$DEAD_HI" ]; then
+        not_ok "$1: never dead"
+    elif [ -z "$FAIL_LO" ]; then
+        not_ok "$1: dead without a failed check seen before"
+    else
+        most=$((DEAD_HI - FAIL_LO)) least=$((DEAD_LO - FAIL_HI))
+        if [ "$most" -ge $(($2 - $3)) ] && [ "$least" -le $(($2 + $3)) ]; then
+            ok "$1 ($least..$most ms after the first failed check, want $2 +-$3)"
+        else
+            not_ok "$1: dead $least..$most ms after the first failed check (want $2 +-$3)"
+        fi
+    fi
 }

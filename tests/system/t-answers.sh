@@ -157,5 +157,50 @@ check "opcode STATUS: NOTIMP" "$out" 'status: NOTIMP'
 out=$(dig +norec +tcp +keepopen -p "$PORT" @127.0.0.1 -b 127.0.0.1 www.foobar.example A glb.example.net SOA x.whoami.glb.example.net TXT 2>&1)
 check "TCP keepopen: three answers" "$(echo "$out" | grep -c 'status: NOERROR')" '^3$'
 
+# NODATA, with the default zone-ttl (3600): the SOA's TTL is 60, the lower.
+out=$(q svc.glb.example.net A)
+check "NODATA at an empty non-terminal" "$(printf '%s\n' "$out" | grep -E 'status:|ANSWER:' | tr '\n' ' ')" \
+    'status: NOERROR,.* ANSWER: 0,'
+check "NODATA carries the SOA with TTL 60 (zone-ttl 3600 is higher)" "$out" '^glb\.example\.net\. 60 IN SOA'
 kill -0 "$DNSB_PID" && ok "dnsb still running" || not_ok "dnsb died"
+FIRST_PID=$DNSB_PID
+
+# zone-ttl and zone-contact: a second dnsb with zone-ttl 30 (below 60, so the
+# negative answers' SOA has 30 too) and its own contact.
+PORT2=$(free_port)
+[ "$PORT2" != "$PORT" ] || PORT2=$((PORT + 1))
+cat >"$TMP/zone.conf" <<CONF
+server:
+    listen: 127.0.0.1@$PORT2
+    zone: glb.example.net.
+    zone-ns: b1.glb.example.net. 127.0.0.1
+    zone-ns: b2.glb.example.net. 127.0.0.2
+    zone-ttl: 30
+    zone-contact: ops.foobar.example.
+service:
+    name: www.foobar.example.
+    site: paris 192.0.2.10
+CONF
+start_dnsb "$TMP/zone.conf" "$TMP/dnsb-zone.log"
+wait_dns 127.0.0.1 "$PORT2" glb.example.net || exit 1
+q2() { dig +norec +time=2 +tries=1 -p "$PORT2" @127.0.0.1 "$@" 2>&1 | tr -s ' \t' '  '; }
+out=$(q2 glb.example.net SOA)
+check "zone-ttl 30, zone-contact: the SOA" "$out" \
+    '^glb\.example\.net\. 30 IN SOA b1\.glb\.example\.net\. ops\.foobar\.example\. [0-9]+ 3600 600 604800 60$'
+out=$(q2 glb.example.net NS)
+check "zone-ttl 30: the NS set" "$out" '^glb\.example\.net\. 30 IN NS b2\.glb\.example\.net\.$'
+check "zone-ttl 30: the glue" "$out" '^b2\.glb\.example\.net\. 30 IN A 127\.0\.0\.2$'
+out=$(q2 b2.glb.example.net A)
+check "zone-ttl 30: a zone-ns name's address" "$out" '^b2\.glb\.example\.net\. 30 IN A 127\.0\.0\.2$'
+out=$(q2 www.foobar.example SOA)
+check "zone-ttl 30: the SOA of a delegated service apex" "$out" '^www\.foobar\.example\. 30 IN SOA b1\.glb\.example\.net\. ops\.foobar\.example\. '
+out=$(q2 nothing.glb.example.net A)
+check "zone-ttl 30: NXDOMAIN's SOA has 30, the lower of zone-ttl and 60" "$out" \
+    '^glb\.example\.net\. 30 IN SOA b1\.glb\.example\.net\. ops\.foobar\.example\. '
+out=$(q2 glb.example.net TXT)
+check "zone-ttl 30: NODATA's SOA has 30 too" "$out" '^glb\.example\.net\. 30 IN SOA '
+check "... and it is NODATA" "$(printf '%s\n' "$out" | grep -E 'status:|ANSWER:' | tr '\n' ' ')" \
+    'status: NOERROR,.* ANSWER: 0,'
+kill -0 "$DNSB_PID" && ok "second dnsb still running" || not_ok "second dnsb died"
+kill -0 "$FIRST_PID" && ok "first dnsb still running" || not_ok "first dnsb died"
 finish

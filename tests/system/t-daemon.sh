@@ -65,6 +65,7 @@ kill -HUP "$DNSB_PID"
 wait_reload "$n" || not_ok "SIGHUP with a bad config: never processed"
 check_eq "SIGHUP with a bad config: old one keeps serving" "$(short)" "192.0.2.99"
 check "SIGHUP with a bad config: error logged with FILE:LINE" "$(cat "$TMP/dnsb.log")" "reload refused.*dnsb.conf:7: key 'site'"
+kill -0 "$DNSB_PID" 2>/dev/null && ok "SIGHUP with a bad config: still running" || not_ok "SIGHUP with a bad config: dnsb exited"
 
 # A NUL byte is an error at its line, not the end of the file (it cut the
 # rest off: -t said ok and SIGHUP applied the part before it).

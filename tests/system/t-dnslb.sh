@@ -183,14 +183,19 @@ www_now "then b alone (c at 200 ms is twice as slow, a slower still)" "127.0.0.1
 
 # --- 3. killing the fastest (b) removes it within dead-after intervals
 fx "/set?addr=127.0.0.12&port=$HP&mode=reset" >/dev/null
-# dead-after 2 x http-interval 2 (x 1.05 jitter) + timeout + publication + slack
-if wait_until 7 state_is www.foobar.example. b dead; then
-    ok "b reset: dead after ${WAITED}s"
-    echo "# dead after ${WAITED} s (dead-after 2, http-interval 2)"
+# dead-after 2 x http-interval 2 (x 1.05 jitter) + timeout + publication + slack;
+# and exactly at the second failed check: one http-interval (1.9..2.1 s,
+# +-0.3 s for late timers) after the first (dead-after 1 would be at once,
+# dead-after 3 two intervals later). watch_death: see lib.sh.
+t_reset=$(now_ms)
+if watch_death www.foobar.example. b "http reset" 7; then
+    ok "b reset: dead after $(( (DEAD_HI - t_reset) / 100 ))00 ms"
+    echo "# dead after $(( (DEAD_HI - t_reset) / 100 ))00 ms (dead-after 2, http-interval 2)"
 else
     not_ok "b reset: dead within 7 s"
     dump
 fi
+check_death_after "b dead one http-interval after its first failed check, i.e. at the second" 2000 400
 www_now "b dead: no longer answered, c (200 ms) alone before a (400 ms)" "127.0.0.13"
 check "sites: b's last check says reset" "$(lbctl sites)" '^www\.foobar\.example\. +b +127\.0\.0\.12 +dead .* http reset$'
 check "log: b's transition" "$(cat "$LOG")" 'site b: alive -> dead \(http reset\)'

@@ -139,12 +139,27 @@ wait_until 20 sh -c "'$BUILDDIR/dnsb/dnsb-control' -c $W/b1/dnsb.conf list-lbs |
     ok "b1 back: both DNS-LBs registered with it again (${WAITED}s)" || not_ok "b1 lost its DNS-LBs"
 
 # --- 3: a DNS-LB down ----------------------------------------------------------
+# lb2's registration at each DNS-B was built at its sequence (Unix ms,
+# PROTOCOL.md 4.2; every refresh has a new one): it must live LIFETIME from
+# then, not less, so both are gone no sooner than the later one + LIFETIME.
+seq_of() { world_bctl "$1" list-lbs | awk '$1 == "lb2" { print $5; exit }'; }
+s1=$(seq_of b1) s2=$(seq_of b2)
 world_stop lb2 KILL
 t0=$(now_ms)
 servfail=0
 expired() { ! world_bctl b1 list-lbs | grep -q '^lb2 ' && ! world_bctl b2 list-lbs | grep -q '^lb2 '; }
-wait_until $((LIFETIME + 3)) expired && ok "lb2's registrations expired at both DNS-Bs (${WAITED}s, lifetime ${LIFETIME}s)" ||
+if wait_until $((LIFETIME + 3)) expired; then
+    ok "lb2's registrations expired at both DNS-Bs (${WAITED}s after the kill, lifetime ${LIFETIME}s)"
+    gone=$(now_ms)
+    last=$(( ${s1:-0} > ${s2:-0} ? ${s1:-0} : ${s2:-0} ))
+    if [ "$last" -gt 0 ] && [ $((gone - last)) -ge $((LIFETIME * 1000)) ]; then
+        ok "they lived their lifetime: gone $((gone - last)) ms after lb2's last REGISTER (${LIFETIME}s)"
+    else
+        not_ok "lb2's registrations gone $((gone - last)) ms after its last REGISTER (sequences $s1 $s2), before their lifetime of ${LIFETIME}s"
+    fi
+else
     not_ok "lb2 still registered after ${WAITED}s"
+fi
 for i in $(seq 1 $((TTL_REFERRAL + 2))); do
     [ "$(rcode isp1 www.foobar.example)" = NOERROR ] || servfail=1
     sleep 1
@@ -168,7 +183,19 @@ wait_until 10 world_registered b2 lb1 "$EG1"
 # killed, not stopped: a clean stop withdraws the registrations (t-failover)
 world_stop lb1 KILL
 world_stop lb2 KILL
-sleep 0.3 # the store's commit interval
+# Everything b2 acknowledged is on disk: nothing pending and at least one
+# commit (bounded wait instead of one commit interval of sleep).
+stored() {
+    local st
+    st=$(world_bctl b2 stats)
+    [ "$(printf '%s\n' "$st" | stat_of store.pending)" = 0 ] &&
+        [ "$(printf '%s\n' "$st" | stat_of store.commits)" -gt 0 ]
+}
+if wait_until 5 stored; then
+    ok "b2's store has committed every change (${WAITED}s)"
+else
+    not_ok "b2's store did not commit within 5 s: $(world_bctl b2 stats | grep '^store\.' | tr '\n' ' ')"
+fi
 world_stop b2 KILL
 world_dnsb b2 || not_ok "b2 did not restart"
 a1=$(dig +norec +time=2 +tries=1 -b "$EG1" @"$B2" www.foobar.example "$RR")

@@ -35,7 +35,6 @@ wait_until 5 ranked "$SB1" && wait_until 5 ranked "$SB2" &&
 check "the standby refuses what is not a DNS-LB zone" \
     "$(dig +norec +time=2 +tries=1 @"$SB1" www.foobar.example "$RR")" "status: REFUSED"
 
-stat_of() { sed -n "s/^$1=//p"; }
 standby_queries() {
     echo $(($(world_bctl b1 stats | stat_of dns.standby) + $(world_bctl b2 stats | stat_of dns.standby)))
 }

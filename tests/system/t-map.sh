@@ -23,7 +23,7 @@ PORT=${ports[0]} MPORT=${ports[1]} CPORT=${ports[2]}
 C=$TMP/certs
 mkdir -p "$C"
 make_ca "$C" ca && make_ca "$C" otherca && make_cert "$C" ca b1 127.0.0.1 && make_cert "$C" ca lb42 &&
-    make_cert "$C" ca rogue && make_cert "$C" ca lb44 && make_cert "$C" otherca lb43 || { echo "openssl cannot make certificates"; exit 77; }
+    make_cert "$C" ca rogue && make_cert "$C" ca lb44 && make_cert "$C" ca lb45 && make_cert "$C" ca ops1 && make_cert "$C" otherca lb43 || { echo "openssl cannot make certificates"; exit 77; }
 
 cat >"$TMP/dnsb.conf" <<EOF
 server:
@@ -34,6 +34,8 @@ server:
     whoami: whoami.glb.example.net.
     database: $TMP/db
     control: 127.0.0.1@$CPORT
+    control-allow: b1
+    control-allow: ops1
     verbosity: 4
 map:
     listen: 127.0.0.1@$MPORT
@@ -44,6 +46,7 @@ map:
     allow: rogue 10.0.0.0/8
     allow: lb43 127.0.0.0/8
     allow: lb44 127.0.0.0/8
+    allow: lb45 127.0.0.0/8
     lifetime: 10
     max-claims: 2
     max-connections: 8
@@ -55,6 +58,10 @@ service:
     ttl-referral: 60
     site: paris 192.0.2.10 weight=2
     site: tokyo 192.0.2.20 weight=1
+lb:
+    id: lb45
+    address: 127.0.0.45
+    resolver: 127.0.0.7/32
 EOF
 
 raw() { timeout 20 python3 "$SRCDIR/tests/system/mapraw.py" --server "127.0.0.1@$MPORT" --ca "$C/ca.pem" --timeout 5 "$@"; }
@@ -63,7 +70,7 @@ ask() { dig +norec +time=2 +tries=1 -p "$PORT" @127.0.0.1 www.foobar.example A; 
 ctl() { "$BUILDDIR/dnsb/dnsb-control" -c "$TMP/dnsb.conf" -t 5 "$@"; }
 seq_ms() { now_ms; }
 
-check "dnsb -t reads the certificates" "$("$DNSB" -t -c "$TMP/dnsb.conf" 2>&1)" ": ok \(1 services, 0 lbs\)$"
+check "dnsb -t reads the certificates" "$("$DNSB" -t -c "$TMP/dnsb.conf" 2>&1)" ": ok \(1 services, 1 lbs\)$"
 sed "s|tls-key-file: $C/b1.key|tls-key-file: $C/lb42.key|" "$TMP/dnsb.conf" >"$TMP/badkey.conf"
 check "dnsb -t finds a key that does not fit the certificate" "$("$DNSB" -t -c "$TMP/badkey.conf" 2>&1)" \
     "badkey.conf: map: cannot load key '$C/lb42.key': .*key values mismatch"
@@ -107,18 +114,45 @@ check "answer unchanged after the rogue" "$a" "CNAME	lb42.www.foobar.example."
 check_not "rogue never in the delegation" "$a" "rogue|127.0.0.66"
 check "rejection logged" "$(cat "$TMP/dnsb.log")" "map: rogue: 1 claim\(s\) rejected, first 127.0.0.1/32 \(not-allowed\)"
 
+# --- a claim wider than the identity's allow prefix --------------------------
+# rogue may claim within 10.0.0.0/8: 10.0.0.0/7 starts inside it but is wider.
+out=$(as rogue --seq "$(seq_ms)" --dns 10.0.0.66 --claim 10.0.0.0/7)
+check "a claim wider than the allow prefix (10.0.0.0/7 over 10.0.0.0/8) rejected" "$out" \
+    "accepted=- rejected=not-allowed:10.0.0.0/7"
+check_not "... and not mapped" "$(ctl lookup 11.1.2.3; ctl lookup 10.1.2.3)" "^lb: rogue"
+
+# --- an identity with a static lb: section may not register -----------------
+# lb45 has a certificate of the CA and an allow line, but its registration
+# is the configuration's: refused at HELLO (unauthorized).
+out=$(as lb45 --seq "$(seq_ms)" --dns 127.0.0.46 --claim 127.0.0.8/32 2>&1)
+check "a static lb's id is refused at HELLO" "$out" "^error code=3 text=identity 'lb45' .*is not allowed"
+check_not "... before any REGISTER_ACK" "$out" "^(hello|ack) "
+check "... counted as unauthorized" "$(ctl stats)" "^map.unauthorized=1$"
+check "lb45 stays static, with its configured address" "$(ctl list-lbs)" "^lb45 +static +127.0.0.45 "
+check_not "its claim is not mapped" "$(ctl lookup 127.0.0.8)" "^lb: "
+check "its configured resolver still is" "$(ctl lookup 127.0.0.7)" "^lb: lb45 static"
+
 # --- a stale sequence changes nothing ---------------------------------------
 out=$(as lb42 --seq 5 --dns 127.0.0.99 --claim 127.0.0.1/32)
 check "older sequence refused as stale" "$out" "lifetime=0 accepted=- rejected=stale:127.0.0.1/32"
 check "glue unchanged by the stale REGISTER" "$(ask)" "IN	A	127.0.0.42"
 
 # --- no certificate, or one from another CA: refused in the handshake -------
-raw --id lb42 >/dev/null 2>&1
-as lb43 >/dev/null 2>&1
+# Each tries a registration that would be accepted with a good certificate:
+# lb44 (allowed, not registered yet) without any, lb43 (allowed) with one
+# from another CA; neither identity, resolver nor glue may appear.
+out=$(raw --id lb44 --seq "$(seq_ms)" --dns 127.0.0.45 --claim 127.0.0.5/32 2>&1)
+check_not "no certificate: no REGISTER_ACK" "$out" "^ack "
+out=$(as lb43 --seq "$(seq_ms)" --dns 127.0.0.43 --claim 127.0.0.6/32 2>&1)
+check_not "another CA's certificate: no REGISTER_ACK" "$out" "^ack "
 st=$(ctl stats)
 check "both handshakes refused and counted" "$st" "^map.handshake_failures=2$"
-check "they never registered" "$(ctl list-lbs)" "^lb42 "
-check_not "no lb43 registration" "$(ctl list-lbs)" "^lb43 "
+lbs=$(ctl list-lbs)
+check_not "they never registered: no lb44 (the identity without a certificate)" "$lbs" "^lb44 "
+check_not "they never registered: no lb43" "$lbs" "^lb43 "
+check "lb42 is still the only dynamic registration" "$(printf '%s\n' "$lbs" | grep -Ec '^lb[0-9]+ +dynamic ')" "^1$"
+check "their resolvers stay unmapped" "$(ctl lookup 127.0.0.5; ctl lookup 127.0.0.6)" "fail-open|no lb|none"
+check_not "... by any DNS-LB" "$(ctl lookup 127.0.0.5; ctl lookup 127.0.0.6)" "^lb: "
 
 # --- malformed frames: ERROR, close, and the server keeps serving -----------
 check "bad version: ERROR bad-version" "$(as lb42 --bad version)" "^error code=1 "
@@ -136,6 +170,12 @@ check "malformed frames counted" "$(ctl stats)" "^map.malformed=[1-9]"
 out=$("$BUILDDIR/dnsb/dnsb-control" -s "127.0.0.1@$CPORT" -C "$C/lb42.pem" -K "$C/lb42.key" -A "$C/ca.pem" -t 5 status 2>&1)
 check_not "a DNS-LB's certificate cannot use dnsb-control" "$out" "^version:"
 check "refusal logged" "$(cat "$TMP/dnsb.log")" "control: refused .*certificate CN 'lb42' may not control"
+# control-allow lists b1 (dnsb-control's default certificate) and ops1: the
+# second name may use dnsb-control too.
+out=$("$BUILDDIR/dnsb/dnsb-control" -s "127.0.0.1@$CPORT" -C "$C/ops1.pem" -K "$C/ops1.key" -A "$C/ca.pem" -t 5 status 2>&1)
+check "control-allow: the second listed name (ops1) may use dnsb-control" "$out" "^version:"
+check_not "... and is not refused" "$(cat "$TMP/dnsb.log")" "control: refused .*certificate CN 'ops1'"
+check "control-allow: the first listed name (b1) may too" "$(ctl status 2>&1)" "^version:"
 check "lookup names the LB and the prefix" "$(ctl lookup 127.0.0.1)" "lb: lb42 dynamic"
 check "list-lbs shows a dynamic registration" "$(ctl list-lbs)" "^lb42 +dynamic +127.0.0.42 +1 "
 
@@ -174,16 +214,43 @@ st=$(ctl stats)
 check "connection limit counted" "$st" "^map.limit_connections=[1-9]"
 check "handshake timeouts counted" "$st" "^map.limit_handshake=[1-9]"
 check "claim limit counted" "$st" "^map.limit_claims=1$"
-# idle-timeout 5 s: a session that says HELLO and then nothing gets BYE idle
+# idle-timeout 5 s: a session that says HELLO and then nothing gets BYE idle,
+# after 5 s of silence, not before (and within a tick, 250 ms, + slack)
+t0=$(now_ms)
 out=$(timeout 15 python3 "$SRCDIR/tests/system/mapraw.py" --server "127.0.0.1@$MPORT" --ca "$C/ca.pem" \
     --cert "$C/lb44.pem" --key "$C/lb44.key" --id lb44 --bad silent --timeout 12)
+idle=$(( $(now_ms) - t0 ))
 check "idle-timeout: a silent session gets BYE idle" "$out" "^bye reason=3$"
+if [ "$idle" -ge 5000 ] && [ "$idle" -le 8000 ]; then
+    ok "idle-timeout: BYE after 5 s of silence (${idle} ms)"
+else
+    not_ok "idle-timeout 5 s: the silent session ended after ${idle} ms (want 5000..8000)"
+fi
 check "idle timeouts counted" "$(ctl stats)" "^map.limit_idle=1$"
 
 # --- kill -9, restart: same mappings at once from the database ---------------
-out=$(as lb42 --seq "$(seq_ms)" --dns 127.0.0.42 --claim 127.0.0.1/32 --lifetime 10)
+c0=$(ctl stats | stat_of store.commits)
+treg=$(now_ms)
+sreg=$(seq_ms)
+out=$(as lb42 --seq "$sreg" --dns 127.0.0.42 --claim 127.0.0.1/32 --lifetime 10)
 check "fresh registration before the kill" "$out" "accepted=127.0.0.1/32"
-sleep 0.3 # one commit interval of the store
+# The sequence of the last accepted REGISTER, once more: stale (PROTOCOL.md:
+# a REGISTER must carry a sequence greater than the last accepted one).
+out=$(as lb42 --seq "$sreg" --dns 127.0.0.99 --claim 127.0.0.1/32 --lifetime 10)
+check "the last accepted sequence, again: stale" "$out" "lifetime=0 accepted=- rejected=stale:127.0.0.1/32"
+# The store commits at most DNSB_STORE_COMMIT_MS (100 ms) after a change:
+# wait until this one is on disk, not a fixed time.
+committed() {
+    local st
+    st=$(ctl stats)
+    [ "$(printf '%s\n' "$st" | stat_of store.pending)" = 0 ] &&
+        [ "$(printf '%s\n' "$st" | stat_of store.commits)" -gt "${c0:-0}" ]
+}
+if wait_until 5 committed; then
+    ok "the store committed the registration (store.commits ${c0} -> $(ctl stats | stat_of store.commits), ${WAITED}s)"
+else
+    not_ok "the registration was not committed within 5 s: $(ctl stats | grep '^store\.' | tr '\n' ' ')"
+fi
 kill -9 "$DNSB_PID"
 wait "$DNSB_PID" 2>/dev/null
 t0=$(now_ms)
@@ -193,10 +260,22 @@ rc=$?
 t1=$(now_ms)
 if [ $rc -eq 0 ]; then ok "after kill -9 the restarted DNS-B refers to lb42 ($((t1 - t0)) ms)"; else not_ok "after kill -9 lb42 is lost"; fi
 check "loaded from the database" "$(cat "$TMP/dnsb.log")" "map: [1-9][0-9]* registrations loaded from the database"
+out=$(as lb42 --seq "$sreg" --dns 127.0.0.99 --claim 127.0.0.1/32 --lifetime 10)
+check "after the restart the last accepted sequence is still stale" "$out" \
+    "lifetime=0 accepted=- rejected=stale:127.0.0.1/32"
+check "glue unchanged by it" "$(ask)" "IN	A	127.0.0.42"
 
 # --- expiry: without refresh, lb42 goes after its lifetime -------------------
+# Its whole lifetime (10 s from the REGISTER, which was sent at treg), not
+# less; and not much more (the sweep runs every second; 4 s of slack).
 if wait_until 15 sh -c "dig +norec +time=1 +tries=1 -p $PORT @127.0.0.1 www.foobar.example A | grep -q 'IN	A	192.0.2.20'"; then
-    ok "registration expired after its lifetime (${WAITED}s after restart): fail-open again"
+    life=$(( $(now_ms) - treg ))
+    ok "registration expired (${WAITED}s after restart): fail-open again"
+    if [ "$life" -ge 10000 ] && [ "$life" -le 14000 ]; then
+        ok "it lived its lifetime of 10 s: gone ${life} ms after the REGISTER"
+    else
+        not_ok "registration with lifetime 10 s gone ${life} ms after the REGISTER (want 10000..14000)"
+    fi
 else
     not_ok "registration did not expire"
 fi
