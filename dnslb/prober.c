@@ -747,11 +747,29 @@ static void fmt_ms(char *buf, size_t len, double v)
         snprintf(buf, len, "%.1f", v);
 }
 
+/* Whether site idx of service svc is in the answers, and why (the last
+ * published ranking): in:best, in:margin (as good as the best), in:failopen,
+ * out:dead, out:unmeasured (not yet checked), out:slower (not as good). */
+static const char *answer_note(const lb_prober *p, const psite *s)
+{
+    const svc_rank *r = &p->ranks[s->svc];
+    size_t pos = 0;
+    while (pos < r->count && r->order[pos] != s->idx)
+        pos++;
+    if (r->failopen)
+        return "in:failopen";
+    if (pos < r->share)
+        return pos == 0 ? "in:best" : "in:margin";
+    if (s->h.state == LB_SITE_DEAD)
+        return "out:dead";
+    return s->h.state == LB_SITE_UNKNOWN ? "out:unmeasured" : "out:slower";
+}
+
 void lb_prober_report_sites(lb_prober *p, struct evbuffer *out)
 {
     double now = p->now();
-    evbuffer_add_printf(out, "%-24s %-10s %-24s %-7s %9s %7s %9s %9s %8s %s\n", "service", "site", "addresses",
-                        "state", "latency", "loss", "score", "icmp-rtt", "age", "last");
+    evbuffer_add_printf(out, "%-24s %-10s %-24s %-7s %9s %7s %9s %9s %8s %-14s %s\n", "service", "site", "addresses",
+                        "state", "latency", "loss", "score", "icmp-rtt", "age", "answer", "last");
     for (size_t i = 0; i < p->nsites; i++) {
         const psite *s = p->sites[i];
         char svc[1024], addrs[256] = "", a[GLB_ADDRSTRLEN], lat[32], score[32], rtt[32], age[32], loss[32];
@@ -774,8 +792,8 @@ void lb_prober_report_sites(lb_prober *p, struct evbuffer *out)
             snprintf(age, sizeof(age), "%.1fs", now - s->h.last_check);
         else
             snprintf(age, sizeof(age), "never");
-        evbuffer_add_printf(out, "%-24s %-10s %-24s %-7s %9s %7s %9s %9s %8s %s\n", svc, s->site.name, addrs,
-                            lb_state_str(s->h.state), lat, loss, score, rtt, age,
+        evbuffer_add_printf(out, "%-24s %-10s %-24s %-7s %9s %7s %9s %9s %8s %-14s %s\n", svc, s->site.name, addrs,
+                            lb_state_str(s->h.state), lat, loss, score, rtt, age, answer_note(p, s),
                             s->h.last_result[0] ? s->h.last_result : "-");
     }
 }

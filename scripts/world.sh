@@ -148,7 +148,7 @@ world_stop() {
     local p=${WPID[$1]:-}
     [ -n "$p" ] || return 0
     kill "-${2:-TERM}" "$p" 2>/dev/null
-    wait "$p" 2>/dev/null
+    wait "$p" 2>/dev/null || true # a killed process's status is no error here
     unset "WPID[$1]"
 }
 
