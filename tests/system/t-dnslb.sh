@@ -160,6 +160,10 @@ else
 fi
 www_now "the fastest alone: the others are not as good (answer set)" "127.0.0.11"
 check_eq "any label works" "$(short anything.www.foobar.example)" "127.0.0.11"
+SITES=$(lbctl sites)
+check "sites: why a is answered (in:best)" "$SITES" '^www\.foobar\.example\. +a +127\.0\.0\.11 +alive .* in:best '
+check "sites: why b is not (out:slower)" "$SITES" '^www\.foobar\.example\. +b +127\.0\.0\.12 +alive .* out:slower '
+SITES=
 out=$(q lb42.www.foobar.example A)
 check "answer: authoritative" "$out" 'flags: qr aa;'
 check "answer: TTL ttl-answer" "$out" '^lb42\.www\.foobar\.example\. 5 IN A 127\.0\.0\.11$'
@@ -197,7 +201,7 @@ else
 fi
 check_death_after "b dead one http-interval after its first failed check, i.e. at the second" 2000 400
 www_now "b dead: no longer answered, c (200 ms) alone before a (400 ms)" "127.0.0.13"
-check "sites: b's last check says reset" "$(lbctl sites)" '^www\.foobar\.example\. +b +127\.0\.0\.12 +dead .* http reset$'
+check "sites: b's last check says reset" "$(lbctl sites)" '^www\.foobar\.example\. +b +127\.0\.0\.12 +dead .* out:dead +http reset$'
 check "log: b's transition" "$(cat "$LOG")" 'site b: alive -> dead \(http reset\)'
 
 # --- 4. b returns after alive-after successes
