@@ -23,41 +23,50 @@ static dnsb_lb_conf *cur_lb(dnsb_conf *c)
 
 /* --- server: --- */
 
+static int addr_in(const glb_addr *list, size_t n, const glb_addr *a)
+{
+    for (size_t i = 0; i < n; i++)
+        if (glb_addrport_equal(&list[i], a))
+            return 1;
+    return 0;
+}
+
+static const char *push_listen(dnsb_conf *c, const glb_addr *addr)
+{
+    glb_addr *a = glb_cfg_push(&c->listen, &c->nlisten, sizeof(*a));
+    if (!a)
+        return NOMEM;
+    *a = *addr;
+    return NULL;
+}
+
 /* A standby address must never be a referring one: a server that refers
  * from an address and is authoritative for the DNS-LB zones on the same one
  * answers every query itself (resolvers ask the parent first). */
 static const char *h_listen(void *ctx, const glb_cfg_val *v, char *e, size_t el)
 {
     dnsb_conf *c = ctx;
-    for (size_t i = 0; i < c->nstandby_listen; i++)
-        if (glb_addrport_equal(&c->standby_listen[i], &v->addr)) {
-            snprintf(e, el, "also a standby-listen address: the standby must have addresses of its own");
-            return e;
-        }
-    glb_addr *a = glb_cfg_push(&c->listen, &c->nlisten, sizeof(*a));
-    if (!a)
-        return NOMEM;
-    *a = v->addr;
-    return NULL;
+    if (addr_in(c->standby_listen, c->nstandby_listen, &v->addr)) {
+        snprintf(e, el, "also a standby-listen address: the standby must have addresses of its own");
+        return e;
+    }
+    return push_listen(c, &v->addr);
 }
 
 static const char *h_standby_listen(void *ctx, const glb_cfg_val *v, char *e, size_t el)
 {
     dnsb_conf *c = ctx;
-    for (size_t i = 0; i < c->nlisten; i++)
-        if (glb_addrport_equal(&c->listen[i], &v->addr)) {
-            snprintf(e, el, "also a listen address: the standby must have addresses of its own");
-            return e;
-        }
+    if (addr_in(c->listen, c->nlisten, &v->addr)) {
+        snprintf(e, el, "%s", addr_in(c->standby_listen, c->nstandby_listen, &v->addr)
+                                  ? "given twice"
+                                  : "also a listen address: the standby must have addresses of its own");
+        return e;
+    }
     glb_addr *s = glb_cfg_push(&c->standby_listen, &c->nstandby_listen, sizeof(*s));
     if (!s)
         return NOMEM;
     *s = v->addr;
-    glb_addr *a = glb_cfg_push(&c->listen, &c->nlisten, sizeof(*a)); /* the server binds it */
-    if (!a)
-        return NOMEM;
-    *a = v->addr;
-    return NULL;
+    return push_listen(c, &v->addr); /* the server binds it */
 }
 
 /* NAME ADDR into the array at *list (zone-ns, standby-ns). */
