@@ -213,6 +213,7 @@ static int reload(void *arg, char *msg, size_t msglen)
     const dnsb_conf *n = t->conf, *o = old->conf;
     if (!glb_addrs_same(n->listen, n->nlisten, o->listen, o->nlisten) ||
         n->workers != o->workers || n->tcp_idle_ms != o->tcp_idle_ms || n->tcp_max_conns != o->tcp_max_conns ||
+        n->tcp_msg_ms != o->tcp_msg_ms || n->tcp_per_source != o->tcp_per_source ||
         strcmp(n->username, o->username) != 0 || strcmp(n->pidfile, o->pidfile) != 0 ||
         n->use_syslog != o->use_syslog)
         log_warn("reload: changes to listen, workers, tcp-*, username, pidfile and use-syslog "
@@ -315,6 +316,7 @@ int main(int argc, char **argv)
     glb_log_init("dnsb", d.use_syslog, (int)cf->verbosity);
     atomic_store(&d.table, t);
     glb_server_cfg scfg = {cf->listen, cf->nlisten, cf->workers, cf->tcp_idle_ms, cf->tcp_max_conns,
+                           cf->tcp_msg_ms, cf->tcp_per_source,
                            NULL, handle, &d};
     d.workers = glb_server_threads(&scfg); /* every thread that answers has its reader id and counters */
     d.qsbr = scfg.qsbr = glb_qsbr_new(d.workers);
