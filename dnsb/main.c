@@ -341,6 +341,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "dnsb: %s\n", err);
         return 1;
     }
+    /* Every map connection needs a descriptor: past the limit, accepting
+     * fails and the clients wait; better fewer, refused cleanly. */
+    unsigned others = GLB_FD_RESERVE + cf->workers * (cf->tcp_max_conns + 3 * (unsigned)cf->nlisten) +
+                      GLB_CONTROL_MAX_CONNS + 2 * (unsigned)cf->map.nlisten;
+    unsigned fit = glb_fd_budget(d.ms ? cf->map.max_connections : 0, others, "map: max-connections");
+    if (d.ms)
+        dnsb_mapserver_fd_cap(d.ms, fit);
     if (cf->database[0] && dnsb_store_prepare(cf->database, cf->username, err, sizeof(err)) != 0) {
         fprintf(stderr, "dnsb: %s\n", err);
         return 1;

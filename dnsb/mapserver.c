@@ -9,7 +9,6 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
-#include <event2/listener.h>
 #include <math.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
@@ -25,6 +24,7 @@
 #include "dnsb/svcset.h"
 #include "proto/map.h"
 #include "proto/stream.h"
+#include "shared/acceptor.h"
 #include "shared/clock.h"
 #include "shared/dname.h"
 #include "shared/log.h"
@@ -156,6 +156,7 @@ static void on_hello(sess *s, const glb_map_hello *h)
     int erc = glb_map_encode_hello(&me, ms->obuf, GLB_MAP_MAX_FRAME, &len);
     dnsb_ms_send_frame(s, erc, len);
     s->state = S_EST;
+    glb_pool_establish(&ms->pool, &s->pe); /* authenticated: never gives way to newcomers */
     ms->st.established++;
     char a[GLB_ADDRSTRLEN];
     log_info("map: %s connected from %s", s->id, glb_addrport_str(&s->peer, a, sizeof(a)));
@@ -282,7 +283,8 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
         if (e)
             ERR_error_string_n(e, buf, sizeof(buf));
         ms->st.handshake_failures++;
-        log_info("map: %s: TLS handshake failed: %s", glb_addrport_str(&s->peer, a, sizeof(a)), buf);
+        glb_log_limited(&ms->rl_handshake, glb_mono(), GLB_LOG_INFO, "map: %s: TLS handshake failed: %s",
+                        glb_addrport_str(&s->peer, a, sizeof(a)), buf);
     } else if (s->state != S_CLOSING)
         log_info("map: %s (%s): connection closed", glb_addrport_str(&s->peer, a, sizeof(a)), s->id);
     sess_free(s);
@@ -299,29 +301,50 @@ static void sess_free(sess *s)
         ms->sessions = s->next;
     if (s->next)
         s->next->prev = s->prev;
+    glb_pool_remove(&ms->pool, &s->pe);
     SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
     if (ssl && s->state == S_CLOSING)
         SSL_shutdown(ssl); /* close_notify, best effort */
     bufferevent_free(s->bev);
     ms->st.sessions--;
     free(s);
+    for (size_t i = 0; i < ms->nlisten; i++) /* a descriptor is free again */
+        glb_acceptor_resume(ms->acc[i]);
 }
 
-static size_t nsessions(const dnsb_mapserver *ms)
+/* The pool's caps from the configuration and the open files limit. */
+static void pool_limits(dnsb_mapserver *ms)
 {
-    return (size_t)ms->st.sessions;
+    const dnsb_map_conf *mc = &ms->conf->map;
+    unsigned max = ms->fd_cap && ms->fd_cap < mc->max_connections ? ms->fd_cap : mc->max_connections;
+    glb_pool_set_limits(&ms->pool, max, mc->max_handshakes, mc->max_handshakes_per_source);
 }
 
-static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
+static void accept_cb(void *arg, int fd, const struct sockaddr *sa, socklen_t salen)
 {
-    (void)l, (void)salen;
+    (void)salen;
     dnsb_mapserver *ms = arg;
+    glb_addr peer;
+    int refuse = 0;
+    glb_pool_ent *victim;
     ms->st.connections++;
-    if (nsessions(ms) >= ms->conf->map.max_connections) {
+    if (glb_addr_from_sockaddr(sa, &peer) != 0) {
+        close(fd);
+        return;
+    }
+    /* Sessions still in the handshake cost memory (TLS state, buffers)
+     * and prove nothing: when a cap is reached the oldest of them (of
+     * this address first) make room; established DNS-LBs never do. */
+    while ((victim = glb_pool_victim(&ms->pool, &peer, &refuse)) != NULL) {
+        ms->st.limit_evicted++;
+        sess_free((sess *)victim); /* pe is its first member */
+    }
+    if (refuse) {
         ms->st.limit_connections++;
-        if (ms->st.limit_connections % 1000 == 1)
-            log_warn("map: max-connections (%u) reached, refusing connections", ms->conf->map.max_connections);
-        evutil_closesocket(fd);
+        glb_log_limited(&ms->rl_full, glb_mono(), GLB_LOG_WARN,
+                        "map: max-connections (%u) reached with every session established, refusing connections",
+                        ms->pool.max);
+        close(fd);
         return;
     }
     SSL *ssl = SSL_new(ms->tls);
@@ -342,7 +365,13 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
     }
     s->ms = ms;
     s->bev = bev;
-    glb_addr_from_sockaddr(sa, &s->peer);
+    s->peer = peer;
+    if (glb_pool_add(&ms->pool, &s->pe, &peer) != 0) {
+        bufferevent_free(bev);
+        free(s);
+        log_err("map: out of memory for a connection");
+        return;
+    }
     s->t_start = s->t_rx = s->t_tx = glb_mono();
     s->connected = glb_wall();
     s->next = ms->sessions;
@@ -383,8 +412,8 @@ void dnsb_mapserver_tick(dnsb_mapserver *ms, double now)
             ms->st.limit_handshake++;
             if (s->state == S_TLS) {
                 char a[GLB_ADDRSTRLEN];
-                log_info("map: %s: TLS handshake not done in %us", glb_addrport_str(&s->peer, a, sizeof(a)),
-                         mc->handshake_timeout);
+                glb_log_limited(&ms->rl_handshake, t, GLB_LOG_INFO, "map: %s: TLS handshake not done in %us",
+                                glb_addrport_str(&s->peer, a, sizeof(a)), mc->handshake_timeout);
                 sess_free(s);
             } else
                 dnsb_ms_send_error(s, GLB_MAP_E_TIMEOUT, 0, "no HELLO within %us", mc->handshake_timeout);
@@ -432,6 +461,12 @@ dnsb_mapserver *dnsb_mapserver_new(const dnsb_conf *conf, dnsb_registry *reg, ch
     ms->reg = reg;
     for (size_t i = 0; i < MAX_LISTEN; i++)
         ms->fds[i] = -1;
+    ms->rl_handshake = (glb_ratelog)GLB_RATELOG_INIT("map: TLS handshakes failed");
+    ms->rl_full = (glb_ratelog)GLB_RATELOG_INIT("map: connections refused");
+    if (glb_pool_init(&ms->pool, mc->max_connections, mc->max_handshakes, mc->max_handshakes_per_source) != 0) {
+        snprintf(err, errlen, "map: out of memory");
+        goto fail;
+    }
     if (!(ms->tls = dnsb_mapserver_tls(conf, ms->id, err, errlen)))
         goto fail;
     if (dnsb_ms_allow_index(ms, conf) != 0) {
@@ -477,12 +512,12 @@ int dnsb_mapserver_start(dnsb_mapserver *ms, struct event_base *base, dnsb_store
                    kept, glb_mono() - t0, dropped);
     }
     for (size_t i = 0; i < ms->nlisten; i++) {
-        ms->lev[i] = evconnlistener_new(base, accept_cb, ms, LEV_OPT_CLOSE_ON_FREE, SOMAXCONN, ms->fds[i]);
-        if (!ms->lev[i]) {
+        ms->acc[i] = glb_acceptor_new(base, ms->fds[i], accept_cb, ms, "map");
+        if (!ms->acc[i]) {
             snprintf(err, errlen, "map: cannot listen");
             return -1;
         }
-        ms->fds[i] = -1; /* the listener owns it */
+        ms->fds[i] = -1; /* the acceptor owns it */
     }
     ms->tick = event_new(base, -1, EV_PERSIST, tick_cb, ms);
     struct timeval tv = {0, DNSB_MAP_TICK_MS * 1000};
@@ -520,6 +555,7 @@ void dnsb_mapserver_reload(dnsb_mapserver *ms, const dnsb_conf *conf, SSL_CTX *t
         snprintf(ms->id, sizeof(ms->id), "%s", id);
     }
     ms->conf = conf;
+    pool_limits(ms);
     if (dnsb_ms_allow_index(ms, conf) != 0)
         log_err("map: reload: out of memory");
     dnsb_ms_recheck(ms);
@@ -553,11 +589,10 @@ void dnsb_mapserver_stop(dnsb_mapserver *ms, unsigned timeout_ms)
 {
     if (!ms)
         return;
-    for (size_t i = 0; i < ms->nlisten; i++)
-        if (ms->lev[i]) {
-            evconnlistener_free(ms->lev[i]);
-            ms->lev[i] = NULL;
-        }
+    for (size_t i = 0; i < ms->nlisten; i++) {
+        glb_acceptor_free(ms->acc[i]);
+        ms->acc[i] = NULL;
+    }
     for (sess *s = ms->sessions; s; s = s->next)
         if (s->state == S_EST)
             dnsb_ms_send_bye(s, GLB_MAP_BYE_SHUTDOWN, "server shutting down");
@@ -589,12 +624,19 @@ void dnsb_mapserver_free(dnsb_mapserver *ms)
         }
     free(ms->idents);
     free(ms->allow);
+    glb_pool_fini(&ms->pool);
     dnsb_svcset_free(ms->svc);
     dnsb_svcset_free(ms->svc_prev);
     SSL_CTX_free(ms->tls);
     glb_map_reader_free(&ms->rd);
     free(ms->obuf);
     free(ms);
+}
+
+void dnsb_mapserver_fd_cap(dnsb_mapserver *ms, unsigned cap)
+{
+    ms->fd_cap = cap;
+    pool_limits(ms);
 }
 
 void dnsb_mapserver_stats(const dnsb_mapserver *ms, dnsb_map_stats *out)

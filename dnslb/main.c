@@ -291,6 +291,11 @@ int main(int argc, char **argv)
     }
     glb_server_cfg scfg = {cf->listen, cf->nlisten, cf->workers, cf->tcp_idle_ms, cf->tcp_max_conns,
                            cf->tcp_msg_ms, cf->tcp_per_source, NULL, handle, &d};
+    /* Each TCP client needs a descriptor; past the limit accepting pauses. */
+    unsigned others = GLB_FD_RESERVE + cf->workers * 3 * (unsigned)cf->nlisten + GLB_CONTROL_MAX_CONNS;
+    scfg.tcp_max_conns = glb_fd_budget(cf->workers * cf->tcp_max_conns, others, "tcp-max-connections") / cf->workers;
+    if (scfg.tcp_max_conns == 0)
+        scfg.tcp_max_conns = 1;
     d.threads = glb_server_threads(&scfg);
     d.qsbr = scfg.qsbr = glb_qsbr_new(d.threads);
     d.stats = aligned_alloc(64, sizeof(*d.stats) * d.threads);
