@@ -2,6 +2,9 @@
  * keepalives, limits) and the server's life cycle; the policy is in
  * mappolicy.c.
  * SPDX-License-Identifier: BSD-3-Clause */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1 /* POLLRDHUP */
+#endif
 #include "dnsb/mapserver_int.h"
 
 #include <errno.h>
@@ -17,6 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,6 +42,7 @@ static const char *const state_names[] = {"tls", "hello", "established", "closin
 /* ---- frames out --------------------------------------------------------- */
 
 static void sess_free(sess *s);
+static void tls_start(sess *s);
 
 /* Queues the frame an encode call left in obuf (rc, len: call it before,
  * not in the argument list, where len could be read first). */
@@ -60,7 +67,8 @@ static void sess_close(sess *s)
         return;
     s->state = S_CLOSING;
     s->t_closing = glb_mono();
-    bufferevent_disable(s->bev, EV_READ);
+    if (s->bev)
+        bufferevent_disable(s->bev, EV_READ);
     if (s->who && s->who->sess == s)
         s->who->sess = NULL;
 }
@@ -302,14 +310,77 @@ static void sess_free(sess *s)
     if (s->next)
         s->next->prev = s->prev;
     glb_pool_remove(&ms->pool, &s->pe);
-    SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
-    if (ssl && s->state == S_CLOSING)
-        SSL_shutdown(ssl); /* close_notify, best effort */
-    bufferevent_free(s->bev);
+    if (s->hello_wait)
+        event_free(s->hello_wait);
+    if (s->bev) {
+        SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
+        if (ssl && s->state == S_CLOSING)
+            SSL_shutdown(ssl); /* close_notify, best effort */
+        bufferevent_free(s->bev);
+    } else if (s->fd >= 0)
+        close(s->fd);
     ms->st.sessions--;
     free(s);
     for (size_t i = 0; i < ms->nlisten; i++) /* a descriptor is free again */
         glb_acceptor_resume(ms->acc[i]);
+}
+
+/* The TLS state (about 40 kB with its buffers) for s, once its first
+ * record is whole; frees s when out of memory. */
+static void tls_start(sess *s)
+{
+    dnsb_mapserver *ms = s->ms;
+    if (s->hello_wait) {
+        event_free(s->hello_wait);
+        s->hello_wait = NULL;
+    }
+    SSL *ssl = SSL_new(ms->tls);
+    struct bufferevent *bev =
+        ssl ? bufferevent_openssl_socket_new(ms->base, s->fd, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE)
+            : NULL;
+    if (!bev) {
+        SSL_free(ssl);
+        log_err("map: out of memory for a connection");
+        sess_free(s);
+        return;
+    }
+    s->bev = bev;
+    s->fd = -1; /* the bufferevent's now */
+    bufferevent_setcb(bev, read_cb, write_cb, event_cb, s);
+    bufferevent_setwatermark(bev, EV_READ, 0, GLB_MAP_MAX_FRAME + 4096);
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+/* Until the client's first TLS record (its ClientHello) is whole, a
+ * session is a socket and this struct: a client that stops half way costs
+ * no TLS state. The bytes are only peeked at; OpenSSL reads them. */
+static void hello_wait_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    sess *s = arg;
+    unsigned char h[5];
+    ssize_t n = recv(fd, h, sizeof(h), MSG_PEEK);
+    /* A peek does not see the end of file behind unread bytes. */
+    struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+    int gone = poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+    if (n == 0 || gone || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        char a[GLB_ADDRSTRLEN];
+        s->ms->st.handshake_failures++;
+        glb_log_limited(&s->ms->rl_handshake, glb_mono(), GLB_LOG_INFO,
+                        "map: %s: TLS handshake failed: closed before its ClientHello",
+                        glb_addrport_str(&s->peer, a, sizeof(a)));
+        sess_free(s);
+        return;
+    }
+    if (n < (ssize_t)sizeof(h))
+        return;
+    int avail = 0;
+    size_t need = sizeof(h) + ((size_t)h[3] << 8 | h[4]);
+    /* Not a handshake record, or longer than a record may be: OpenSSL says
+     * what is wrong with it. */
+    if (h[0] == 22 && need <= sizeof(h) + 16384 && (ioctl(fd, FIONREAD, &avail) != 0 || (size_t)avail < need))
+        return;
+    tls_start(s);
 }
 
 /* The pool's caps from the configuration and the open files limit. */
@@ -347,31 +418,16 @@ static void accept_cb(void *arg, int fd, const struct sockaddr *sa, socklen_t sa
         close(fd);
         return;
     }
-    SSL *ssl = SSL_new(ms->tls);
     sess *s = calloc(1, sizeof(*s));
-    struct bufferevent *bev = ssl ? bufferevent_openssl_socket_new(ms->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                                                   BEV_OPT_CLOSE_ON_FREE)
-                                  : NULL;
-    if (!s || !bev) {
-        if (bev)
-            bufferevent_free(bev); /* frees ssl and fd */
-        else {
-            SSL_free(ssl);
-            evutil_closesocket(fd);
-        }
+    if (!s || glb_pool_add(&ms->pool, &s->pe, &peer) != 0) {
         free(s);
+        close(fd);
         log_err("map: out of memory for a connection");
         return;
     }
     s->ms = ms;
-    s->bev = bev;
+    s->fd = fd;
     s->peer = peer;
-    if (glb_pool_add(&ms->pool, &s->pe, &peer) != 0) {
-        bufferevent_free(bev);
-        free(s);
-        log_err("map: out of memory for a connection");
-        return;
-    }
     s->t_start = s->t_rx = s->t_tx = glb_mono();
     s->connected = glb_wall();
     s->next = ms->sessions;
@@ -379,9 +435,13 @@ static void accept_cb(void *arg, int fd, const struct sockaddr *sa, socklen_t sa
         ms->sessions->prev = s;
     ms->sessions = s;
     ms->st.sessions++;
-    bufferevent_setcb(bev, read_cb, write_cb, event_cb, s);
-    bufferevent_setwatermark(bev, EV_READ, 0, GLB_MAP_MAX_FRAME + 4096);
-    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    /* Edge-triggered: the bytes stay unread until the record is whole. */
+    if (event_base_get_features(ms->base) & EV_FEATURE_ET) {
+        s->hello_wait = event_new(ms->base, fd, EV_READ | EV_PERSIST | EV_ET, hello_wait_cb, s);
+        if (s->hello_wait && event_add(s->hello_wait, NULL) == 0)
+            return;
+    }
+    tls_start(s);
 }
 
 /* ---- periodic work -------------------------------------------------------- */
@@ -397,11 +457,11 @@ void dnsb_mapserver_tick(dnsb_mapserver *ms, double now)
     for (sess *s = ms->sessions, *next; s; s = next) {
         next = s->next;
         if (s->state == S_CLOSING) {
-            if (t - s->t_closing > CLOSE_WAIT)
+            if (t - s->t_closing > CLOSE_WAIT || !s->bev)
                 sess_free(s);
             continue;
         }
-        if (evbuffer_get_length(bufferevent_get_output(s->bev)) > DNSB_MAP_OUTPUT_MAX) {
+        if (s->bev && evbuffer_get_length(bufferevent_get_output(s->bev)) > DNSB_MAP_OUTPUT_MAX) {
             ms->st.limit_output++;
             log_warn("map: %s does not read what it is sent, dropped", s->id);
             s->state = S_CLOSING;
@@ -593,11 +653,15 @@ void dnsb_mapserver_stop(dnsb_mapserver *ms, unsigned timeout_ms)
         glb_acceptor_free(ms->acc[i]);
         ms->acc[i] = NULL;
     }
-    for (sess *s = ms->sessions; s; s = s->next)
+    for (sess *s = ms->sessions, *next; s; s = next) {
+        next = s->next;
         if (s->state == S_EST)
             dnsb_ms_send_bye(s, GLB_MAP_BYE_SHUTDOWN, "server shutting down");
+        else if (!s->bev)
+            sess_free(s); /* nothing to flush */
         else
             sess_close(s);
+    }
     double end = glb_mono() + timeout_ms / 1000.0;
     while (ms->sessions && ms->base && glb_mono() < end)
         event_base_loop(ms->base, EVLOOP_ONCE | EVLOOP_NONBLOCK), usleep(1000);

@@ -40,7 +40,9 @@ typedef struct sess {
     glb_pool_ent pe;            /* first: the pool's entry is the session; pending until HELLO */
     struct sess *prev, *next;
     dnsb_mapserver *ms;
-    struct bufferevent *bev;
+    struct bufferevent *bev;    /* NULL until the ClientHello is whole */
+    struct event *hello_wait;   /* till then: its socket readable */
+    int fd;                     /* till then: its socket */
     int state;
     char id[64];
     glb_addr peer;
