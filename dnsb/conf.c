@@ -337,7 +337,11 @@ const glb_cfg_key dnsb_conf_keys[] = {
     {"server", "tcp-idle-timeout", GLB_CFG_INT, 0, 100, 3600000, 0, glb_cfg_set_uint,
      "milliseconds before an idle TCP connection is closed (default 10000)", SRV(tcp_idle_ms)},
     {"server", "tcp-max-connections", GLB_CFG_INT, 0, 1, 100000, 0, glb_cfg_set_uint,
-     "open TCP connections per worker (default 512)", SRV(tcp_max_conns)},
+     "open TCP connections per worker; when full the oldest idle one is closed (default 512)", SRV(tcp_max_conns)},
+    {"server", "tcp-message-timeout", GLB_CFG_INT, 0, 100, 600000, 0, glb_cfg_set_uint,
+     "milliseconds from a TCP message's first byte to its last (default 3000)", SRV(tcp_msg_ms)},
+    {"server", "tcp-max-per-source", GLB_CFG_INT, 0, 1, 100000, 0, glb_cfg_set_uint,
+     "TCP connections per client address and worker; more close its oldest (default 64)", SRV(tcp_per_source)},
     {"server", "username", GLB_CFG_STR, 0, 0, 64, 0, glb_cfg_set_str,
      "user to switch to after binding, when root", SRV(username)},
     {"server", "pidfile", GLB_CFG_STR, 0, 0, 256, 0, glb_cfg_set_str, "where to write the process id", SRV(pidfile)},
@@ -374,6 +378,11 @@ const glb_cfg_key dnsb_conf_keys[] = {
      "map connections at once (default 20000)", MAP(max_connections)},
     {"map", "max-claims", GLB_CFG_INT, 0, 1, 4096, 0, glb_cfg_set_uint,
      "resolver claims per identity (default 4096)", MAP(max_claims)},
+    {"map", "max-handshakes", GLB_CFG_INT, 0, 1, 1000000, 0, glb_cfg_set_uint,
+     "connections in the TLS handshake or before HELLO at once; more close the oldest (default 1000)",
+     MAP(max_handshakes)},
+    {"map", "max-handshakes-per-source", GLB_CFG_INT, 0, 1, 1000000, 0, glb_cfg_set_uint,
+     "of those, from one address; more close its oldest (default 250)", MAP(max_handshakes_per_source)},
     {"map", "handshake-timeout", GLB_CFG_INT, 0, 1, 600, 0, glb_cfg_set_uint,
      "seconds for the TLS handshake and HELLO (default 10)", MAP(handshake_timeout)},
     {"map", "idle-timeout", GLB_CFG_INT, 0, 5, 86400, 0, glb_cfg_set_uint,
@@ -501,11 +510,19 @@ static int finish(dnsb_conf *c, const char *file, char *err, size_t errlen)
         c->tcp_idle_ms = 10000;
     if (c->tcp_max_conns == 0)
         c->tcp_max_conns = 512;
+    if (c->tcp_msg_ms == 0)
+        c->tcp_msg_ms = 3000;
+    if (c->tcp_per_source == 0)
+        c->tcp_per_source = 64;
     dnsb_map_conf *m = &c->map;
     if (m->lifetime == 0)
         m->lifetime = 900;
     if (m->max_connections == 0)
         m->max_connections = 20000;
+    if (m->max_handshakes == 0)
+        m->max_handshakes = 1000;
+    if (m->max_handshakes_per_source == 0)
+        m->max_handshakes_per_source = 250;
     if (m->max_claims == 0)
         m->max_claims = 4096;
     if (m->handshake_timeout == 0)

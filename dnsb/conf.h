@@ -70,6 +70,8 @@ typedef struct dnsb_map_conf {
     size_t nallows;
     unsigned lifetime;          /* seconds a registration lives unless refreshed */
     unsigned max_connections;
+    unsigned max_handshakes;    /* sessions before HELLO at once */
+    unsigned max_handshakes_per_source;
     unsigned max_claims;        /* per identity */
     unsigned handshake_timeout; /* seconds */
     unsigned idle_timeout;      /* seconds */
@@ -92,7 +94,7 @@ typedef struct dnsb_conf {
     uint8_t contact[GLB_DNAME_MAX]; /* SOA RNAME; default hostmaster.<zone> */
     uint32_t zone_ttl;
     unsigned edns_size;
-    unsigned tcp_idle_ms, tcp_max_conns;
+    unsigned tcp_idle_ms, tcp_max_conns, tcp_msg_ms, tcp_per_source;
     char username[64];
     char pidfile[256];
     unsigned verbosity;

@@ -493,6 +493,7 @@ static int cmd_stats(void *arg, const char *args, struct evbuffer *out, glb_cont
                             (unsigned long long)m.withdrawals, (unsigned long long)m.stale,
                             (unsigned long long)m.refused, (unsigned long long)m.claims_accepted,
                             (unsigned long long)m.claims_rejected);
+        evbuffer_add_printf(out, "map.limit_evicted=%llu\n", (unsigned long long)m.limit_evicted);
         for (unsigned r = 1; r <= GLB_MAP_REJ_BAD_ADDRESS; r++)
             evbuffer_add_printf(out, "map.rejected.%s=%llu\n", glb_map_reject_name(r),
                                 (unsigned long long)m.rejected[r]);
@@ -514,8 +515,8 @@ static int cmd_stats(void *arg, const char *args, struct evbuffer *out, glb_cont
         glb_control_stats cs;
         glb_control_stats_get(c->control, &cs);
         evbuffer_add_printf(out, "control.conns=%llu\ncontrol.requests=%llu\ncontrol.refused=%llu\n"
-                                 "control.overflows=%llu\n",
-                            cs.conns, cs.requests, cs.refused, cs.overflows);
+                                 "control.overflows=%llu\ncontrol.evicted=%llu\ncontrol.timeouts=%llu\n",
+                            cs.conns, cs.requests, cs.refused, cs.overflows, cs.evicted, cs.timeouts);
     }
     return 0;
 }

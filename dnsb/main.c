@@ -51,6 +51,7 @@ typedef struct dnsb {
     dnsb_ctl ctl;
     dnsb_mapserver *ms;     /* NULL without map: listen */
     dnsb_store *store;      /* NULL without database */
+    unsigned fd_others;     /* descriptors needed besides the map's (listeners, DNS TCP, control) */
 } dnsb;
 
 static size_t handle(void *arg, const glb_request *req)
@@ -213,6 +214,7 @@ static int reload(void *arg, char *msg, size_t msglen)
     const dnsb_conf *n = t->conf, *o = old->conf;
     if (!glb_addrs_same(n->listen, n->nlisten, o->listen, o->nlisten) ||
         n->workers != o->workers || n->tcp_idle_ms != o->tcp_idle_ms || n->tcp_max_conns != o->tcp_max_conns ||
+        n->tcp_msg_ms != o->tcp_msg_ms || n->tcp_per_source != o->tcp_per_source ||
         strcmp(n->username, o->username) != 0 || strcmp(n->pidfile, o->pidfile) != 0 ||
         n->use_syslog != o->use_syslog)
         log_warn("reload: changes to listen, workers, tcp-*, username, pidfile and use-syslog "
@@ -228,9 +230,10 @@ static int reload(void *arg, char *msg, size_t msglen)
     glb_log_init("dnsb", d->use_syslog, (int)t->conf->verbosity);
     if (dnsb_table_static_lbs(t->conf, d->reg, err, sizeof(err)) != 0)
         log_err("reload: static lb sections: %s", err);
-    if (d->ms) /* before the old configuration goes */
+    if (d->ms) { /* before the old configuration goes */
         dnsb_mapserver_reload(d->ms, t->conf, map_tls, map_id);
-    else if (n->map.nlisten)
+        dnsb_mapserver_fd_cap(d->ms, glb_fd_budget(n->map.max_connections, d->fd_others, "map: max-connections"));
+    } else if (n->map.nlisten)
         log_warn("reload: the map: section takes effect at the next restart");
     dnsb_table_free(glb_qsbr_swap(d->qsbr, &d->table, t));
     d->ctl.loaded = (double)time(NULL);
@@ -315,6 +318,7 @@ int main(int argc, char **argv)
     glb_log_init("dnsb", d.use_syslog, (int)cf->verbosity);
     atomic_store(&d.table, t);
     glb_server_cfg scfg = {cf->listen, cf->nlisten, cf->workers, cf->tcp_idle_ms, cf->tcp_max_conns,
+                           cf->tcp_msg_ms, cf->tcp_per_source,
                            NULL, handle, &d};
     d.workers = glb_server_threads(&scfg); /* every thread that answers has its reader id and counters */
     d.qsbr = scfg.qsbr = glb_qsbr_new(d.workers);
@@ -339,6 +343,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "dnsb: %s\n", err);
         return 1;
     }
+    /* Every map connection needs a descriptor: past the limit, accepting
+     * fails and the clients wait; better fewer, refused cleanly. */
+    d.fd_others = GLB_FD_RESERVE + cf->workers * (cf->tcp_max_conns + 3 * (unsigned)cf->nlisten) +
+                  GLB_CONTROL_MAX_CONNS + 2 * (unsigned)cf->map.nlisten;
+    unsigned fit = glb_fd_budget(d.ms ? cf->map.max_connections : 0, d.fd_others, "map: max-connections");
+    if (d.ms)
+        dnsb_mapserver_fd_cap(d.ms, fit);
     if (cf->database[0] && dnsb_store_prepare(cf->database, cf->username, err, sizeof(err)) != 0) {
         fprintf(stderr, "dnsb: %s\n", err);
         return 1;

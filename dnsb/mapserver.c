@@ -2,6 +2,9 @@
  * keepalives, limits) and the server's life cycle; the policy is in
  * mappolicy.c.
  * SPDX-License-Identifier: BSD-3-Clause */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1 /* POLLRDHUP */
+#endif
 #include "dnsb/mapserver_int.h"
 
 #include <errno.h>
@@ -9,7 +12,6 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
-#include <event2/listener.h>
 #include <math.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
@@ -18,6 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,6 +30,7 @@
 #include "dnsb/svcset.h"
 #include "proto/map.h"
 #include "proto/stream.h"
+#include "shared/acceptor.h"
 #include "shared/clock.h"
 #include "shared/dname.h"
 #include "shared/log.h"
@@ -36,6 +42,7 @@ static const char *const state_names[] = {"tls", "hello", "established", "closin
 /* ---- frames out --------------------------------------------------------- */
 
 static void sess_free(sess *s);
+static void tls_start(sess *s);
 
 /* Queues the frame an encode call left in obuf (rc, len: call it before,
  * not in the argument list, where len could be read first). */
@@ -60,7 +67,8 @@ static void sess_close(sess *s)
         return;
     s->state = S_CLOSING;
     s->t_closing = glb_mono();
-    bufferevent_disable(s->bev, EV_READ);
+    if (s->bev)
+        bufferevent_disable(s->bev, EV_READ);
     if (s->who && s->who->sess == s)
         s->who->sess = NULL;
 }
@@ -156,6 +164,7 @@ static void on_hello(sess *s, const glb_map_hello *h)
     int erc = glb_map_encode_hello(&me, ms->obuf, GLB_MAP_MAX_FRAME, &len);
     dnsb_ms_send_frame(s, erc, len);
     s->state = S_EST;
+    glb_pool_establish(&ms->pool, &s->pe); /* authenticated: never gives way to newcomers */
     ms->st.established++;
     char a[GLB_ADDRSTRLEN];
     log_info("map: %s connected from %s", s->id, glb_addrport_str(&s->peer, a, sizeof(a)));
@@ -282,7 +291,8 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
         if (e)
             ERR_error_string_n(e, buf, sizeof(buf));
         ms->st.handshake_failures++;
-        log_info("map: %s: TLS handshake failed: %s", glb_addrport_str(&s->peer, a, sizeof(a)), buf);
+        glb_log_limited(&ms->rl_handshake, glb_mono(), GLB_LOG_INFO, "map: %s: TLS handshake failed: %s",
+                        glb_addrport_str(&s->peer, a, sizeof(a)), buf);
     } else if (s->state != S_CLOSING)
         log_info("map: %s (%s): connection closed", glb_addrport_str(&s->peer, a, sizeof(a)), s->id);
     sess_free(s);
@@ -299,50 +309,125 @@ static void sess_free(sess *s)
         ms->sessions = s->next;
     if (s->next)
         s->next->prev = s->prev;
-    SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
-    if (ssl && s->state == S_CLOSING)
-        SSL_shutdown(ssl); /* close_notify, best effort */
-    bufferevent_free(s->bev);
+    glb_pool_remove(&ms->pool, &s->pe);
+    if (s->hello_wait)
+        event_free(s->hello_wait);
+    if (s->bev) {
+        SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
+        if (ssl && s->state == S_CLOSING)
+            SSL_shutdown(ssl); /* close_notify, best effort */
+        bufferevent_free(s->bev);
+    } else if (s->fd >= 0)
+        close(s->fd);
     ms->st.sessions--;
     free(s);
+    for (size_t i = 0; i < ms->nlisten; i++) /* a descriptor is free again */
+        glb_acceptor_resume(ms->acc[i]);
 }
 
-static size_t nsessions(const dnsb_mapserver *ms)
+/* The TLS state (about 40 kB with its buffers) for s, once its first
+ * record is whole; frees s when out of memory. */
+static void tls_start(sess *s)
 {
-    return (size_t)ms->st.sessions;
-}
-
-static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
-{
-    (void)l, (void)salen;
-    dnsb_mapserver *ms = arg;
-    ms->st.connections++;
-    if (nsessions(ms) >= ms->conf->map.max_connections) {
-        ms->st.limit_connections++;
-        if (ms->st.limit_connections % 1000 == 1)
-            log_warn("map: max-connections (%u) reached, refusing connections", ms->conf->map.max_connections);
-        evutil_closesocket(fd);
-        return;
+    dnsb_mapserver *ms = s->ms;
+    if (s->hello_wait) {
+        event_free(s->hello_wait);
+        s->hello_wait = NULL;
     }
     SSL *ssl = SSL_new(ms->tls);
+    struct bufferevent *bev =
+        ssl ? bufferevent_openssl_socket_new(ms->base, s->fd, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE)
+            : NULL;
+    if (!bev) {
+        SSL_free(ssl);
+        log_err("map: out of memory for a connection");
+        sess_free(s);
+        return;
+    }
+    s->bev = bev;
+    s->fd = -1; /* the bufferevent's now */
+    bufferevent_setcb(bev, read_cb, write_cb, event_cb, s);
+    bufferevent_setwatermark(bev, EV_READ, 0, GLB_MAP_MAX_FRAME + 4096);
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+/* Until the client's first TLS record (its ClientHello) is whole, a
+ * session is a socket and this struct: a client that stops half way costs
+ * no TLS state. The bytes are only peeked at; OpenSSL reads them. */
+static void hello_wait_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    sess *s = arg;
+    unsigned char h[5];
+    ssize_t n = recv(fd, h, sizeof(h), MSG_PEEK);
+    /* A peek does not see the end of file behind unread bytes. */
+    struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+    int gone = poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+    if (n == 0 || gone || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        char a[GLB_ADDRSTRLEN];
+        s->ms->st.handshake_failures++;
+        glb_log_limited(&s->ms->rl_handshake, glb_mono(), GLB_LOG_INFO,
+                        "map: %s: TLS handshake failed: closed before its ClientHello",
+                        glb_addrport_str(&s->peer, a, sizeof(a)));
+        sess_free(s);
+        return;
+    }
+    if (n < (ssize_t)sizeof(h))
+        return;
+    int avail = 0;
+    size_t need = sizeof(h) + ((size_t)h[3] << 8 | h[4]);
+    /* Not a handshake record, or longer than a record may be: OpenSSL says
+     * what is wrong with it. */
+    if (h[0] == 22 && need <= sizeof(h) + 16384 && (ioctl(fd, FIONREAD, &avail) != 0 || (size_t)avail < need))
+        return;
+    tls_start(s);
+}
+
+/* The pool's caps from the configuration and the open files limit. */
+static void pool_limits(dnsb_mapserver *ms)
+{
+    const dnsb_map_conf *mc = &ms->conf->map;
+    unsigned max = ms->fd_cap && ms->fd_cap < mc->max_connections ? ms->fd_cap : mc->max_connections;
+    glb_pool_set_limits(&ms->pool, max, mc->max_handshakes, mc->max_handshakes_per_source);
+}
+
+static void accept_cb(void *arg, int fd, const struct sockaddr *sa, socklen_t salen)
+{
+    (void)salen;
+    dnsb_mapserver *ms = arg;
+    glb_addr peer;
+    int refuse = 0;
+    glb_pool_ent *victim;
+    ms->st.connections++;
+    if (glb_addr_from_sockaddr(sa, &peer) != 0) {
+        close(fd);
+        return;
+    }
+    /* Sessions still in the handshake cost memory (TLS state, buffers)
+     * and prove nothing: when a cap is reached the oldest of them (of
+     * this address first) make room; established DNS-LBs never do. */
+    while ((victim = glb_pool_victim(&ms->pool, &peer, &refuse)) != NULL) {
+        ms->st.limit_evicted++;
+        sess_free((sess *)victim); /* pe is its first member */
+    }
+    if (refuse) {
+        ms->st.limit_connections++;
+        glb_log_limited(&ms->rl_full, glb_mono(), GLB_LOG_WARN,
+                        "map: max-connections (%u) reached with every session established, refusing connections",
+                        ms->pool.max);
+        close(fd);
+        return;
+    }
     sess *s = calloc(1, sizeof(*s));
-    struct bufferevent *bev = ssl ? bufferevent_openssl_socket_new(ms->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                                                   BEV_OPT_CLOSE_ON_FREE)
-                                  : NULL;
-    if (!s || !bev) {
-        if (bev)
-            bufferevent_free(bev); /* frees ssl and fd */
-        else {
-            SSL_free(ssl);
-            evutil_closesocket(fd);
-        }
+    if (!s || glb_pool_add(&ms->pool, &s->pe, &peer) != 0) {
         free(s);
+        close(fd);
         log_err("map: out of memory for a connection");
         return;
     }
     s->ms = ms;
-    s->bev = bev;
-    glb_addr_from_sockaddr(sa, &s->peer);
+    s->fd = fd;
+    s->peer = peer;
     s->t_start = s->t_rx = s->t_tx = glb_mono();
     s->connected = glb_wall();
     s->next = ms->sessions;
@@ -350,9 +435,13 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
         ms->sessions->prev = s;
     ms->sessions = s;
     ms->st.sessions++;
-    bufferevent_setcb(bev, read_cb, write_cb, event_cb, s);
-    bufferevent_setwatermark(bev, EV_READ, 0, GLB_MAP_MAX_FRAME + 4096);
-    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    /* Edge-triggered: the bytes stay unread until the record is whole. */
+    if (event_base_get_features(ms->base) & EV_FEATURE_ET) {
+        s->hello_wait = event_new(ms->base, fd, EV_READ | EV_PERSIST | EV_ET, hello_wait_cb, s);
+        if (s->hello_wait && event_add(s->hello_wait, NULL) == 0)
+            return;
+    }
+    tls_start(s);
 }
 
 /* ---- periodic work -------------------------------------------------------- */
@@ -368,11 +457,11 @@ void dnsb_mapserver_tick(dnsb_mapserver *ms, double now)
     for (sess *s = ms->sessions, *next; s; s = next) {
         next = s->next;
         if (s->state == S_CLOSING) {
-            if (t - s->t_closing > CLOSE_WAIT)
+            if (t - s->t_closing > CLOSE_WAIT || !s->bev)
                 sess_free(s);
             continue;
         }
-        if (evbuffer_get_length(bufferevent_get_output(s->bev)) > DNSB_MAP_OUTPUT_MAX) {
+        if (s->bev && evbuffer_get_length(bufferevent_get_output(s->bev)) > DNSB_MAP_OUTPUT_MAX) {
             ms->st.limit_output++;
             log_warn("map: %s does not read what it is sent, dropped", s->id);
             s->state = S_CLOSING;
@@ -383,8 +472,8 @@ void dnsb_mapserver_tick(dnsb_mapserver *ms, double now)
             ms->st.limit_handshake++;
             if (s->state == S_TLS) {
                 char a[GLB_ADDRSTRLEN];
-                log_info("map: %s: TLS handshake not done in %us", glb_addrport_str(&s->peer, a, sizeof(a)),
-                         mc->handshake_timeout);
+                glb_log_limited(&ms->rl_handshake, t, GLB_LOG_INFO, "map: %s: TLS handshake not done in %us",
+                                glb_addrport_str(&s->peer, a, sizeof(a)), mc->handshake_timeout);
                 sess_free(s);
             } else
                 dnsb_ms_send_error(s, GLB_MAP_E_TIMEOUT, 0, "no HELLO within %us", mc->handshake_timeout);
@@ -432,6 +521,12 @@ dnsb_mapserver *dnsb_mapserver_new(const dnsb_conf *conf, dnsb_registry *reg, ch
     ms->reg = reg;
     for (size_t i = 0; i < MAX_LISTEN; i++)
         ms->fds[i] = -1;
+    ms->rl_handshake = (glb_ratelog)GLB_RATELOG_INIT("map: TLS handshakes failed");
+    ms->rl_full = (glb_ratelog)GLB_RATELOG_INIT("map: connections refused");
+    if (glb_pool_init(&ms->pool, mc->max_connections, mc->max_handshakes, mc->max_handshakes_per_source) != 0) {
+        snprintf(err, errlen, "map: out of memory");
+        goto fail;
+    }
     if (!(ms->tls = dnsb_mapserver_tls(conf, ms->id, err, errlen)))
         goto fail;
     if (dnsb_ms_allow_index(ms, conf) != 0) {
@@ -477,12 +572,12 @@ int dnsb_mapserver_start(dnsb_mapserver *ms, struct event_base *base, dnsb_store
                    kept, glb_mono() - t0, dropped);
     }
     for (size_t i = 0; i < ms->nlisten; i++) {
-        ms->lev[i] = evconnlistener_new(base, accept_cb, ms, LEV_OPT_CLOSE_ON_FREE, SOMAXCONN, ms->fds[i]);
-        if (!ms->lev[i]) {
+        ms->acc[i] = glb_acceptor_new(base, ms->fds[i], accept_cb, ms, "map");
+        if (!ms->acc[i]) {
             snprintf(err, errlen, "map: cannot listen");
             return -1;
         }
-        ms->fds[i] = -1; /* the listener owns it */
+        ms->fds[i] = -1; /* the acceptor owns it */
     }
     ms->tick = event_new(base, -1, EV_PERSIST, tick_cb, ms);
     struct timeval tv = {0, DNSB_MAP_TICK_MS * 1000};
@@ -520,6 +615,7 @@ void dnsb_mapserver_reload(dnsb_mapserver *ms, const dnsb_conf *conf, SSL_CTX *t
         snprintf(ms->id, sizeof(ms->id), "%s", id);
     }
     ms->conf = conf;
+    pool_limits(ms);
     if (dnsb_ms_allow_index(ms, conf) != 0)
         log_err("map: reload: out of memory");
     dnsb_ms_recheck(ms);
@@ -553,16 +649,19 @@ void dnsb_mapserver_stop(dnsb_mapserver *ms, unsigned timeout_ms)
 {
     if (!ms)
         return;
-    for (size_t i = 0; i < ms->nlisten; i++)
-        if (ms->lev[i]) {
-            evconnlistener_free(ms->lev[i]);
-            ms->lev[i] = NULL;
-        }
-    for (sess *s = ms->sessions; s; s = s->next)
+    for (size_t i = 0; i < ms->nlisten; i++) {
+        glb_acceptor_free(ms->acc[i]);
+        ms->acc[i] = NULL;
+    }
+    for (sess *s = ms->sessions, *next; s; s = next) {
+        next = s->next;
         if (s->state == S_EST)
             dnsb_ms_send_bye(s, GLB_MAP_BYE_SHUTDOWN, "server shutting down");
+        else if (!s->bev)
+            sess_free(s); /* nothing to flush */
         else
             sess_close(s);
+    }
     double end = glb_mono() + timeout_ms / 1000.0;
     while (ms->sessions && ms->base && glb_mono() < end)
         event_base_loop(ms->base, EVLOOP_ONCE | EVLOOP_NONBLOCK), usleep(1000);
@@ -589,12 +688,19 @@ void dnsb_mapserver_free(dnsb_mapserver *ms)
         }
     free(ms->idents);
     free(ms->allow);
+    glb_pool_fini(&ms->pool);
     dnsb_svcset_free(ms->svc);
     dnsb_svcset_free(ms->svc_prev);
     SSL_CTX_free(ms->tls);
     glb_map_reader_free(&ms->rd);
     free(ms->obuf);
     free(ms);
+}
+
+void dnsb_mapserver_fd_cap(dnsb_mapserver *ms, unsigned cap)
+{
+    ms->fd_cap = cap;
+    pool_limits(ms);
 }
 
 void dnsb_mapserver_stats(const dnsb_mapserver *ms, dnsb_map_stats *out)

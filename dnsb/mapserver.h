@@ -58,7 +58,8 @@ typedef struct dnsb_map_stats {
     uint64_t handshake_failures; /* TLS handshake failed (no/bad certificate, not TLS 1.3, ...) */
     uint64_t unauthorized;       /* bad CN, no allow entry, static id, node-id != CN */
     uint64_t malformed;          /* malformed, bad-version, unsupported, unexpected messages */
-    uint64_t limit_connections;  /* refused: max-connections reached */
+    uint64_t limit_connections;  /* refused: max-connections reached, every session established */
+    uint64_t limit_evicted;      /* closed before HELLO to make room (max-connections, max-handshakes*) */
     uint64_t limit_handshake;    /* closed: TLS + HELLO not done within handshake-timeout */
     uint64_t limit_idle;         /* closed: no frame for idle-timeout */
     uint64_t limit_frame;        /* closed: frame over GLB_MAP_MAX_FRAME or a codec count limit */
@@ -123,6 +124,10 @@ void dnsb_mapserver_stop(dnsb_mapserver *ms, unsigned timeout_ms);
 
 /* Stops if needed and frees everything. NULL is fine. */
 void dnsb_mapserver_free(dnsb_mapserver *ms);
+
+/* The connections the open files limit leaves room for (glb_fd_budget):
+ * max-connections is lowered to it, now and after reloads. */
+void dnsb_mapserver_fd_cap(dnsb_mapserver *ms, unsigned cap);
 
 /* For dnsb-control. */
 void dnsb_mapserver_stats(const dnsb_mapserver *ms, dnsb_map_stats *out);

@@ -10,9 +10,11 @@
 #include "dnsb/svcset.h"
 #include "proto/map.h"
 #include "proto/stream.h"
+#include "shared/connpool.h"
+#include "shared/ratelog.h"
 
 struct bufferevent;
-struct evconnlistener;
+struct glb_acceptor;
 struct event;
 typedef struct ssl_ctx_st SSL_CTX;
 
@@ -35,9 +37,12 @@ typedef struct ident {
 } ident;
 
 typedef struct sess {
+    glb_pool_ent pe;            /* first: the pool's entry is the session; pending until HELLO */
     struct sess *prev, *next;
     dnsb_mapserver *ms;
-    struct bufferevent *bev;
+    struct bufferevent *bev;    /* NULL until the ClientHello is whole */
+    struct event *hello_wait;   /* till then: its socket readable */
+    int fd;                     /* till then: its socket */
     int state;
     char id[64];
     glb_addr peer;
@@ -62,7 +67,11 @@ struct dnsb_mapserver {
     int fds[MAX_LISTEN];
     glb_addr addrs[MAX_LISTEN];
     size_t nlisten;
-    struct evconnlistener *lev[MAX_LISTEN];
+    struct glb_acceptor *acc[MAX_LISTEN];
+    glb_pool pool;              /* max-connections, max-handshakes, max-handshakes-per-source */
+    unsigned fd_cap;            /* connections the open files limit leaves room for */
+    glb_ratelog rl_handshake;   /* failed and timed-out handshakes */
+    glb_ratelog rl_full;        /* connections refused: every slot established */
     struct event *tick;
     sess *sessions;
     const dnsb_allow **allow;   /* sorted by id */

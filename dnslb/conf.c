@@ -256,7 +256,11 @@ const glb_cfg_key lb_conf_keys[] = {
     {"server", "tcp-idle-timeout", GLB_CFG_INT, 0, 100, 3600000, 0, glb_cfg_set_uint,
      "milliseconds before an idle TCP connection is closed (default 10000)", SRV(tcp_idle_ms)},
     {"server", "tcp-max-connections", GLB_CFG_INT, 0, 1, 100000, 0, glb_cfg_set_uint,
-     "open TCP connections per worker (default 512)", SRV(tcp_max_conns)},
+     "open TCP connections per worker; when full the oldest idle one is closed (default 512)", SRV(tcp_max_conns)},
+    {"server", "tcp-message-timeout", GLB_CFG_INT, 0, 100, 600000, 0, glb_cfg_set_uint,
+     "milliseconds from a TCP message's first byte to its last (default 3000)", SRV(tcp_msg_ms)},
+    {"server", "tcp-max-per-source", GLB_CFG_INT, 0, 1, 100000, 0, glb_cfg_set_uint,
+     "TCP connections per client address and worker; more close its oldest (default 64)", SRV(tcp_per_source)},
     {"server", "username", GLB_CFG_STR, 0, 0, 64, 0, glb_cfg_set_str, "user to switch to after binding, when root",
      SRV(username)},
     {"server", "pidfile", GLB_CFG_STR, 0, 0, 256, 0, glb_cfg_set_str, "where to write the process id",
@@ -399,6 +403,8 @@ static lb_conf *conf_new(void)
     c->edns_size = 1232;
     c->tcp_idle_ms = 10000;
     c->tcp_max_conns = 512;
+    c->tcp_msg_ms = 3000;
+    c->tcp_per_source = 64;
     glb_addrport_parse("127.0.0.1@8954", 8954, &c->control);
     lb_probe_conf *p = &c->probe;
     p->http_interval = 10;

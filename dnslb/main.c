@@ -100,6 +100,7 @@ static int apply_conf(dnslb *d, lb_conf *c, const char *what)
         c->workers != o->workers || memcmp(&c->control, &o->control, sizeof(c->control)) != 0 ||
         strcmp(c->username, o->username) != 0 || strcmp(c->pidfile, o->pidfile) != 0 ||
         c->use_syslog != o->use_syslog || c->tcp_idle_ms != o->tcp_idle_ms || c->tcp_max_conns != o->tcp_max_conns ||
+        c->tcp_msg_ms != o->tcp_msg_ms || c->tcp_per_source != o->tcp_per_source ||
         !glb_addrs_same(c->resolver.addrs, c->resolver.naddrs, o->resolver.addrs, o->resolver.naddrs) ||
         strcmp(c->resolver.trust_anchor, o->resolver.trust_anchor) != 0)
         log_warn("%s: changes to listen, workers, control, username, pidfile, use-syslog, tcp-* and "
@@ -288,7 +289,13 @@ int main(int argc, char **argv)
         lb_conf_free(d.conf);
         return 0;
     }
-    glb_server_cfg scfg = {cf->listen, cf->nlisten, cf->workers, cf->tcp_idle_ms, cf->tcp_max_conns, NULL, handle, &d};
+    glb_server_cfg scfg = {cf->listen, cf->nlisten, cf->workers, cf->tcp_idle_ms, cf->tcp_max_conns,
+                           cf->tcp_msg_ms, cf->tcp_per_source, NULL, handle, &d};
+    /* Each TCP client needs a descriptor; past the limit accepting pauses. */
+    unsigned others = GLB_FD_RESERVE + cf->workers * 3 * (unsigned)cf->nlisten + GLB_CONTROL_MAX_CONNS;
+    scfg.tcp_max_conns = glb_fd_budget(cf->workers * cf->tcp_max_conns, others, "tcp-max-connections") / cf->workers;
+    if (scfg.tcp_max_conns == 0)
+        scfg.tcp_max_conns = 1;
     d.threads = glb_server_threads(&scfg);
     d.qsbr = scfg.qsbr = glb_qsbr_new(d.threads);
     d.stats = aligned_alloc(64, sizeof(*d.stats) * d.threads);

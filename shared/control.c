@@ -1,5 +1,9 @@
 /* The control channel: server (in the daemon's event loop) and client, over
- * plain TCP or TLS. SPDX-License-Identifier: BSD-3-Clause */
+ * plain TCP or TLS. Connections are pending until authenticated (TLS: an
+ * allowed certificate; plain: the request line read) and must get there
+ * within CONN_HANDSHAKE_S of the accept; pending ones give way to new ones
+ * when the caps are reached (connpool.h), so that connections that never
+ * finish cannot lock the operator out. SPDX-License-Identifier: BSD-3-Clause */
 #include "shared/control.h"
 
 #include <errno.h>
@@ -7,7 +11,6 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
-#include <event2/listener.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -19,31 +22,40 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "shared/acceptor.h"
+#include "shared/clock.h"
+#include "shared/connpool.h"
 #include "shared/log.h"
+#include "shared/ratelog.h"
 
 #define LINE_MAX_BYTES 512
-#define CONN_TIMEOUT_S 30
-#define MAX_CONNS 16
+#define CONN_TIMEOUT_S 30     /* an answer not taken by then is dropped */
+#define CONN_HANDSHAKE_S 5    /* from accept to the request line, TLS handshake included */
+#define MAX_CONNS GLB_CONTROL_MAX_CONNS
+#define MAX_PENDING 16        /* not yet authenticated */
+#define MAX_PER_SOURCE 8      /* not yet authenticated, from one address */
 #define ANSWER_MAX (64u << 20) /* the client reads at most this */
 
 struct glb_control {
-    struct evconnlistener *lev;
+    struct event_base *base;
+    glb_acceptor *acc;
     SSL_CTX *tls;          /* NULL: plain TCP */
     const glb_control_cmd *cmds;
     void *arg;
-    unsigned nconns;
-    glb_control_conn *conns;
+    glb_pool pool;         /* the connections */
+    glb_ratelog rl_refused;
     glb_control_stats st;
     char (*allowed)[64];   /* certificate CNs that may send commands; none: any */
     size_t nallowed;
 };
 
 struct glb_control_conn {
-    glb_control_conn *next, *prev;
+    glb_pool_ent pe;       /* first: the pool's entry is the connection */
     glb_control *c;
     struct bufferevent *bev;
     struct evbuffer *out;
     struct event *shut;    /* TLS: waits to send close_notify */
+    struct event *deadline; /* CONN_HANDSHAKE_S: until the request line is read */
     int deferred;
     int closing;           /* 1 answer queued, 2 client gone while deferred, 3 ending TLS */
     int established;       /* TLS handshake done, client certificate verified */
@@ -53,18 +65,24 @@ struct glb_control_conn {
 static void conn_free(glb_control_conn *k)
 {
     glb_control *c = k->c;
-    if (k->prev)
-        k->prev->next = k->next;
-    else
-        c->conns = k->next;
-    if (k->next)
-        k->next->prev = k->prev;
-    c->nconns--;
+    glb_pool_remove(&c->pool, &k->pe);
     if (k->shut)
         event_free(k->shut);
+    event_free(k->deadline);
     bufferevent_free(k->bev);
     evbuffer_free(k->out);
     free(k);
+    glb_acceptor_resume(c->acc); /* a descriptor is free again */
+}
+
+static void deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    glb_control_conn *k = arg;
+    k->c->st.timeouts++;
+    glb_log_limited(&k->c->rl_refused, glb_mono(), GLB_LOG_NOTICE, "control: closed %s: no request within %ds",
+                    k->peer, CONN_HANDSHAKE_S);
+    conn_free(k);
 }
 
 /* TLS: the answer is out; close_notify tells the client it is complete. The
@@ -137,6 +155,8 @@ static void read_cb(struct bufferevent *bev, void *arg)
         return;
     }
     k->c->st.requests++;
+    event_del(k->deadline); /* the answer's time is bounded by the command and CONN_TIMEOUT_S */
+    glb_pool_establish(&k->c->pool, &k->pe);
     size_t ml = strlen(GLB_CONTROL_MAGIC);
     if (n > LINE_MAX_BYTES || strncmp(line, GLB_CONTROL_MAGIC " ", ml + 1) != 0) {
         evbuffer_add_printf(k->out, "not a '%s' request\n", GLB_CONTROL_MAGIC);
@@ -185,7 +205,8 @@ static void handshake_failed(glb_control_conn *k, short what)
                                          : (what & BEV_EVENT_EOF) ? "closed by the client"
                                                                   : "connection error");
     k->c->st.refused++;
-    log_notice("control: refused %s: TLS handshake failed: %s", k->peer, why);
+    glb_log_limited(&k->c->rl_refused, glb_mono(), GLB_LOG_NOTICE, "control: refused %s: TLS handshake failed: %s",
+                    k->peer, why);
 }
 
 static void event_cb(struct bufferevent *bev, short what, void *arg)
@@ -196,7 +217,8 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
         char id[sizeof(k->peer)];
         if (!ssl || glb_tls_peer_id(ssl, id, sizeof(id)) != 0) {
             k->c->st.refused++;
-            log_notice("control: refused %s: no verified client certificate with a usable CN", k->peer);
+            glb_log_limited(&k->c->rl_refused, glb_mono(), GLB_LOG_NOTICE,
+                            "control: refused %s: no verified client certificate with a usable CN", k->peer);
             conn_free(k);
             return;
         }
@@ -205,13 +227,15 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
             a++;
         if (k->c->nallowed && a == k->c->nallowed) {
             k->c->st.refused++;
-            log_notice("control: refused %s: certificate CN '%s' may not control this server", k->peer, id);
+            glb_log_limited(&k->c->rl_refused, glb_mono(), GLB_LOG_NOTICE,
+                            "control: refused %s: certificate CN '%s' may not control this server", k->peer, id);
             conn_free(k);
             return;
         }
         log_debug("control: %s is %s", k->peer, id);
         snprintf(k->peer, sizeof(k->peer), "%s", id);
         k->established = 1;
+        glb_pool_establish(&k->c->pool, &k->pe); /* the operator: never gives way */
         return;
     }
     if (k->c->tls && !k->established && (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))) {
@@ -235,7 +259,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 /* A bufferevent for a new connection: plain, or TLS in the accepting state. */
 static struct bufferevent *conn_bev(glb_control *c, evutil_socket_t fd)
 {
-    struct event_base *base = evconnlistener_get_base(c->lev);
+    struct event_base *base = c->base;
     if (!c->tls)
         return bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
     SSL *ssl = SSL_new(c->tls);
@@ -252,58 +276,98 @@ static struct bufferevent *conn_bev(glb_control *c, evutil_socket_t fd)
     return bev;
 }
 
-static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
+static void accept_cb(void *arg, int fd, const struct sockaddr *sa, socklen_t salen)
 {
-    (void)l, (void)salen;
+    (void)salen;
     glb_control *c = arg;
+    glb_addr from;
+    int refuse = 0;
+    glb_pool_ent *victim;
     c->st.conns++;
-    if (c->nconns >= MAX_CONNS) {
+    if (glb_addr_from_sockaddr(sa, &from) != 0) {
+        close(fd);
+        return;
+    }
+    while ((victim = glb_pool_victim(&c->pool, &from, &refuse)) != NULL) {
+        c->st.evicted++;
+        conn_free((glb_control_conn *)victim); /* pe is its first member */
+    }
+    if (refuse) {
         c->st.overflows++;
-        evutil_closesocket(fd);
+        close(fd);
         return;
     }
     glb_control_conn *k = calloc(1, sizeof(*k));
-    if (!k || !(k->out = evbuffer_new()) || !(k->bev = conn_bev(c, fd))) {
+    if (!k || !(k->out = evbuffer_new()) || !(k->deadline = evtimer_new(c->base, deadline_cb, k)) ||
+        !(k->bev = conn_bev(c, fd))) {
         if (k && k->out)
             evbuffer_free(k->out);
+        if (k && k->deadline)
+            event_free(k->deadline);
         free(k);
-        evutil_closesocket(fd);
+        close(fd);
         return;
     }
-    glb_addr from;
-    if (glb_addr_from_sockaddr(sa, &from) == 0)
-        glb_addrport_str(&from, k->peer, sizeof(k->peer));
-    else
-        snprintf(k->peer, sizeof(k->peer), "?");
+    glb_addrport_str(&from, k->peer, sizeof(k->peer));
     k->c = c;
-    k->next = c->conns;
-    if (c->conns)
-        c->conns->prev = k;
-    c->conns = k;
-    c->nconns++;
-    struct timeval tv = {CONN_TIMEOUT_S, 0};
+    if (glb_pool_add(&c->pool, &k->pe, &from) != 0) {
+        event_free(k->deadline);
+        bufferevent_free(k->bev);
+        evbuffer_free(k->out);
+        free(k);
+        return;
+    }
+    struct timeval tv = {CONN_TIMEOUT_S, 0}, hs = {CONN_HANDSHAKE_S, 0};
+    evtimer_add(k->deadline, &hs);
     bufferevent_set_timeouts(k->bev, &tv, &tv);
     bufferevent_setcb(k->bev, read_cb, write_cb, event_cb, k);
     bufferevent_enable(k->bev, EV_READ | EV_WRITE);
+}
+
+/* A listening TCP socket bound to addr: the fd, or -1 with errno. */
+static int listen_on(const glb_addr *addr)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = glb_addr_to_sockaddr(addr, &ss);
+    int one = 1;
+    int fd = socket(addr->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, 64) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
 }
 
 glb_control *glb_control_new(struct event_base *base, const glb_addr *addr, SSL_CTX *tls,
                              const glb_control_cmd *cmds, void *arg, char *err, size_t errlen)
 {
     glb_control *c = calloc(1, sizeof(*c));
-    if (!c) {
+    if (!c || glb_pool_init(&c->pool, MAX_CONNS, MAX_PENDING, MAX_PER_SOURCE) != 0) {
+        free(c);
         snprintf(err, errlen, "control: out of memory");
         return NULL;
     }
+    c->base = base;
     c->cmds = cmds;
     c->arg = arg;
-    struct sockaddr_storage ss;
-    socklen_t sl = glb_addr_to_sockaddr(addr, &ss);
-    c->lev = evconnlistener_new_bind(base, accept_cb, c, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 16,
-                                     (struct sockaddr *)&ss, (int)sl);
-    if (!c->lev) {
+    c->rl_refused = (glb_ratelog)GLB_RATELOG_INIT("control: refused connections");
+    int fd = listen_on(addr);
+    if (fd < 0) {
         char a[GLB_ADDRSTRLEN];
         snprintf(err, errlen, "control: %s: %s", glb_addrport_str(addr, a, sizeof(a)), strerror(errno));
+        glb_pool_fini(&c->pool);
+        free(c);
+        return NULL;
+    }
+    if (!(c->acc = glb_acceptor_new(base, fd, accept_cb, c, "control"))) {
+        close(fd);
+        snprintf(err, errlen, "control: out of memory");
+        glb_pool_fini(&c->pool);
         free(c);
         return NULL;
     }
@@ -311,7 +375,8 @@ glb_control *glb_control_new(struct event_base *base, const glb_addr *addr, SSL_
         c->tls = tls;
     else if (tls) {
         snprintf(err, errlen, "control: out of memory");
-        evconnlistener_free(c->lev);
+        glb_acceptor_free(c->acc);
+        glb_pool_fini(&c->pool);
         free(c);
         return NULL;
     }
@@ -322,9 +387,13 @@ void glb_control_free(glb_control *c)
 {
     if (!c)
         return;
-    while (c->conns)
-        conn_free(c->conns);
-    evconnlistener_free(c->lev);
+    glb_acceptor_free(c->acc);
+    c->acc = NULL;
+    while (c->pool.pend_head)
+        conn_free((glb_control_conn *)c->pool.pend_head);
+    while (c->pool.est_head)
+        conn_free((glb_control_conn *)c->pool.est_head);
+    glb_pool_fini(&c->pool);
     SSL_CTX_free(c->tls);
     free(c->allowed);
     free(c);

@@ -17,6 +17,7 @@ struct event_base;
 struct evbuffer;
 
 #define GLB_CONTROL_MAGIC "glb-control 1"
+#define GLB_CONTROL_MAX_CONNS 32 /* a channel's connections at once (descriptors to budget) */
 
 typedef struct glb_control glb_control;
 typedef struct glb_control_conn glb_control_conn;
@@ -54,6 +55,8 @@ typedef struct glb_control_stats {
     unsigned long long requests;  /* request lines handled (known command or not) */
     unsigned long long refused;   /* TLS handshakes failed: no, or no trusted, client certificate */
     unsigned long long overflows; /* connections closed at once: too many open */
+    unsigned long long evicted;   /* not yet authenticated, closed to make room */
+    unsigned long long timeouts;  /* closed: no request line within the handshake deadline */
 } glb_control_stats;
 void glb_control_stats_get(const glb_control *c, glb_control_stats *out);
 

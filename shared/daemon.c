@@ -12,11 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
 #include "shared/daemon.h"
+#include "shared/log.h"
 
 int glb_daemonize(void)
 {
@@ -179,4 +181,34 @@ int glb_daemon_detach(int foreground, const char *pidfile, const char *username,
     if (pidfile[0] && glb_pidfile_write(pidfile, err, errlen) != 0)
         return -1;
     return 0;
+}
+
+unsigned glb_fd_budget(unsigned want, unsigned others, const char *what)
+{
+    struct rlimit rl;
+    rlim_t need = (rlim_t)want + others;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return want;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        rlim_t old = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            rl.rlim_cur = old;
+        else
+            log_info("open files limit raised from %llu to %llu", (unsigned long long)old,
+                     (unsigned long long)rl.rlim_cur);
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+        return want;
+    /* Short even so: the connections get what is left (the others get
+     * EMFILE at worst, which the acceptors survive). */
+    unsigned fit = rl.rlim_cur > others ? (unsigned)(rl.rlim_cur - others) : (unsigned)(rl.rlim_cur / 4);
+    if (want && fit == 0)
+        fit = 1;
+    if (fit >= want)
+        fit = want;
+    log_warn("open files limit %llu (hard %llu) is below the %llu needed: %s %s %u", (unsigned long long)rl.rlim_cur,
+             (unsigned long long)rl.rlim_max, (unsigned long long)need, what, fit < want ? "lowered to" : "stays",
+             fit);
+    return fit;
 }

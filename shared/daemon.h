@@ -27,4 +27,15 @@ int glb_drop_privileges(const char *user, char *err, size_t errlen);
  * or -1 with err (before detaching it still reaches the terminal). */
 int glb_daemon_detach(int foreground, const char *pidfile, const char *username, char *err, size_t errlen);
 
+/* Descriptors a daemon keeps besides its connections: listeners, spares,
+ * epoll, pipes, the database, the log. */
+#define GLB_FD_RESERVE 64
+
+/* Makes room for want connections besides others descriptors (reserve
+ * included): raises the RLIMIT_NOFILE soft limit as far as the hard limit
+ * allows when short. Returns how many of want fit (want, or fewer with a
+ * warning naming what, e.g. "map: max-connections"); at least 1 when want
+ * is. */
+unsigned glb_fd_budget(unsigned want, unsigned others, const char *what);
+
 #endif

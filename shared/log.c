@@ -40,6 +40,14 @@ int glb_log_level_parse(const char *s)
 
 void glb_log(int level, const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
+    glb_vlog(level, fmt, ap);
+    va_end(ap);
+}
+
+void glb_vlog(int level, const char *fmt, va_list ap)
+{
     if (level > log_level)
         return;
     if (level < 0)
@@ -47,10 +55,7 @@ void glb_log(int level, const char *fmt, ...)
     if (level > GLB_LOG_DEBUG)
         level = GLB_LOG_DEBUG;
     char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
     if (log_syslog) {
         syslog(syslog_prio[level], "%s", msg);
         return;

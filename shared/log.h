@@ -2,6 +2,8 @@
 #ifndef GLB_LOG_H
 #define GLB_LOG_H
 
+#include <stdarg.h>
+
 enum glb_log_level { GLB_LOG_ERR = 0, GLB_LOG_WARN, GLB_LOG_NOTICE, GLB_LOG_INFO, GLB_LOG_DEBUG };
 
 /* Sets the program name, the destination (syslog when use_syslog, else stderr)
@@ -13,6 +15,9 @@ int glb_log_level_parse(const char *s);
 
 /* Logs one line at level (no trailing newline needed). Thread-safe. */
 void glb_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* glb_log with a va_list. */
+void glb_vlog(int level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 #define log_err(...)    glb_log(GLB_LOG_ERR, __VA_ARGS__)
 #define log_warn(...)   glb_log(GLB_LOG_WARN, __VA_ARGS__)

@@ -26,6 +26,7 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "shared/acceptor.h"
 #include "shared/log.h"
 #include "shared/server.h"
 #include "shared/server_int.h"
@@ -143,10 +144,7 @@ static void worker_free(glb_worker *w, size_t nlisten)
             glb_srv_udp_free(w->udp[i]);
     if (w->tcp) {
         for (size_t i = 0; i < nlisten; i++) {
-            if (w->tcp[i].ev)
-                event_free(w->tcp[i].ev);
-            if (w->tcp[i].retry)
-                event_free(w->tcp[i].retry);
+            glb_acceptor_free(w->tcp[i].acc);
             if (w->tcp[i].fd >= 0)
                 close(w->tcp[i].fd);
         }
@@ -155,6 +153,7 @@ static void worker_free(glb_worker *w, size_t nlisten)
         event_free(w->stop_ev);
     if (w->base)
         event_base_free(w->base); /* runs the finalizers of freed bufferevents */
+    glb_pool_fini(&w->pool);
     free(w->udp);
     free(w->tcp);
     free(w->tcp_in);
@@ -182,6 +181,9 @@ static glb_worker *worker_new(glb_server *s, unsigned id, char *err, size_t errl
     w->tcp_in = malloc(GLB_SRV_MSG_MAX);
     w->tcp_out = malloc(2 + GLB_SRV_MSG_MAX);
     if (!w->tcp_in || !w->tcp_out)
+        goto nomem;
+    /* No client is authenticated: every connection may give way. */
+    if (glb_pool_init(&w->pool, s->tcp_max_conns, s->tcp_max_conns, s->tcp_per_source) != 0)
         goto nomem;
     w->base = event_base_new();
     if (!w->base) {
@@ -241,6 +243,8 @@ glb_server *glb_server_new(const glb_server_cfg *cfg, char *err, size_t errlen)
     s->nworkers = cfg->workers;
     s->tcp_idle_ms = cfg->tcp_idle_ms ? cfg->tcp_idle_ms : 10000;
     s->tcp_max_conns = cfg->tcp_max_conns ? cfg->tcp_max_conns : 512;
+    s->tcp_msg_ms = cfg->tcp_msg_ms ? cfg->tcp_msg_ms : 3000;
+    s->tcp_per_source = cfg->tcp_per_source ? cfg->tcp_per_source : 64;
     s->qsbr = cfg->qsbr;
     s->handler = cfg->handler;
     s->arg = cfg->arg;
@@ -406,6 +410,7 @@ void glb_server_stats_get(const glb_server *s, glb_server_stats *out)
         GLB_SRV_SUM(tcp_refused);
         GLB_SRV_SUM(tcp_timeouts);
         GLB_SRV_SUM(send_errors);
+        GLB_SRV_SUM(tcp_evicted);
 #undef GLB_SRV_SUM
     }
 }
@@ -416,7 +421,8 @@ void glb_server_stats_print(const glb_server *s, struct evbuffer *out)
     glb_server_stats_get(s, &ss);
     evbuffer_add_printf(out,
                         "net.udp_queries=%llu\nnet.udp_answers=%llu\nnet.tcp_queries=%llu\nnet.tcp_answers=%llu\n"
-                        "net.tcp_conns=%llu\nnet.tcp_refused=%llu\nnet.tcp_timeouts=%llu\nnet.send_errors=%llu\n",
+                        "net.tcp_conns=%llu\nnet.tcp_refused=%llu\nnet.tcp_timeouts=%llu\nnet.send_errors=%llu\n"
+                        "net.tcp_evicted=%llu\n",
                         ss.udp_queries, ss.udp_answers, ss.tcp_queries, ss.tcp_answers, ss.tcp_conns,
-                        ss.tcp_refused, ss.tcp_timeouts, ss.send_errors);
+                        ss.tcp_refused, ss.tcp_timeouts, ss.send_errors, ss.tcp_evicted);
 }

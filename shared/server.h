@@ -36,7 +36,9 @@ typedef struct glb_server_cfg {
     size_t nlisten;
     unsigned workers;         /* >= 1 */
     unsigned tcp_idle_ms;     /* idle TCP connections closed after this; default 10000 */
-    unsigned tcp_max_conns;   /* per worker; default 512 */
+    unsigned tcp_max_conns;   /* per worker; default 512 (full: the oldest idle one goes) */
+    unsigned tcp_msg_ms;      /* a message must be whole this long after its first byte; default 3000 */
+    unsigned tcp_per_source;  /* connections per source address and worker; default 64 */
     glb_qsbr *qsbr;           /* if set, each batch runs inside enter/leave */
     glb_dns_handler handler;
     void *arg;
@@ -45,7 +47,7 @@ typedef struct glb_server_cfg {
 /* Counters, summed over workers by glb_server_stats(). */
 typedef struct glb_server_stats {
     unsigned long long udp_queries, udp_answers, tcp_queries, tcp_answers;
-    unsigned long long tcp_conns, tcp_refused, tcp_timeouts, send_errors;
+    unsigned long long tcp_conns, tcp_refused, tcp_timeouts, send_errors, tcp_evicted;
 } glb_server_stats;
 
 typedef struct glb_server glb_server;

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "shared/connpool.h"
 #include "shared/server.h"
 
 struct event;
@@ -26,7 +27,6 @@ struct bufferevent;
 #define GLB_SRV_MSG_MAX      65535u /* largest DNS message (and outcap) */
 #define GLB_SRV_UDP_BATCH    32     /* datagrams per recvmmsg/sendmmsg */
 #define GLB_SRV_UDP_WAKE_MS  200    /* a UDP thread checks for stop this often when idle */
-#define GLB_SRV_ACCEPT_BATCH 64     /* accepts per readiness event */
 #define GLB_SRV_TCP_OUT_HIGH 65536u /* stop reading a connection while this much output is queued */
 #define GLB_SRV_SOCKBUF      (4 * 1024 * 1024) /* wanted SO_RCVBUF/SO_SNDBUF (best effort) */
 #define GLB_SRV_CACHELINE    64
@@ -36,7 +36,7 @@ struct bufferevent;
 typedef struct glb_srv_stats {
     _Alignas(GLB_SRV_CACHELINE) _Atomic unsigned long long udp_queries;
     _Atomic unsigned long long udp_answers, tcp_queries, tcp_answers;
-    _Atomic unsigned long long tcp_conns, tcp_refused, tcp_timeouts, send_errors;
+    _Atomic unsigned long long tcp_conns, tcp_refused, tcp_timeouts, send_errors, tcp_evicted;
 } glb_srv_stats;
 
 /* Single-writer increment: a relaxed load and store, no locked instruction. */
@@ -79,17 +79,17 @@ typedef struct glb_udp_sock {
 /* One TCP listening socket of one worker. */
 typedef struct glb_tcp_listener {
     glb_worker *w;
-    int fd;
-    struct event *ev;         /* readable: accept */
-    struct event *retry;      /* timer re-arming ev after EMFILE and the like */
+    int fd;                   /* until the acceptor owns it */
+    struct glb_acceptor *acc;
     const glb_addr *local;    /* its listen address, as configured */
 } glb_tcp_listener;
 
 /* One accepted TCP connection (intrusive doubly linked list per worker). */
 typedef struct glb_tcp_conn {
-    struct glb_tcp_conn *prev, *next;
+    glb_pool_ent pe;          /* first: the pool's entry is the connection */
     glb_worker *w;
     struct bufferevent *bev;
+    struct event *deadline;   /* a message must be whole by then (from its first byte) */
     int fd;
     int eof;                  /* the peer closed its side */
     int paused;               /* reading stopped: too much output queued */
@@ -113,15 +113,14 @@ struct glb_worker {
 
     /* TCP: one message in, one answer out (2 length bytes + MSG_MAX). */
     unsigned char *tcp_in, *tcp_out;
-    glb_tcp_conn *conns;
-    unsigned nconns;
+    glb_pool pool;            /* the connections; whose slot goes when full */
 };
 
 struct glb_server {
     glb_addr *listen;         /* copy of cfg->listen */
     size_t nlisten;
     unsigned nworkers;
-    unsigned tcp_idle_ms, tcp_max_conns;
+    unsigned tcp_idle_ms, tcp_max_conns, tcp_msg_ms, tcp_per_source;
     glb_qsbr *qsbr;
     glb_dns_handler handler;
     void *arg;

@@ -4,8 +4,11 @@
  * answered in order (pipelining); while more than GLB_SRV_TCP_OUT_HIGH bytes
  * of answers wait for a slow reader, the connection is not read. A length
  * below a DNS header closes the connection, as does an idle or stuck peer
- * (tcp_idle_ms), an error, or the peer's close once all complete queries
- * have been answered and written.
+ * (tcp_idle_ms), a message not whole tcp_msg_ms after its first byte (a
+ * slow drip), an error, or the peer's close once all complete queries have
+ * been answered and written. The worker's pool (connpool.h) caps
+ * connections per worker and per source address; when a cap is reached
+ * the oldest idle connection (of that source, else of all) gives way.
  * SPDX-License-Identifier: BSD-3-Clause */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
@@ -23,25 +26,20 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "shared/acceptor.h"
 #include "shared/log.h"
 #include "shared/qsbr.h"
 #include "shared/server.h"
 #include "shared/server_int.h"
 
 #define DNS_HEADER_LEN 12
-#define ACCEPT_RETRY_MS 100
 
 static void conn_free(glb_tcp_conn *c)
 {
     glb_worker *w = c->w;
 
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        w->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    w->nconns--;
+    glb_pool_remove(&w->pool, &c->pe);
+    event_free(c->deadline);
     /* Disabling deletes the bufferevent's events from the base now; the
      * free itself may be deferred (we may be inside its callback, and the
      * memory goes through a finalizer), so the fd can be closed at once
@@ -50,12 +48,25 @@ static void conn_free(glb_tcp_conn *c)
     bufferevent_free(c->bev);
     close(c->fd);
     free(c);
+    /* A descriptor is free again: accepting may go on. */
+    for (size_t i = 0; i < w->srv->nlisten; i++)
+        glb_acceptor_resume(w->tcp[i].acc);
 }
 
 void glb_srv_tcp_close_all(glb_worker *w)
 {
-    while (w->conns)
-        conn_free(w->conns);
+    while (w->pool.pend_head)
+        conn_free((glb_tcp_conn *)w->pool.pend_head);
+    while (w->pool.est_head)
+        conn_free((glb_tcp_conn *)w->pool.est_head);
+}
+
+static void deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    glb_tcp_conn *c = arg;
+    (void)fd, (void)what;
+    glb_srv_stat_add(&c->w->stats.tcp_timeouts, 1);
+    conn_free(c);
 }
 
 /* Answers every complete message in the input while the output has room;
@@ -104,6 +115,7 @@ static int conn_run(glb_tcp_conn *c)
         if (s->qsbr)
             glb_qsbr_leave(s->qsbr, w->id);
         glb_srv_stat_add(&w->stats.tcp_queries, 1);
+        glb_pool_touch(&w->pool, &c->pe); /* busy: the last to give way */
         if (rlen == 0)
             continue;
         if (rlen > GLB_SRV_MSG_MAX) { /* handler bug: nothing sane to send */
@@ -120,6 +132,14 @@ static int conn_run(glb_tcp_conn *c)
         glb_srv_stat_add(&w->stats.tcp_answers, 1);
     }
 
+    /* The deadline runs from a message's first byte to its last; bytes
+     * dripping in do not extend it (they do reset the idle timeout). */
+    if (complete || evbuffer_get_length(in) == 0)
+        evtimer_del(c->deadline);
+    else if (!evtimer_pending(c->deadline, NULL)) {
+        struct timeval tv = {s->tcp_msg_ms / 1000, (suseconds_t)(s->tcp_msg_ms % 1000) * 1000};
+        evtimer_add(c->deadline, &tv);
+    }
     if (complete) {
         if (!c->paused) {
             c->paused = 1;
@@ -175,7 +195,7 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
     }
 }
 
-static int conn_new(glb_worker *w, const glb_addr *local, int fd, const struct sockaddr_storage *ss)
+static int conn_new(glb_worker *w, const glb_addr *local, int fd, const glb_addr *from)
 {
     glb_server *s = w->srv;
     glb_tcp_conn *c = calloc(1, sizeof *c);
@@ -184,16 +204,18 @@ static int conn_new(glb_worker *w, const glb_addr *local, int fd, const struct s
     if (!c)
         return -1;
     c->local = local;
-    if (glb_addr_from_sockaddr((const struct sockaddr *)ss, &c->from) < 0) {
-        free(c);
-        return -1;
-    }
+    c->from = *from;
     /* Answers are written whole; do not hold the next one for an ACK. */
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     c->w = w;
     c->fd = fd;
     c->bev = bufferevent_socket_new(w->base, fd, 0);
-    if (!c->bev) {
+    c->deadline = evtimer_new(w->base, deadline_cb, c);
+    if (!c->bev || !c->deadline) {
+        if (c->bev)
+            bufferevent_free(c->bev);
+        if (c->deadline)
+            event_free(c->deadline);
         free(c);
         return -1;
     }
@@ -206,81 +228,46 @@ static int conn_new(glb_worker *w, const glb_addr *local, int fd, const struct s
      * is consumed at once, and a partial message is at most 2 + 65535. */
     bufferevent_setwatermark(c->bev, EV_READ, 0, 2 + GLB_SRV_MSG_MAX);
     bufferevent_set_timeouts(c->bev, &tv, &tv);
-    if (bufferevent_enable(c->bev, EV_READ) < 0) {
+    if (bufferevent_enable(c->bev, EV_READ) < 0 || glb_pool_add(&w->pool, &c->pe, &c->from) < 0) {
         bufferevent_free(c->bev);
+        event_free(c->deadline);
         free(c);
         return -1;
     }
-    c->next = w->conns;
-    if (w->conns)
-        w->conns->prev = c;
-    w->conns = c;
-    w->nconns++;
     return 0;
 }
 
-static void accept_retry_cb(evutil_socket_t fd, short what, void *arg)
-{
-    glb_tcp_listener *l = arg;
-    (void)fd;
-    (void)what;
-    event_add(l->ev, NULL);
-}
-
-static void accept_cb(evutil_socket_t lfd, short what, void *arg)
+static void accept_cb(void *arg, int fd, const struct sockaddr *sa, socklen_t salen)
 {
     glb_tcp_listener *l = arg;
     glb_worker *w = l->w;
-    (void)what;
+    glb_addr from;
+    int refuse = 0;
+    glb_pool_ent *victim;
+    (void)salen;
 
-    for (unsigned k = 0; k < GLB_SRV_ACCEPT_BATCH; k++) {
-        struct sockaddr_storage ss;
-        socklen_t sl = sizeof ss;
-        int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            switch (errno) {
-            case EINTR:
-            case ECONNABORTED:
-            case EPROTO:
-            case EPERM:
-                continue; /* this connection only */
-            case EMFILE:
-            case ENFILE:
-            case ENOBUFS:
-            case ENOMEM: {
-                /* Out of descriptors or memory: the listener would stay
-                 * readable and spin; pause it for a moment. */
-                struct timeval tv = {0, ACCEPT_RETRY_MS * 1000};
-                log_warn("server: accept: %s; pausing for %d ms", strerror(errno), ACCEPT_RETRY_MS);
-                event_del(l->ev);
-                evtimer_add(l->retry, &tv);
-                return;
-            }
-            default:
-                if (errno != EAGAIN && errno != EWOULDBLOCK)
-                    log_debug("server: accept: %s", strerror(errno));
-                return;
-            }
-        }
-        if (w->nconns >= w->srv->tcp_max_conns) {
-            close(fd);
-            glb_srv_stat_add(&w->stats.tcp_refused, 1);
-            continue;
-        }
-        if (conn_new(w, l->local, fd, &ss) < 0) {
-            close(fd);
-            glb_srv_stat_add(&w->stats.tcp_refused, 1);
-            continue;
-        }
-        glb_srv_stat_add(&w->stats.tcp_conns, 1);
+    if (glb_addr_from_sockaddr(sa, &from) < 0) {
+        close(fd);
+        glb_srv_stat_add(&w->stats.tcp_refused, 1);
+        return;
     }
+    while ((victim = glb_pool_victim(&w->pool, &from, &refuse)) != NULL) {
+        conn_free((glb_tcp_conn *)victim); /* pe is its first member */
+        glb_srv_stat_add(&w->stats.tcp_evicted, 1);
+    }
+    if (refuse || conn_new(w, l->local, fd, &from) < 0) {
+        close(fd);
+        glb_srv_stat_add(&w->stats.tcp_refused, 1);
+        return;
+    }
+    glb_srv_stat_add(&w->stats.tcp_conns, 1);
 }
 
 int glb_srv_tcp_setup(glb_worker *w, glb_tcp_listener *l)
 {
-    l->ev = event_new(w->base, l->fd, EV_READ | EV_PERSIST, accept_cb, l);
-    l->retry = evtimer_new(w->base, accept_retry_cb, l);
-    if (!l->ev || !l->retry || event_add(l->ev, NULL) < 0)
+    l->acc = glb_acceptor_new(w->base, l->fd, accept_cb, l, "server: tcp");
+    if (!l->acc)
         return -1;
+    l->fd = -1; /* the acceptor owns it */
     return 0;
 }

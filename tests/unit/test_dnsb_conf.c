@@ -76,6 +76,24 @@ static void test_defaults(void **state)
     const glb_site *st = &c->services[0].sites[0];
     assert_true(st->cost == 0 && !st->has_location && !st->check[0] && st->check_verify == 1);
     assert_int_equal(c->database_damaged, DNSB_STORE_MOVE_ASIDE);
+    assert_int_equal(c->tcp_max_conns, 512);
+    assert_int_equal(c->tcp_msg_ms, 3000);
+    assert_int_equal(c->tcp_per_source, 64);
+    assert_int_equal(c->map.max_connections, 20000);
+    assert_int_equal(c->map.max_handshakes, 1000);
+    assert_int_equal(c->map.max_handshakes_per_source, 250);
+    dnsb_conf_free(c);
+    c = dnsb_conf_parse("t.conf",
+                        BASE "  tcp-message-timeout: 1500\n  tcp-max-per-source: 8\nmap:\n  listen: 127.0.0.1@5380\n"
+                             "  tls-cert-file: c\n  tls-key-file: k\n  tls-ca-file: a\n  max-handshakes: 50\n"
+                             "  max-handshakes-per-source: 5\nservice:\n  name: a.example.\n  site: x 192.0.2.1\n",
+                        err, sizeof(err));
+    if (!c)
+        fail_msg("%s", err);
+    assert_int_equal(c->tcp_msg_ms, 1500);
+    assert_int_equal(c->tcp_per_source, 8);
+    assert_int_equal(c->map.max_handshakes, 50);
+    assert_int_equal(c->map.max_handshakes_per_source, 5);
     dnsb_conf_free(c);
     c = dnsb_conf_parse("t.conf", BASE "  database-damaged: refuse\nservice:\n  name: a.example.\n  site: x 192.0.2.1\n",
                         err, sizeof(err));
@@ -183,6 +201,10 @@ static void test_errors(void **state)
            "t.conf:11: key 'ranking': service has no site 'y'");
     expect(BASE "lb:\n  id: lb1\n  address: 127.0.0.1\n  ranking: none.example. x\n",
            "t.conf:8: key 'ranking': no such service");
+    expect(BASE "  tcp-message-timeout: 50\n", "t.conf:5: key 'tcp-message-timeout': 50 out of range 100..600000");
+    expect(BASE "  tcp-max-per-source: 0\n", "t.conf:5: key 'tcp-max-per-source': 0 out of range 1..100000");
+    expect(BASE "map:\n  max-handshakes: 0\n", "t.conf:6: key 'max-handshakes': 0 out of range 1..1000000");
+    expect(BASE "map:\n  max-handshakes-per-source: x\n", "t.conf:6: key 'max-handshakes-per-source'");
     expect(BASE "  colour: blue\n", "t.conf:5: key 'colour': unknown in section 'server'");
     expect(BASE "  database-damaged: repair\n",
            "t.conf:5: key 'database-damaged': expected move-aside or refuse, not 'repair'");

@@ -79,6 +79,8 @@ static void test_defaults_and_penalty(void **state)
     assert_true(c->services[0].policy.margin_ms == 0); /* default */
     assert_int_equal(c->probe.stale_after, 0); /* unset: 3 check intervals of each site */
     assert_int_equal(c->workers, 1);
+    assert_int_equal(c->tcp_msg_ms, 3000);
+    assert_int_equal(c->tcp_per_source, 64);
     assert_int_equal(c->services[0].ttl_answer, 300);
     assert_false(c->probe.has_src4 || c->probe.has_src6);
     lb_conf_free(c);
@@ -110,6 +112,8 @@ static void test_errors(void **state)
     expect("server:\n  listen: 127.0.0.42@5300\n" SVC, "t.conf:1: key 'id': missing");
     expect("server:\n  listen: 127.0.0.42@5300\n  id: LB 42\n", "t.conf:3: key 'id': expected one value");
     expect("server:\n  listen: 127.0.0.42@5300\n  id: LB_42\n", "t.conf:3: key 'id': bad id 'LB_42'");
+    expect(BASE "  tcp-message-timeout: 600001\n", "t.conf:4: key 'tcp-message-timeout': 600001 out of range");
+    expect(BASE "  tcp-max-per-source: 0\n", "t.conf:4: key 'tcp-max-per-source': 0 out of range");
     expect(BASE "  control: 192.0.2.1@8954\n", "t.conf:4: key 'control': must be a loopback address");
     expect(BASE "  location: 95,0\n", "t.conf:4: key 'location': bad location '95,0'");
     expect(BASE "probe:\n  http-interval: 0\n", "t.conf:5: key 'http-interval': 0 out of range");
