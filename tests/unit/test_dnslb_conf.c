@@ -78,6 +78,12 @@ static void test_defaults_and_penalty(void **state)
     assert_true(fabs(c->services[0].policy.margin - 0.05) < 1e-9);
     assert_true(c->services[0].policy.margin_ms == 0); /* default */
     assert_int_equal(c->probe.stale_after, 0); /* unset: 3 check intervals of each site */
+    /* dnslb.conf(5): checks every 10 s (HTTP) and 30 s (ICMP), a site dead
+     * after 3 failed checks in a row and alive again after 2 good ones */
+    assert_int_equal(c->probe.http_interval, 10);
+    assert_int_equal(c->probe.icmp_interval, 30);
+    assert_int_equal(c->probe.dead_after, 3);
+    assert_int_equal(c->probe.alive_after, 2);
     assert_int_equal(c->workers, 1);
     assert_int_equal(c->tcp_msg_ms, 3000);
     assert_int_equal(c->tcp_per_source, 64);
