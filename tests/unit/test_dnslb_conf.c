@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "dnslb/conf.h"
+#include "shared/ewma.h"
 
 #define BASE "server:\n  listen: 127.0.0.42@5300\n  id: lb42\n"
 #define SVC "service:\n  name: www.foobar.example.\n  site: paris 127.0.0.11\n"
@@ -97,6 +98,15 @@ static void test_defaults_and_penalty(void **state)
     assert_true(c->probe.has_src4 && c->probe.has_src6);
     assert_int_equal(c->probe.src4.b[3], 7);
     assert_int_equal(c->probe.src6.b[15], 1);
+    assert_true(c->probe.score.floor_ms == 100); /* loss-floor's default */
+    lb_conf_free(c);
+    /* loss-floor reaches the score: 20 ms with 10 % loss and a 40 ms floor
+     * scores 20 + 40 x 30 x 0.1 (the default penalty is 30 x loss) */
+    c = lb_conf_parse("t.conf", BASE "probe:\n  loss-floor: 40\n" SVC, err, sizeof(err));
+    if (!c)
+        fail_msg("%s", err);
+    assert_true(c->probe.score.floor_ms == 40);
+    assert_true(fabs(glb_score(&c->probe.score, 20, 0.1) - (20 + 40 * 30 * 0.1)) < 0.5);
     lb_conf_free(c);
 }
 
