@@ -336,6 +336,11 @@ static void step_end(lb_proxy *p, int ok, const char *why)
         maybe_load(p); /* again after min-interval */
         return;
     }
+    if (step == STEP_LOAD) { /* compiled and loaded: in use now */
+        p->step = STEP_USE;
+        step_start(p);
+        return;
+    }
     if (!ok) /* the previous VCL stays loaded but cold; harmless */
         log_warn("proxy: vcl.discard %s: %s %s", p->cur_name, why, out);
     if (step == STEP_USE) {
