@@ -228,7 +228,8 @@ int lb_proxy_render(const lb_table *t, const lb_conf *conf, const char *id, stru
 
 /* ---------------------------------------------------------------- loading */
 
-enum { STEP_LOAD, STEP_USE, STEP_DISCARD, STEP_DONE };
+enum { STEP_LOAD, STEP_USE, STEP_LIST, STEP_DISCARD, STEP_DONE };
+#define MAX_DISCARDS 32
 
 struct lb_proxy {
     struct event_base *base;
@@ -248,6 +249,8 @@ struct lb_proxy {
     unsigned seq;
     char name[64], path[512];        /* the VCL being loaded */
     char cur_name[64], cur_path[512]; /* the VCL in use */
+    char discard[MAX_DISCARDS][64];  /* VCLs of ours no longer used, to discard */
+    size_t ndiscard;
     /* what status reports */
     time_t loaded_at;
     unsigned long long loads, failures;
@@ -307,6 +310,33 @@ void lb_proxy_free(lb_proxy *p)
 static void step_start(lb_proxy *p);
 static void maybe_load(lb_proxy *p);
 
+/* From vcl.list's output (status, state, temperature, busy, name per
+ * line): the VCLs named glb_* other than the one in use, to discard; their
+ * files in vcl-dir go too. */
+static void list_leftovers(lb_proxy *p)
+{
+    size_t n = evbuffer_get_length(p->output);
+    char *s = malloc(n + 1);
+    if (!s)
+        return;
+    evbuffer_copyout(p->output, s, n);
+    s[n] = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(s, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char f[5][64];
+        if (sscanf(line, "%63s %63s %63s %63s %63s", f[0], f[1], f[2], f[3], f[4]) != 5)
+            continue;
+        if (strncmp(f[4], "glb_", 4) != 0 || strcmp(f[4], p->cur_name) == 0 || strcmp(f[0], "active") == 0 ||
+            p->ndiscard >= MAX_DISCARDS)
+            continue;
+        char path[600];
+        snprintf(path, sizeof(path), "%s/%s.vcl", p->pc.vcl_dir, f[4]);
+        unlink(path);
+        snprintf(p->discard[p->ndiscard++], sizeof(p->discard[0]), "%s", f[4]);
+    }
+    free(s);
+}
+
 /* The run ended (status st, or timed out): the next step, or the end. */
 static void step_end(lb_proxy *p, int ok, const char *why)
 {
@@ -324,8 +354,10 @@ static void step_end(lb_proxy *p, int ok, const char *why)
             out[--n] = 0;
     }
     int step = p->step;
+    if (ok && step == STEP_LIST && p->output) /* VCLs an earlier dnslb left: to discard */
+        list_leftovers(p);
     kill_run(p);
-    if (!ok && step != STEP_DISCARD) {
+    if (!ok && (step == STEP_LOAD || step == STEP_USE)) {
         snprintf(p->last_error, sizeof(p->last_error), "%s %s: %s%s%s", step == STEP_LOAD ? "vcl.load" : "vcl.use",
                  p->name, why, out[0] ? ": " : "", out);
         log_err("proxy: %s", p->last_error);
@@ -341,8 +373,8 @@ static void step_end(lb_proxy *p, int ok, const char *why)
         step_start(p);
         return;
     }
-    if (!ok) /* the previous VCL stays loaded but cold; harmless */
-        log_warn("proxy: vcl.discard %s: %s %s", p->cur_name, why, out);
+    if (!ok) /* a VCL left loaded but cold, or not listed: harmless */
+        log_warn("proxy: %s %s: %s %s", step == STEP_LIST ? "vcl.list" : "vcl.discard", p->name, why, out);
     if (step == STEP_USE) {
         /* In use: current.vcl is what a restarted engine should start with. */
         char cur[600], tmp[620];
@@ -361,18 +393,25 @@ static void step_end(lb_proxy *p, int ok, const char *why)
         p->loaded_at = time(NULL);
         p->last_error[0] = 0;
         log_notice("proxy: VCL %s in use", p->name);
-        char old_name[64], old_path[512];
-        snprintf(old_name, sizeof(old_name), "%s", p->cur_name);
-        snprintf(old_path, sizeof(old_path), "%s", p->cur_path);
+        int first = !p->cur_name[0];
+        if (!first) {
+            unlink(p->cur_path);
+            if (p->ndiscard < MAX_DISCARDS)
+                snprintf(p->discard[p->ndiscard++], sizeof(p->discard[0]), "%s", p->cur_name);
+        }
         snprintf(p->cur_name, sizeof(p->cur_name), "%s", p->name);
         snprintf(p->cur_path, sizeof(p->cur_path), "%s", p->path);
-        if (old_name[0]) {
-            unlink(old_path);
-            snprintf(p->name, sizeof(p->name), "%s", old_name); /* discard names the old one */
-            p->step = STEP_DISCARD;
+        if (first) { /* the first load of this process: what did an earlier one leave? */
+            p->step = STEP_LIST;
             step_start(p);
             return;
         }
+    }
+    if (p->ndiscard) {
+        snprintf(p->name, sizeof(p->name), "%s", p->discard[--p->ndiscard]);
+        p->step = STEP_DISCARD;
+        step_start(p);
+        return;
     }
     p->step = STEP_DONE;
     maybe_load(p); /* the ranking may have moved meanwhile */
@@ -426,6 +465,8 @@ static void step_start(lb_proxy *p)
         argv[argc++] = "vcl.load";
         argv[argc++] = p->name;
         argv[argc++] = p->path;
+    } else if (p->step == STEP_LIST) {
+        argv[argc++] = "vcl.list";
     } else {
         argv[argc++] = p->step == STEP_USE ? "vcl.use" : "vcl.discard";
         argv[argc++] = p->name;
