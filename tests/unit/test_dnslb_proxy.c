@@ -16,6 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ldns/ldns.h>
+
+#include "dnslb/answer.h"
 #include "dnslb/conf.h"
 #include "dnslb/proxy.h"
 #include "dnslb/table.h"
@@ -140,6 +143,56 @@ static void test_render_changes_with_ranking(void **state)
     lb_conf_free(c);
 }
 
+/* proxy-answer: the A/AAAA of <label>.<service> are the proxy: section's
+ * addresses by family, whatever the ranking; other services their sites. */
+static char *answer_of(const lb_table *t, const char *name, ldns_rr_type type)
+{
+    ldns_pkt *q = NULL;
+    assert_int_equal(ldns_pkt_query_new_frm_str(&q, name, type, LDNS_RR_CLASS_IN, 0), LDNS_STATUS_OK);
+    uint8_t *wire, out[4096];
+    size_t n;
+    assert_int_equal(ldns_pkt2wire(&wire, q, &n), LDNS_STATUS_OK);
+    lb_stats st;
+    memset(&st, 0, sizeof(st));
+    size_t len = lb_answer(t, wire, n, 0, 0, out, sizeof(out), &st);
+    free(wire);
+    ldns_pkt_free(q);
+    ldns_pkt *r = NULL;
+    assert_int_equal(ldns_wire2pkt(&r, out, len), LDNS_STATUS_OK);
+    static char buf[1024];
+    buf[0] = 0;
+    ldns_rr_list *an = ldns_pkt_answer(r);
+    for (size_t i = 0; i < ldns_rr_list_rr_count(an); i++) {
+        char *a = ldns_rdf2str(ldns_rr_rdf(ldns_rr_list_rr(an, i), 0));
+        snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%s%s", i ? " " : "", a);
+        free(a);
+    }
+    ldns_pkt_free(r);
+    return buf;
+}
+
+static void test_proxy_answer(void **state)
+{
+    (void)state;
+    char err[512];
+    lb_conf *c = lb_conf_parse("t.conf", conf_text, err, sizeof(err));
+    assert_non_null(c);
+    /* make www a proxy-answer service too, the weird one stays one */
+    c->services[0].proxy_answer = 1;
+    c->services[2].proxy_answer = 0;
+    lb_table *t = lb_table_new(c, 1, NULL);
+    assert_non_null(t);
+    const glb_site *r[2] = {&c->services[0].sites[0]};
+    assert_int_equal(lb_table_set_rank(t, 0, r, 1, 1, 0, 1e9), 0);
+    r[0] = &c->services[2].sites[0];
+    assert_int_equal(lb_table_set_rank(t, 2, r, 1, 1, 0, 1e9), 0);
+    assert_string_equal(answer_of(t, "lb42.www.foobar.example.", LDNS_RR_TYPE_A), "127.0.0.42");
+    assert_string_equal(answer_of(t, "lb42.www.foobar.example.", LDNS_RR_TYPE_AAAA), "::1");
+    assert_string_equal(answer_of(t, "x.empty.example.", LDNS_RR_TYPE_A), "198.51.100.9");
+    lb_table_free(t);
+    lb_conf_free(c);
+}
+
 static void expect_error(const char *text, const char *want)
 {
     char err[512] = "";
@@ -181,6 +234,7 @@ int main(void)
         cmocka_unit_test(test_render_golden),
         cmocka_unit_test(test_render_changes_with_ranking),
         cmocka_unit_test(test_proxy_conf),
+        cmocka_unit_test(test_proxy_answer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
