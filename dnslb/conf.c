@@ -213,6 +213,33 @@ static const char *h_proxy_address(void *ctx, const glb_cfg_val *v, char *e, siz
     return NULL;
 }
 
+/* peer: NAME ADDR[@PORT], another DNS-LB's proxy asked before the origins. */
+static const char *h_proxy_peer(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    lb_proxy_conf *p = &((lb_conf *)ctx)->proxy;
+    if (!glb_id_valid(v->words[0])) {
+        snprintf(e, el, "bad peer name '%s' (1-63 of a-z 0-9 -)", v->words[0]);
+        return e;
+    }
+    glb_addr a;
+    if (glb_addrport_parse(v->words[1], 80, &a) != 0) {
+        snprintf(e, el, "bad address '%s' (ADDR[@PORT])", v->words[1]);
+        return e;
+    }
+    for (size_t i = 0; i < p->npeers; i++)
+        if (strcmp(p->peers[i].name, v->words[0]) == 0 || glb_addrport_equal(&p->peers[i].addr, &a)) {
+            snprintf(e, el, "peer '%s' or its address already listed", v->words[0]);
+            return e;
+        }
+    if (p->npeers >= LB_PROXY_MAX_ADDRS) {
+        snprintf(e, el, "at most %d peers", LB_PROXY_MAX_ADDRS);
+        return e;
+    }
+    snprintf(p->peers[p->npeers].name, sizeof(p->peers[0].name), "%s", v->words[0]);
+    p->peers[p->npeers++].addr = a;
+    return NULL;
+}
+
 static const char *h_proxy_engine(void *ctx, const glb_cfg_val *v, char *e, size_t el)
 {
     lb_proxy_conf *p = &((lb_conf *)ctx)->proxy;
@@ -385,6 +412,8 @@ const glb_cfg_key lb_conf_keys[] = {
      "seconds one varnishadm run may take before it is killed (default 10)", PXY(timeout)},
     {"proxy", "origin-port", GLB_CFG_INT, 0, 1, 65535, 0, glb_cfg_set_uint,
      "port of a site's origin when its check URL is not http with a port (default 80)", PXY(origin_port)},
+    {"proxy", "peer", GLB_CFG_WORDS, GLB_CFG_REPEAT, 2, 2, 0, h_proxy_peer,
+     "NAME ADDR[@PORT]: another DNS-LB's proxy, asked first for what its cache holds (repeatable, in order)", 0},
     {"service", "name", GLB_CFG_DNAME, GLB_CFG_REQUIRED, 0, 0, 0, glb_cfg_set_dname,
      "the load-balanced name; answered as <label>.<name>", SVC(name)},
     GLB_SVC_KEYS(lb_service_conf, policy.policy, answer_count, ttl_answer, margin_pct, policy.margin_ms,

@@ -79,6 +79,11 @@ typedef struct lb_proxy_conf {
     unsigned origin_port;     /* port of the origins when a site's check URL does not say (80) */
     glb_addr addrs[LB_PROXY_MAX_ADDRS]; /* address: where the engine listens, answered for proxy services */
     size_t naddrs;
+    struct {
+        char name[64];
+        glb_addr addr;        /* with its port */
+    } peers[LB_PROXY_MAX_ADDRS]; /* peer: other DNS-LBs' proxies asked first, from their cache only */
+    size_t npeers;
     char file[256];
     unsigned line;
 } lb_proxy_conf;

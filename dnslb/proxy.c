@@ -138,7 +138,7 @@ int lb_proxy_render(const lb_table *t, const lb_conf *conf, const char *id, stru
                         "vcl 4.1;\n"
                         "# glb proxy-cache: rendered by dnslb %s from its ranking. Do not edit: the next\n"
                         "# change of the ranking replaces it (dnslb.conf(5), section proxy).\n"
-                        "import directors;\n\n"
+                        "import directors;\nimport std;\n\n"
                         "backend default none;\n",
                         cid);
     /* Backends and their comments. */
@@ -166,6 +166,19 @@ int lb_proxy_render(const lb_table *t, const lb_conf *conf, const char *id, stru
         if (n == 0)
             evbuffer_add_printf(out, "# no origin ranked: requests get 503\n");
     }
+    /* Peers: other DNS-LBs' proxies, asked first, from their cache only. */
+    size_t np = conf->proxy.npeers;
+    for (size_t k = 0; k < np; k++) {
+        char part[200];
+        glb_addr ad = conf->proxy.peers[k].addr;
+        ident_part(part, sizeof(part), conf->proxy.peers[k].name);
+        comment_text(name, sizeof(name), conf->proxy.peers[k].name);
+        evbuffer_add_printf(out,
+                            "%sbackend glb_peer_%s { # peer %s, asked first for what its cache holds\n"
+                            "    .host = \"%s\";\n    .port = \"%u\";\n    .connect_timeout = 1s;\n"
+                            "    .first_byte_timeout = 5s;\n}\n",
+                            k ? "" : "\n# peers\n", part, name, glb_addr_str(&ad, a, sizeof(a)), ad.port);
+    }
     /* The directors. */
     evbuffer_add_printf(out, "\nsub vcl_init {\n");
     for (size_t i = 0; i < nsvc; i++) {
@@ -188,8 +201,32 @@ int lb_proxy_render(const lb_table *t, const lb_conf *conf, const char *id, stru
         evbuffer_add_printf(out, " ||\n          req.http.host ~ {\"%s\"}", rx);
     }
     evbuffer_add_printf(out, ")) {\n        return (synth(404, \"Not a service of this proxy\"));\n    }\n}\n");
-    /* The origin of each attempt: the director first, then the next ones in order. */
+    /* The cache key: the URL and the host name without port or final dot,
+     * in lower case, so that peers listening on other ports share keys. */
+    evbuffer_add_printf(out, "\nsub vcl_hash {\n    hash_data(req.url);\n"
+                             "    hash_data(std.tolower(regsub(req.http.host, {\"\\.?(:[0-9]+)?$\"}, \"\")));\n"
+                             "    return (lookup);\n}\n");
+    /* As a peer: a lookup from another DNS-LB's proxy (X-Glb-Peer-Lookup)
+     * is answered from the cache only, never fetched. */
+    char sid[128];
+    ident_part(sid, sizeof(sid), id);
+    evbuffer_add_printf(out,
+                        "\n# A peer DNS-LB's lookup (X-Glb-Peer-Lookup) gets what this cache holds, or a 404\n"
+                        "# with X-Glb-Peer-Miss; it never makes this proxy fetch.\n"
+                        "sub vcl_miss {\n    if (req.http.X-Glb-Peer-Lookup) {\n"
+                        "        return (synth(404, \"Not in this cache\"));\n    }\n}\n\n"
+                        "sub vcl_pass {\n    if (req.http.X-Glb-Peer-Lookup) {\n"
+                        "        return (synth(404, \"Not in this cache\"));\n    }\n}\n\n"
+                        "sub vcl_synth {\n    if (req.http.X-Glb-Peer-Lookup && resp.status == 404) {\n"
+                        "        set resp.http.X-Glb-Peer-Miss = \"1\";\n    }\n}\n\n"
+                        "sub vcl_deliver {\n    if (req.http.X-Glb-Peer-Lookup) {\n"
+                        "        set resp.http.X-Glb-Peer = \"%s\";\n    }\n}\n",
+                        sid);
+    /* The origin of each attempt: the peers first (a lookup), then the
+     * director, then the next origins in order. */
     evbuffer_add_printf(out, "\nsub glb_origin {\n");
+    if (np)
+        evbuffer_add_printf(out, "    unset bereq.http.X-Glb-Peer-Lookup;\n");
     for (size_t i = 0; i < nsvc; i++) {
         size_t nbest, n = svc_origins(t, i, o, MAX_ORIGINS, &nbest);
         host_regex(rx, 4 * GLB_DNAME_MAX + 64, t->svcs[i].name);
@@ -198,10 +235,19 @@ int lb_proxy_render(const lb_table *t, const lb_conf *conf, const char *id, stru
             evbuffer_add_printf(out, "        set bereq.backend = default;\n");
             continue;
         }
-        evbuffer_add_printf(out, "        if (bereq.retries == 0) {\n            set bereq.backend = glb_%zu.backend();\n", i);
+        for (size_t k = 0; k < np; k++) {
+            char part[200];
+            ident_part(part, sizeof(part), conf->proxy.peers[k].name);
+            evbuffer_add_printf(out,
+                                "        %sif (bereq.retries == %zu) {\n            set bereq.backend = glb_peer_%s;\n"
+                                "            set bereq.http.X-Glb-Peer-Lookup = \"1\";\n",
+                                k ? "} else " : "", k, part);
+        }
+        evbuffer_add_printf(out, "        %sif (bereq.retries == %zu) {\n            set bereq.backend = glb_%zu.backend();\n",
+                            np ? "} else " : "", np, i);
         for (size_t k = 1; k < n; k++)
-            evbuffer_add_printf(out, "        } else if (bereq.retries == %zu) {\n            set bereq.backend = %s;\n", k,
-                                o[k].id);
+            evbuffer_add_printf(out, "        } else if (bereq.retries == %zu) {\n            set bereq.backend = %s;\n",
+                                np + k, o[k].id);
         evbuffer_add_printf(out, "        }\n");
     }
     if (nsvc)
@@ -211,16 +257,20 @@ int lb_proxy_render(const lb_table *t, const lb_conf *conf, const char *id, stru
         size_t nbest, n = svc_origins(t, i, o, MAX_ORIGINS, &nbest);
         host_regex(rx, 4 * GLB_DNAME_MAX + 64, t->svcs[i].name);
         evbuffer_add_printf(out, "    %sif (bereq.http.host ~ {\"%s\"}) {\n", i ? "} else " : "", rx);
-        if (n > 1)
-            evbuffer_add_printf(out, "        if (bereq.retries < %zu) {\n            return (retry);\n        }\n", n - 1);
+        if (n && np + n > 1)
+            evbuffer_add_printf(out, "        if (bereq.retries < %zu) {\n            return (retry);\n        }\n",
+                                np + n - 1);
     }
     if (nsvc)
         evbuffer_add_printf(out, "    }\n");
-    evbuffer_add_printf(out,
-                        "}\n\n"
-                        "sub vcl_backend_fetch {\n    call glb_origin;\n}\n\n"
-                        "sub vcl_backend_response {\n    if (beresp.status >= 500) {\n        call glb_retry;\n    }\n}\n\n"
-                        "sub vcl_backend_error {\n    call glb_retry;\n}\n");
+    evbuffer_add_printf(out, "}\n\nsub vcl_backend_fetch {\n    call glb_origin;\n}\n\nsub vcl_backend_response {\n");
+    if (np)
+        evbuffer_add_printf(out,
+                            "    if (bereq.http.X-Glb-Peer-Lookup) {\n"
+                            "        if (beresp.http.X-Glb-Peer-Miss) {\n            call glb_retry;\n        }\n"
+                            "        set beresp.http.X-Glb-From-Peer = beresp.backend;\n    }\n");
+    evbuffer_add_printf(out, "    if (beresp.status >= 500) {\n        call glb_retry;\n    }\n}\n\n"
+                             "sub vcl_backend_error {\n    call glb_retry;\n}\n");
     free(o);
     free(rx);
     return 0;

@@ -145,6 +145,8 @@ static void test_render_changes_with_ranking(void **state)
 
 /* proxy-answer: the A/AAAA of <label>.<service> are the proxy: section's
  * addresses by family, whatever the ranking; other services their sites. */
+static void expect_error(const char *text, const char *want);
+
 static char *answer_of(const lb_table *t, const char *name, ldns_rr_type type)
 {
     ldns_pkt *q = NULL;
@@ -193,6 +195,43 @@ static void test_proxy_answer(void **state)
     lb_conf_free(c);
 }
 
+/* Peers: asked first, with X-Glb-Peer-Lookup, then the origins; a peer's
+ * miss (X-Glb-Peer-Miss) or failure goes on to the next. */
+static void test_render_peers(void **state)
+{
+    (void)state;
+    char err[512], text[4096];
+    const char *at = strstr(conf_text, "  origin-port: 8000\n");
+    assert_non_null(at);
+    snprintf(text, sizeof(text), "%.*s  peer: lb-7 127.0.0.43@8080\n  peer: lb9 2001:db8::9@81\n%s",
+             (int)(at - conf_text), conf_text, at);
+    lb_conf *c = lb_conf_parse("t.conf", text, err, sizeof(err));
+    if (!c)
+        fail_msg("%s", err);
+    assert_int_equal(c->proxy.npeers, 2);
+    lb_table *t = lb_table_new(c, 1, NULL);
+    const glb_site *r[2] = {&c->services[0].sites[2], &c->services[0].sites[1]};
+    assert_int_equal(lb_table_set_rank(t, 0, r, 2, 1, 0, 0), 0);
+    char *got = render(c, t);
+    if (getenv("GLB_DUMP_PEERS"))
+        fputs(got, stderr);
+    assert_non_null(strstr(got, "backend glb_peer_lb_7 { # peer lb-7, asked first for what its cache holds\n"
+                                "    .host = \"127.0.0.43\";\n    .port = \"8080\";"));
+    assert_non_null(strstr(got, "    .host = \"2001:db8::9\";\n    .port = \"81\";"));
+    assert_non_null(strstr(got, "        if (bereq.retries == 0) {\n            set bereq.backend = glb_peer_lb_7;\n"
+                                "            set bereq.http.X-Glb-Peer-Lookup = \"1\";\n"
+                                "        } else if (bereq.retries == 1) {\n            set bereq.backend = glb_peer_lb9;\n"));
+    assert_non_null(strstr(got, "        } else if (bereq.retries == 2) {\n            set bereq.backend = glb_0.backend();\n"
+                                "        } else if (bereq.retries == 3) {\n            set bereq.backend = glb_0_tokyo_0;\n"));
+    assert_non_null(strstr(got, "        if (bereq.retries < 3) {\n            return (retry);"));
+    assert_non_null(strstr(got, "set resp.http.X-Glb-Peer = \"lb42\";"));
+    free(got);
+    lb_table_free(t);
+    lb_conf_free(c);
+    expect_error("server:\n  listen: 127.0.0.1@53\n  id: x\nproxy:\n  peer: Bad_Name 127.0.0.1\n",
+                 "t.conf:5: key 'peer': bad peer name 'Bad_Name'");
+}
+
 static void expect_error(const char *text, const char *want)
 {
     char err[512] = "";
@@ -233,6 +272,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_render_golden),
         cmocka_unit_test(test_render_changes_with_ranking),
+        cmocka_unit_test(test_render_peers),
         cmocka_unit_test(test_proxy_conf),
         cmocka_unit_test(test_proxy_answer),
     };

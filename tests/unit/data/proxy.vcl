@@ -2,6 +2,7 @@ vcl 4.1;
 # glb proxy-cache: rendered by dnslb lb42 from its ranking. Do not edit: the next
 # change of the ranking replaces it (dnslb.conf(5), section proxy).
 import directors;
+import std;
 
 backend default none;
 
@@ -57,6 +58,38 @@ sub vcl_recv {
           req.http.host ~ {"(?i)^([^.:/]+\.)?we\x22ird\x7d\.\x5cx\.example\.?(:[0-9]+)?$"} ||
           req.http.host ~ {"(?i)^([^.:/]+\.)?empty\.example\.?(:[0-9]+)?$"})) {
         return (synth(404, "Not a service of this proxy"));
+    }
+}
+
+sub vcl_hash {
+    hash_data(req.url);
+    hash_data(std.tolower(regsub(req.http.host, {"\.?(:[0-9]+)?$"}, "")));
+    return (lookup);
+}
+
+# A peer DNS-LB's lookup (X-Glb-Peer-Lookup) gets what this cache holds, or a 404
+# with X-Glb-Peer-Miss; it never makes this proxy fetch.
+sub vcl_miss {
+    if (req.http.X-Glb-Peer-Lookup) {
+        return (synth(404, "Not in this cache"));
+    }
+}
+
+sub vcl_pass {
+    if (req.http.X-Glb-Peer-Lookup) {
+        return (synth(404, "Not in this cache"));
+    }
+}
+
+sub vcl_synth {
+    if (req.http.X-Glb-Peer-Lookup && resp.status == 404) {
+        set resp.http.X-Glb-Peer-Miss = "1";
+    }
+}
+
+sub vcl_deliver {
+    if (req.http.X-Glb-Peer-Lookup) {
+        set resp.http.X-Glb-Peer = "lb42";
     }
 }
 
