@@ -583,26 +583,36 @@ static void load_now(lb_proxy *p)
     step_start(p);
 }
 
+/* Whether a load should start (enabled, a VCL that is not the one in use,
+ * no run in progress). */
+static int load_wanted(const lb_proxy *p)
+{
+    return p->pc.enabled && p->want && p->pid <= 0 && !p->ev_out && !(p->loaded && strcmp(p->loaded, p->want) == 0);
+}
+
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
-    maybe_load(arg);
+    lb_proxy *p = arg;
+    if (!load_wanted(p))
+        return;
+    if (mono() < p->last_start + p->pc.min_interval - 0.001)
+        maybe_load(p); /* woke early */
+    else
+        load_now(p);
 }
 
-/* Loads want when it differs from what is in use, now or once min-interval
- * has passed since the last start; nothing while a run is in progress (its
- * end calls this again). */
+/* Schedules a load of want when it differs from what is in use: from the
+ * event loop (never from the caller's stack: at start that runs before
+ * privileges are dropped), once min-interval has passed since the last
+ * start; nothing while a run is in progress (its end calls this again). */
 static void maybe_load(lb_proxy *p)
 {
-    if (!p->pc.enabled || !p->want || p->pid > 0 || p->ev_out)
-        return;
-    if (p->loaded && strcmp(p->loaded, p->want) == 0)
+    if (!load_wanted(p))
         return;
     double wait = p->last_start + p->pc.min_interval - mono();
-    if (wait <= 0) {
-        load_now(p);
-        return;
-    }
+    if (wait < 0)
+        wait = 0;
     if (!p->timer && !(p->timer = evtimer_new(p->base, on_timer, p)))
         return;
     if (!evtimer_pending(p->timer, NULL)) {
