@@ -335,7 +335,7 @@ static void kill_run(lb_proxy *p)
         close(p->fd);
     p->fd = -1;
     if (p->pid > 0) {
-        kill(p->pid, SIGKILL);
+        kill(-p->pid, SIGKILL); /* its process group: what it started too */
         waitpid(p->pid, NULL, 0); /* killed: reaped at once */
     }
     p->pid = -1;
@@ -539,7 +539,8 @@ static void step_start(lb_proxy *p)
     sigfillset(&all);
     posix_spawnattr_setsigmask(&at, &none);
     posix_spawnattr_setsigdefault(&at, &all);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setpgroup(&at, 0); /* a group of its own, killed as a whole on timeout */
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
     pid_t pid;
     int rc = posix_spawnp(&pid, p->pc.varnishadm, &fa, &at, (char *const *)argv, environ);
     posix_spawn_file_actions_destroy(&fa);
