@@ -228,4 +228,36 @@ st=$(lbctl status)
 check "engine down: status has the error" "$st" "^proxy.last-error: vcl.load glb_.*exit status"
 ans=$(dig +norec +short +time=2 +tries=1 -p "$PORT" @127.0.0.42 lb42.www.foobar.example A)
 check_eq "engine down: DNS still answers" "$ans" "127.0.0.42"
+
+# --- a varnishadm that hangs (and starts a child of its own) is killed after
+# timeout, and meanwhile the event loop serves: control and DNS answer at once
+mkdir -p "$TMP/vcl2"
+printf '#!/bin/sh\nsleep 30 &\nsleep 30\n' >"$TMP/hangadm"
+chmod +x "$TMP/hangadm"
+sed -i "s|^    vcl-dir: .*|    vcl-dir: $TMP/vcl2|; s|^    timeout: 5|    timeout: 2\\n    varnishadm: $TMP/hangadm|" "$TMP/dnslb.conf"
+kill -HUP "$DNSLB_PID"
+if wait_until 5 pgrep -f "$TMP/hangadm"; then
+    ok "a hanging varnishadm runs (${WAITED}s)"
+else
+    not_ok "no varnishadm started after the reload"; lbctl status; tail "$LOG"
+fi
+HANG=$(pgrep -f "$TMP/hangadm" | head -n 1)
+check "status: loading" "$(lbctl status)" "state loading"
+t0=$(now_ms)
+lbctl status >/dev/null
+ans=$(dig +norec +short +time=2 +tries=1 -p "$PORT" @127.0.0.42 lb42.www.foobar.example A)
+t1=$(now_ms)
+check_eq "while it hangs: DNS answers" "$ans" "127.0.0.42"
+if [ $((t1 - t0)) -lt 1000 ]; then
+    ok "while it hangs: control and DNS answered in $((t1 - t0)) ms"
+else
+    not_ok "while it hangs: control and DNS took $((t1 - t0)) ms"
+fi
+gone() { ! pgrep -g "$1" >/dev/null; }
+if wait_until 8 gone "${HANG:-1}"; then
+    ok "the hanging varnishadm and the child it started are gone (${WAITED}s; timeout 2 s)"
+else
+    not_ok "the hanging varnishadm's process group is still there"; pgrep -a -g "${HANG:-1}"
+fi
+check "status: it timed out and was killed" "$(lbctl status)" "^proxy.last-error: vcl.load .*timed out \\(varnishadm killed\\)"
 finish
