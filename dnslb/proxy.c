@@ -293,7 +293,7 @@ struct lb_proxy {
     /* the varnishadm run in progress */
     pid_t pid;
     int fd;                 /* its stdout and stderr */
-    struct event *ev_out, *ev_timeout;
+    struct event *ev_out, *ev_timeout, *ev_reap;
     struct evbuffer *output;
     int step;
     unsigned seq;
@@ -330,7 +330,9 @@ static void kill_run(lb_proxy *p)
         event_free(p->ev_out);
     if (p->ev_timeout)
         event_free(p->ev_timeout);
-    p->ev_out = p->ev_timeout = NULL;
+    if (p->ev_reap)
+        event_free(p->ev_reap);
+    p->ev_out = p->ev_timeout = p->ev_reap = NULL;
     if (p->fd >= 0)
         close(p->fd);
     p->fd = -1;
@@ -467,21 +469,22 @@ static void step_end(lb_proxy *p, int ok, const char *why)
     maybe_load(p); /* the ranking may have moved meanwhile */
 }
 
-static void on_output(evutil_socket_t fd, short what, void *arg)
+/* Reaps the child without waiting: when it has not exited yet, looks again
+ * in 20 ms (its timeout still runs). */
+static void reap(evutil_socket_t fd, short what, void *arg)
 {
-    (void)what;
+    (void)fd, (void)what;
     lb_proxy *p = arg;
-    int n = evbuffer_read(p->output, fd, 4096);
-    if (n > 0) {
-        if (evbuffer_get_length(p->output) > 65536) /* keep the start */
-            evbuffer_drain(p->output, evbuffer_get_length(p->output) - 65536);
-        return;
-    }
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return;
-    /* EOF: the child closed its output, it is exiting; reaping waits briefly at most. */
     int st = 0;
-    pid_t r = waitpid(p->pid, &st, 0);
+    pid_t r = waitpid(p->pid, &st, WNOHANG);
+    if (r == 0) {
+        struct timeval tv = {0, 20000};
+        if (!p->ev_reap)
+            p->ev_reap = evtimer_new(p->base, reap, p);
+        if (p->ev_reap && evtimer_add(p->ev_reap, &tv) == 0)
+            return;
+        r = waitpid(p->pid, &st, 0); /* out of memory: wait then */
+    }
     p->pid = -1;
     if (r < 0)
         step_end(p, 0, "lost the child");
@@ -495,6 +498,24 @@ static void on_output(evutil_socket_t fd, short what, void *arg)
             snprintf(why, sizeof(why), "signal %d", WTERMSIG(st));
         step_end(p, 0, why);
     }
+}
+
+static void on_output(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    lb_proxy *p = arg;
+    int n = evbuffer_read(p->output, fd, 4096);
+    if (n > 0) {
+        if (evbuffer_get_length(p->output) > 65536) /* keep the last 64 KiB */
+            evbuffer_drain(p->output, evbuffer_get_length(p->output) - 65536);
+        return;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    /* EOF: the child closed its output; it is exiting, or it will be
+     * killed at its timeout. Reaped without waiting. */
+    event_del(p->ev_out);
+    reap(-1, 0, p);
 }
 
 static void on_timeout(evutil_socket_t fd, short what, void *arg)

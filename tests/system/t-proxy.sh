@@ -229,10 +229,10 @@ check "engine down: status has the error" "$st" "^proxy.last-error: vcl.load glb
 ans=$(dig +norec +short +time=2 +tries=1 -p "$PORT" @127.0.0.42 lb42.www.foobar.example A)
 check_eq "engine down: DNS still answers" "$ans" "127.0.0.42"
 
-# --- a varnishadm that hangs (and starts a child of its own) is killed after
+# --- a varnishadm that closes its output, hangs and starts a child of its own is killed after
 # timeout, and meanwhile the event loop serves: control and DNS answer at once
 mkdir -p "$TMP/vcl2"
-printf '#!/bin/sh\nsleep 30 &\nsleep 30\n' >"$TMP/hangadm"
+printf '#!/bin/sh\nexec >/dev/null 2>&1\nsleep 30 &\nsleep 30\n' >"$TMP/hangadm"
 chmod +x "$TMP/hangadm"
 sed -i "s|^    vcl-dir: .*|    vcl-dir: $TMP/vcl2|; s|^    timeout: 5|    timeout: 2\\n    varnishadm: $TMP/hangadm|" "$TMP/dnslb.conf"
 kill -HUP "$DNSLB_PID"
