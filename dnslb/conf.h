@@ -21,6 +21,7 @@ typedef struct lb_service_conf {
     uint32_t ttl_answer;
     glb_site *sites;
     size_t nsites;
+    int proxy_answer;         /* proxy-answer: yes: A/AAAA = this box's proxy addresses */
     char file[256];
     unsigned line;
 } lb_service_conf;
@@ -63,6 +64,30 @@ typedef struct lb_map_conf {
     size_t nproxy;
 } lb_map_conf;
 
+/* The proxy: section: the cache engine (Varnish) this box drives as a
+ * caching reverse proxy in front of the sites (DESIGN §8). Fixed size: the
+ * effective configuration is a plain copy. */
+#define LB_PROXY_MAX_ADDRS 8
+typedef struct lb_proxy_conf {
+    int enabled;              /* a proxy: section was given */
+    char engine[16];          /* "varnish" */
+    char varnish_name[256];   /* the engine's -n work directory */
+    char varnishadm[256];     /* the program that loads VCL (default varnishadm) */
+    char vcl_dir[256];        /* where rendered VCL files are written */
+    unsigned min_interval;    /* seconds between two loads, at least (default 5) */
+    unsigned timeout;         /* seconds one varnishadm run may take (default 10) */
+    unsigned origin_port;     /* port of the origins when a site's check URL does not say (80) */
+    glb_addr addrs[LB_PROXY_MAX_ADDRS]; /* address: where the engine listens, answered for proxy services */
+    size_t naddrs;
+    struct {
+        char name[64];
+        glb_addr addr;        /* with its port */
+    } peers[LB_PROXY_MAX_ADDRS]; /* peer: other DNS-LBs' proxies asked first, from their cache only */
+    size_t npeers;
+    char file[256];
+    unsigned line;
+} lb_proxy_conf;
+
 typedef struct lb_conf {
     /* server: */
     glb_addr *listen;
@@ -83,6 +108,7 @@ typedef struct lb_conf {
     lb_probe_conf probe;
     lb_resolver_conf resolver;
     lb_map_conf map;
+    lb_proxy_conf proxy;
     lb_service_conf *services;
     size_t nservices;
 } lb_conf;

@@ -19,6 +19,7 @@
 #include "dnslb/control.h"
 #include "dnslb/mapclient.h"
 #include "dnslb/prober.h"
+#include "dnslb/proxy.h"
 #include "dnslb/table.h"
 #include "shared/daemon.h"
 #include "shared/log.h"
@@ -35,6 +36,7 @@ typedef struct dnslb {
     lb_conf *conf;            /* in force; the prober points into it */
     lb_conf *local;           /* with DNS-Bs: the file's configuration, conf being the effective one */
     lb_mapclient *map;        /* NULL without a dnsb: section */
+    lb_proxy *proxy;          /* the cache engine driven (proxy: section) */
     _Atomic(void *) table;    /* lb_table *, read by the answering threads under QSBR */
     glb_qsbr *qsbr;
     glb_server *server;
@@ -44,6 +46,7 @@ typedef struct dnslb {
     lb_stats *stats;          /* one per answering thread */
     unsigned threads;
     int use_syslog;           /* as decided at start: reloads keep it */
+    int applying;             /* inside apply_conf: the table is ahead of d->conf */
     struct event_base *base;
 } dnslb;
 
@@ -90,7 +93,10 @@ static void help_keys(void)
 static int apply_conf(dnslb *d, lb_conf *c, const char *what)
 {
     char err[1024];
-    if (lb_prober_configure(d->prober, c, err, sizeof(err)) != 0) {
+    d->applying = 1;
+    int rc = lb_prober_configure(d->prober, c, err, sizeof(err));
+    d->applying = 0;
+    if (rc != 0) {
         log_err("%s refused, still serving the previous configuration: %s: %s", what, d->conf_file, err);
         lb_conf_free(c);
         return -1;
@@ -109,6 +115,8 @@ static int apply_conf(dnslb *d, lb_conf *c, const char *what)
     snprintf(d->ctl.id, sizeof(d->ctl.id), "%s", c->id);
     lb_conf_free(d->conf);
     d->conf = c;
+    lb_proxy_configure(d->proxy, c);
+    lb_proxy_update(d->proxy, atomic_load(&d->table), c);
     return 0;
 }
 
@@ -174,10 +182,15 @@ static void on_map_change(void *arg)
         log_notice("services from the DNS-Bs applied: %zu services in force", eff->nservices);
 }
 
-/* A new answer table: its orders go to the DNS-Bs (direct mode, RANKING). */
+/* A new answer table: its orders go to the DNS-Bs (direct mode, RANKING)
+ * and to the cache engine (proxy-cache mode). */
 static void on_publish(void *arg)
 {
     dnslb *d = arg;
+    if (!d->applying) /* else apply_conf renders once the configuration is in force */
+        lb_proxy_update(d->proxy, atomic_load(&d->table), d->conf);
+    if (!d->map)
+        return;
     size_t n = lb_prober_services(d->prober), nranked = 0;
     glb_map_ranking_entry *e = calloc(n + 1, sizeof(*e));
     glb_map_ranked *rs = calloc(n * GLB_MAP_MAX_SITES + 1, sizeof(*rs));
@@ -342,9 +355,12 @@ int main(int argc, char **argv)
         d.conf = eff;
     }
     d.prober = lb_prober_new(d.base, d.qsbr, &d.table, err, sizeof(err));
-    if (d.prober && d.map)
+    d.proxy = lb_proxy_new(d.base);
+    if (d.proxy)
+        lb_proxy_configure(d.proxy, d.conf);
+    if (d.prober && d.proxy)
         lb_prober_on_publish(d.prober, on_publish, &d);
-    if (!d.prober || lb_prober_configure(d.prober, d.conf, err, sizeof(err)) != 0) {
+    if (!d.prober || !d.proxy || lb_prober_configure(d.prober, d.conf, err, sizeof(err)) != 0) {
         log_err("%s: %s", d.conf_file, err);
         return 1;
     }
@@ -352,7 +368,7 @@ int main(int argc, char **argv)
         log_err("%s: %s", d.conf_file, err);
         return 1;
     }
-    d.ctl = (lb_ctl){d.prober, d.stats, d.threads, d.server, "", (double)time(NULL), d.map};
+    d.ctl = (lb_ctl){d.prober, d.stats, d.threads, d.server, "", (double)time(NULL), d.map, d.proxy};
     if (d.map)
         lb_mapclient_start(d.map);
     snprintf(d.ctl.id, sizeof(d.ctl.id), "%s", cf->id);
@@ -382,6 +398,7 @@ int main(int argc, char **argv)
     lb_prober_free(d.prober); /* answers pending control requests first */
     glb_control_free(d.control);
     lb_mapclient_free(d.map);
+    lb_proxy_free(d.proxy);
     lb_table_free(atomic_load(&d.table));
     if (pidfile[0])
         glb_pidfile_remove(pidfile);

@@ -1,6 +1,7 @@
 /* Building the DNS-LB's answer table. SPDX-License-Identifier: BSD-3-Clause */
 #include "dnslb/table.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,12 +23,15 @@ lb_table *lb_table_new(const lb_conf *conf, uint32_t serial, struct event *wake)
         memcpy(ts->name, s->name, glb_dname_len(s->name));
         ts->ttl = s->ttl_answer;
         ts->answer_count = s->answer_count;
+        ts->proxy_answer = s->proxy_answer && conf->proxy.naddrs > 0;
         if (glb_nametab_add(t->index, s->name, glb_dname_len(s->name), (uint32_t)i) < 0)
             goto fail;
     }
     if (conf->nns_addrs) /* ns_addrs is NULL without ns-address */
         memcpy(t->ns, conf->ns_addrs, conf->nns_addrs * sizeof(*t->ns));
     t->nns = conf->nns_addrs;
+    memcpy(t->proxy, conf->proxy.addrs, sizeof(t->proxy));
+    t->nproxy = conf->proxy.naddrs;
     t->serial = serial;
     t->edns_size = (uint16_t)conf->edns_size;
     t->wake = wake;
@@ -63,6 +67,7 @@ int lb_table_set_rank(lb_table *t, size_t i, const glb_site *const *ranked, size
         out->addr_first = (uint32_t)t->naddrs;
         out->naddrs = (uint32_t)site->naddrs;
         out->weight = site->weight;
+        memcpy(out->name, site->name, sizeof(out->name));
         memcpy(t->addrs + t->naddrs, site->addrs, site->naddrs * sizeof(*t->addrs));
         t->naddrs += site->naddrs;
     }

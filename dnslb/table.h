@@ -18,6 +18,7 @@ struct event;
 typedef struct lb_tsite {
     uint32_t addr_first, naddrs;  /* into lb_table.addrs */
     unsigned weight;
+    char name[GLB_SITE_NAME_MAX]; /* the site's name (the proxy's VCL names its origins) */
 } lb_tsite;
 
 typedef struct lb_tsvc {
@@ -27,6 +28,7 @@ typedef struct lb_tsvc {
     uint32_t first, count;        /* its ranked sites: sites[first .. first+count), best first */
     uint32_t share;               /* leading sites that share first place by weight */
     int failopen;                 /* every site is dead */
+    int proxy_answer;             /* A/AAAA: the proxy addresses (lb_table.proxy), not the sites */
     double stale_at;              /* monotonic seconds: later, a query asks for fresh checks */
 } lb_tsvc;
 
@@ -40,6 +42,8 @@ typedef struct lb_table {
     glb_nametab *index;           /* service name -> index into svcs */
     glb_addr *ns;                 /* addresses of ns.<label>.<service> */
     size_t nns;
+    glb_addr proxy[LB_PROXY_MAX_ADDRS]; /* where this box's cache engine listens (proxy: address) */
+    size_t nproxy;
     uint32_t serial;              /* SOA serial */
     uint16_t edns_size;
     /* Staleness requests from answering threads to the prober: one flag per
