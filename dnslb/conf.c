@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "shared/probe_http.h"
+#include "shared/measure/probe_http.h"
 #include "shared/svcconf.h"
 
 #define NOMEM "out of memory"
@@ -470,4 +470,10 @@ void lb_conf_free(lb_conf *c)
     free(c->map.client_prefixes);
     free(c->map.proxy);
     free(c);
+}
+
+lb_measure_conf lb_conf_measure(const lb_conf *c)
+{
+    lb_measure_conf m = {&c->probe, &c->resolver, c->has_location, c->lat, c->lon, c->services, c->nservices};
+    return m;
 }

@@ -5,7 +5,7 @@
 
 #include "dnslb/answer.h"
 #include "dnslb/mapclient.h"
-#include "dnslb/prober.h"
+#include "shared/measure/prober.h"
 #include "shared/control.h"
 #include "shared/server.h"
 

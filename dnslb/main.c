@@ -18,7 +18,7 @@
 #include "dnslb/conf.h"
 #include "dnslb/control.h"
 #include "dnslb/mapclient.h"
-#include "dnslb/prober.h"
+#include "shared/measure/prober.h"
 #include "dnslb/table.h"
 #include "shared/daemon.h"
 #include "shared/log.h"
@@ -37,6 +37,7 @@ typedef struct dnslb {
     lb_mapclient *map;        /* NULL without a dnsb: section */
     _Atomic(void *) table;    /* lb_table *, read by the answering threads under QSBR */
     glb_qsbr *qsbr;
+    lb_table_pub pub;         /* the prober's rankings into table */
     glb_server *server;
     lb_prober *prober;
     glb_control *control;
@@ -90,7 +91,7 @@ static void help_keys(void)
 static int apply_conf(dnslb *d, lb_conf *c, const char *what)
 {
     char err[1024];
-    if (lb_prober_configure(d->prober, c, err, sizeof(err)) != 0) {
+    if (lb_table_configure(&d->pub, d->prober, c, err, sizeof(err)) != 0) {
         log_err("%s refused, still serving the previous configuration: %s: %s", what, d->conf_file, err);
         lb_conf_free(c);
         return -1;
@@ -124,7 +125,8 @@ static void on_hup(evutil_socket_t fd, short what, void *arg)
     }
     /* Files that may not load before any part changes: the map client's
      * certificates are loaded first in lb_mapclient_reconfigure. */
-    if (lb_prober_check_tls(d->prober, c, err, sizeof(err)) != 0) {
+    lb_measure_conf mc = lb_conf_measure(c);
+    if (lb_prober_check_tls(d->prober, &mc, err, sizeof(err)) != 0) {
         log_err("reload refused, still serving the previous configuration: %s: %s", d->conf_file, err);
         lb_conf_free(c);
         return;
@@ -341,10 +343,12 @@ int main(int argc, char **argv)
         d.local = d.conf;
         d.conf = eff;
     }
-    d.prober = lb_prober_new(d.base, d.qsbr, &d.table, err, sizeof(err));
+    d.pub = (lb_table_pub){d.qsbr, &d.table, NULL};
+    lb_prober_sink sink = lb_table_sink(&d.pub);
+    d.prober = lb_prober_new(d.base, &sink, err, sizeof(err));
     if (d.prober && d.map)
         lb_prober_on_publish(d.prober, on_publish, &d);
-    if (!d.prober || lb_prober_configure(d.prober, d.conf, err, sizeof(err)) != 0) {
+    if (!d.prober || lb_table_configure(&d.pub, d.prober, d.conf, err, sizeof(err)) != 0) {
         log_err("%s: %s", d.conf_file, err);
         return 1;
     }

@@ -10,7 +10,7 @@
 
 #include <math.h>
 
-#include "shared/ewma.h"
+#include "shared/measure/ewma.h"
 
 #define C 300.0
 

@@ -11,7 +11,7 @@
 
 #include <math.h>
 
-#include "shared/geo.h"
+#include "shared/measure/geo.h"
 
 #define R 6371.0088
 #define PI 3.14159265358979323846

@@ -13,7 +13,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "dnslb/health.h"
+#include "shared/measure/health.h"
 
 #define T0 1000.0 /* scenarios start here: last_check 0 means "never" */
 

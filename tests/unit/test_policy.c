@@ -15,8 +15,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "dnslb/health.h"
-#include "dnslb/policy.h"
+#include "shared/measure/health.h"
+#include "shared/measure/policy.h"
 
 #define MAXN 16
 #define A LB_SITE_ALIVE

@@ -33,7 +33,7 @@
 #include <openssl/ssl.h>
 
 #include "shared/addr.h"
-#include "shared/probe_http.h"
+#include "shared/measure/probe_http.h"
 
 #define LOOP_MAX_MS 5000
 

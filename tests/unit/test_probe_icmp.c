@@ -30,7 +30,7 @@
 
 #include <event2/event.h>
 
-#include "shared/probe_icmp.h"
+#include "shared/measure/probe_icmp.h"
 
 #define CHILD_SKIP 77
 

@@ -2,8 +2,8 @@
  * latency | cost | proximity | combined, dead sites out, unmeasured sites
  * after the measured alive ones, fail-open by weight when all are dead.
  * Pure functions. SPDX-License-Identifier: BSD-3-Clause */
-#ifndef DNSLB_POLICY_H
-#define DNSLB_POLICY_H
+#ifndef MEASURE_POLICY_H
+#define MEASURE_POLICY_H
 
 #include <stddef.h>
 #include <stdint.h>
