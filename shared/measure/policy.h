@@ -28,7 +28,7 @@ typedef struct lb_policy_params {
 
 /* One site as the policy sees it. */
 typedef struct lb_rank_in {
-    int state;              /* enum lb_state from dnslb/health.h */
+    int state;              /* enum lb_state from shared/measure/health.h */
     double score;           /* ms, NaN when unmeasured */
     double cost;
     double distance_km;     /* from the box, NaN when either location is unknown */

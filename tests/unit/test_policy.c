@@ -1,4 +1,4 @@
-/* Unit tests for dnslb/policy.c: the order under each policy, margins and
+/* Unit tests for shared/measure/policy.c: the order under each policy, margins and
  * shares, dead and not-yet-measured sites, fail-open, deterministic
  * tie-breaks, the answer set (share) with relative and absolute margins,
  * and health feeding the ranking.
