@@ -40,7 +40,7 @@ typedef struct lb_conf {
     double lat, lon;
     glb_addr *ns_addrs;       /* addresses of ns.<label>.<service>; default: listen */
     size_t nns_addrs;
-    uint16_t edns_size;
+    unsigned edns_size;
     unsigned tcp_idle_ms, tcp_max_conns, tcp_msg_ms, tcp_per_source;
     char username[64];
     char pidfile[256];

@@ -2,7 +2,6 @@
  * around dnslb/ and shared/. SPDX-License-Identifier: BSD-3-Clause */
 #include <event2/buffer.h>
 #include <event2/event.h>
-#include <getopt.h>
 #include <math.h>
 #include <limits.h>
 #include <signal.h>
@@ -60,30 +59,6 @@ static size_t handle(void *arg, const glb_request *req)
     dnslb *d = arg;
     const lb_table *t = atomic_load_explicit(&d->table, memory_order_acquire);
     return lb_answer(t, req->pkt, req->len, req->tcp, mono_now(), req->out, req->outcap, &d->stats[req->worker]);
-}
-
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: dnslb [-c FILE] [-d] [-t] [-v] [-h]\n"
-               "  -c FILE  configuration file (default %s)\n"
-               "  -d       stay in the foreground, log to stderr\n"
-               "  -t       check the configuration and exit\n"
-               "  -v       print the version and exit\n"
-               "  -h       this help, with every configuration key\n",
-            DEFAULT_CONF);
-}
-
-static void help_keys(void)
-{
-    const char *section = "";
-    printf("\nconfiguration keys (see dnslb.conf(5)):\n");
-    for (const glb_cfg_key *k = lb_conf_keys; k->section; k++) {
-        if (strcmp(section, k->section) != 0) {
-            section = k->section;
-            printf("%s:\n", section);
-        }
-        printf("    %-20s %s%s\n", k->key, k->help, (k->flags & GLB_CFG_REQUIRED) ? " [required]" : "");
-    }
 }
 
 /* Puts c in force as a reload does (the prober, logging, the id): c becomes
@@ -252,27 +227,12 @@ int main(int argc, char **argv)
 {
     dnslb d;
     memset(&d, 0, sizeof(d));
-    d.conf_file = DEFAULT_CONF;
-    int foreground = 0, check_only = 0, c;
-    static const struct option longopts[] = {
-        {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'v'}, {NULL, 0, NULL, 0}};
-    while ((c = getopt_long(argc, argv, "c:dtvh", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'c': d.conf_file = optarg; break;
-        case 'd': foreground = 1; break;
-        case 't': check_only = 1; break;
-        case 'v': printf("dnslb %s\n", PACKAGE_VERSION); return 0;
-        case 'h': usage(stdout); help_keys(); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (optind != argc) {
-        usage(stderr);
-        return 2;
-    }
-    static char conf_abs[PATH_MAX]; /* detached, we run in /: keep SIGHUP's path valid */
-    if (realpath(d.conf_file, conf_abs))
-        d.conf_file = conf_abs;
+    glb_daemon_opts opts;
+    int rc_opts = glb_daemon_options(argc, argv, "dnslb", PACKAGE_VERSION, DEFAULT_CONF, lb_conf_keys, &opts);
+    if (rc_opts >= 0)
+        return rc_opts;
+    d.conf_file = opts.conf_file;
+    int foreground = opts.foreground, check_only = opts.check_only;
     glb_log_init("dnslb", 0, GLB_LOG_INFO);
     char err[1024];
     d.conf = lb_conf_load(d.conf_file, err, sizeof(err));
