@@ -8,7 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "shared/probe_http.h"
+#include "shared/measure/probe_http.h"
+#include "shared/srvconf.h"
 #include "shared/svcconf.h"
 
 #define NOMEM "out of memory"
@@ -315,34 +316,18 @@ _Static_assert((int)GLB_SVC_LATENCY == (int)LB_POLICY_LATENCY && (int)GLB_SVC_CO
 #define MAP(f) offsetof(lb_map_conf, f)
 #define PXY(f) offsetof(lb_proxy_conf, f)
 
+GLB_SERVER_KEYS_CHECK(lb_conf);
+
 const glb_cfg_key lb_conf_keys[] = {
-    {"server", "listen", GLB_CFG_ADDRPORT, GLB_CFG_REPEAT | GLB_CFG_REQUIRED, 0, 0, 53, h_listen,
-     "ADDR[@PORT] to answer DNS on, UDP and TCP (repeatable)", 0},
+    GLB_SERVER_KEY_LISTEN(h_listen),
     {"server", "id", GLB_CFG_STR, GLB_CFG_REQUIRED, 0, 0, 0, h_id, "this DNS-LB's identity (a DNS label)", 0},
-    {"server", "workers", GLB_CFG_INT, 0, 1, 64, 0, glb_cfg_set_uint, "answering threads (default 1)", SRV(workers)},
+    GLB_SERVER_KEY_WORKERS(lb_conf),
     {"server", "control", GLB_CFG_ADDRPORT, 0, 0, 0, 8954, h_control,
      "ADDR[@PORT] of the control channel, loopback only (default 127.0.0.1@8954)", 0},
     {"server", "location", GLB_CFG_STR, 0, 0, 0, 0, h_location, "LAT,LON of this box (proximity policy)", 0},
     {"server", "ns-address", GLB_CFG_ADDR, GLB_CFG_REPEAT, 0, 0, 0, h_ns_address,
      "address of ns.<label>.<service> (repeatable; default: the listen addresses)", 0},
-    {"server", "edns-buffer-size", GLB_CFG_INT, 0, 512, 4096, 0, glb_cfg_set_uint,
-     "largest UDP answer sent (default 1232)", SRV(edns_size)},
-    {"server", "tcp-idle-timeout", GLB_CFG_INT, 0, 100, 3600000, 0, glb_cfg_set_uint,
-     "milliseconds before an idle TCP connection is closed (default 10000)", SRV(tcp_idle_ms)},
-    {"server", "tcp-max-connections", GLB_CFG_INT, 0, 1, 100000, 0, glb_cfg_set_uint,
-     "open TCP connections per worker; when full the oldest idle one is closed (default 512)", SRV(tcp_max_conns)},
-    {"server", "tcp-message-timeout", GLB_CFG_INT, 0, 100, 600000, 0, glb_cfg_set_uint,
-     "milliseconds from a TCP message's first byte to its last (default 3000)", SRV(tcp_msg_ms)},
-    {"server", "tcp-max-per-source", GLB_CFG_INT, 0, 1, 100000, 0, glb_cfg_set_uint,
-     "TCP connections per client address and worker; more close its oldest (default 64)", SRV(tcp_per_source)},
-    {"server", "username", GLB_CFG_STR, 0, 0, 64, 0, glb_cfg_set_str, "user to switch to after binding, when root",
-     SRV(username)},
-    {"server", "pidfile", GLB_CFG_STR, 0, 0, 256, 0, glb_cfg_set_str, "where to write the process id",
-     SRV(pidfile)},
-    {"server", "verbosity", GLB_CFG_INT, 0, 0, 4, 0, glb_cfg_set_uint, "0 errors .. 4 debug (default 3)",
-     SRV(verbosity)},
-    {"server", "use-syslog", GLB_CFG_BOOL, 0, 0, 0, 0, glb_cfg_set_bool, "log to syslog instead of stderr",
-     SRV(use_syslog)},
+    GLB_SERVER_KEYS(lb_conf),
     {"probe", "http-interval", GLB_CFG_INT, 0, 1, 86400, 0, glb_cfg_set_uint,
      "seconds between HTTP checks of a site (default 10)", PRB(http_interval)},
     {"probe", "icmp-interval", GLB_CFG_INT, 0, 1, 86400, 0, glb_cfg_set_uint,
@@ -581,4 +566,10 @@ void lb_conf_free(lb_conf *c)
     free(c->map.client_prefixes);
     free(c->map.proxy);
     free(c);
+}
+
+lb_measure_conf lb_conf_measure(const lb_conf *c)
+{
+    lb_measure_conf m = {&c->probe, &c->resolver, c->has_location, c->lat, c->lon, c->services, c->nservices};
+    return m;
 }

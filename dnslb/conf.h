@@ -6,48 +6,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dnslb/health.h"
-#include "dnslb/policy.h"
+#include "shared/measure/health.h"
+#include "shared/measure/mconf.h"
+#include "shared/measure/policy.h"
 #include "shared/addr.h"
 #include "shared/cfg.h"
 #include "shared/dname.h"
 #include "shared/site.h"
-
-typedef struct lb_service_conf {
-    uint8_t name[GLB_DNAME_MAX];
-    lb_policy_params policy;
-    double margin_pct;        /* margin in percent (the config's unit) */
-    unsigned answer_count;
-    uint32_t ttl_answer;
-    glb_site *sites;
-    size_t nsites;
-    int proxy_answer;         /* proxy-answer: yes: A/AAAA = this box's proxy addresses */
-    char file[256];
-    unsigned line;
-} lb_service_conf;
-
-typedef struct lb_probe_conf {
-    unsigned http_interval;   /* seconds */
-    unsigned icmp_interval;
-    unsigned timeout;         /* seconds */
-    double ewma_constant;     /* seconds */
-    double loss_floor;        /* ms */
-    unsigned dead_after, alive_after;
-    unsigned stale_after;     /* seconds: a query finding older data asks for a check */
-    unsigned ondemand_interval; /* seconds between two on-demand checks of a site, at least */
-    unsigned max_body;        /* bytes read of a check's body */
-    int has_src4, has_src6;   /* source-address: checks leave from these */
-    glb_addr src4, src6;
-    int unmeasured_last;
-    char ca_file[256];        /* trust for HTTPS checks; "" = system store */
-    glb_score_params score;   /* floor and penalty, from loss-floor and loss-penalty */
-} lb_probe_conf;
-
-typedef struct lb_resolver_conf {
-    glb_addr *addrs;          /* forwarders; none = /etc/resolv.conf */
-    size_t naddrs;
-    char trust_anchor[256];   /* DNSSEC trust anchor file, "" = none */
-} lb_resolver_conf;
 
 /* The dnsb: section: the DNS-Bs this box registers with (map protocol). */
 typedef struct lb_map_conf {
@@ -99,7 +64,7 @@ typedef struct lb_conf {
     double lat, lon;
     glb_addr *ns_addrs;       /* addresses of ns.<label>.<service>; default: listen */
     size_t nns_addrs;
-    uint16_t edns_size;
+    unsigned edns_size;
     unsigned tcp_idle_ms, tcp_max_conns, tcp_msg_ms, tcp_per_source;
     char username[64];
     char pidfile[256];
@@ -121,6 +86,9 @@ lb_conf *lb_conf_load(const char *file, char *err, size_t errlen);
 lb_conf *lb_conf_parse(const char *name, const char *text, char *err, size_t errlen);
 
 void lb_conf_free(lb_conf *c);
+
+/* The measurement library's view of c (pointers into c). */
+lb_measure_conf lb_conf_measure(const lb_conf *c);
 
 /* The schema, for --help. */
 extern const glb_cfg_key lb_conf_keys[];

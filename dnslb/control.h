@@ -5,8 +5,8 @@
 
 #include "dnslb/answer.h"
 #include "dnslb/mapclient.h"
-#include "dnslb/prober.h"
 #include "dnslb/proxy.h"
+#include "shared/measure/prober.h"
 #include "shared/control.h"
 #include "shared/server.h"
 

@@ -11,7 +11,9 @@
 #include <stdint.h>
 
 #include "dnslb/conf.h"
+#include "shared/measure/prober.h"
 #include "shared/nametab.h"
+#include "shared/qsbr.h"
 
 struct event;
 
@@ -64,5 +66,20 @@ int lb_table_set_rank(lb_table *t, size_t i, const glb_site *const *ranked, size
                       double stale_at);
 
 void lb_table_free(lb_table *t);
+
+/* Publishing the prober's rankings as answer tables: into *slot through
+ * qsbr, for conf's services. */
+typedef struct lb_table_pub {
+    glb_qsbr *qsbr;
+    _Atomic(void *) *slot;        /* the lb_table * the answering threads read */
+    const lb_conf *conf;          /* the configuration in force */
+} lb_table_pub;
+
+/* The prober's sink that builds and publishes pub's tables. */
+lb_prober_sink lb_table_sink(lb_table_pub *pub);
+
+/* Configures prober p with c (and pub with it, so that the tables follow
+ * c's services): lb_prober_configure's result; pub is unchanged on failure. */
+int lb_table_configure(lb_table_pub *pub, lb_prober *p, const lb_conf *c, char *err, size_t errlen);
 
 #endif

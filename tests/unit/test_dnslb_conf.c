@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "dnslb/conf.h"
-#include "shared/ewma.h"
+#include "shared/measure/ewma.h"
 
 #define BASE "server:\n  listen: 127.0.0.42@5300\n  id: lb42\n"
 #define SVC "service:\n  name: www.foobar.example.\n  site: paris 127.0.0.11\n"
