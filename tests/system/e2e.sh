@@ -16,7 +16,10 @@ world_netns "$0" "$@" || exit 77
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 [ -x "$BUILDDIR/dnslb/dnslb" ] || { echo "not built in $BUILDDIR"; exit 77; }
 
-trap 'world_stop_all; rm -rf "$TMP"' EXIT
+# A failed test shows the daemons' last words before its directory goes.
+trap 'rc=$?; world_stop_all; [ $rc -eq 0 ] || for f in "$TMP"/*.log; do
+    [ -f "$f" ] && { echo "# last lines of $(basename "$f"):"; tail -n 12 "$f" | sed "s/^/#   /"; }
+done; rm -rf "$TMP"' EXIT
 if ! world_init "$TMP" "$BUILDDIR" "${E2E_FAMILY:-4}"; then
     [ -n "${E2E_SKIP_NET:-}" ] && { echo "$E2E_SKIP_NET"; exit 77; }
     exit 1
