@@ -1,0 +1,50 @@
+/* The Prometheus endpoint every daemon offers (metrics: ADDR@PORT): libevent's
+ * evhttp in the main event loop, GET /metrics only (other paths 404, other
+ * methods 405), from the sources of metrics-allow only (others 403), request
+ * headers of at most GLB_METRICS_MAX_HEADERS bytes (413), at most
+ * GLB_METRICS_MAX_CONNS connections answered at once (503 beyond), and a
+ * connection that sends no complete request within GLB_METRICS_TIMEOUT
+ * seconds closed. SPDX-License-Identifier: BSD-3-Clause */
+#ifndef GLB_METRICS_HTTP_H
+#define GLB_METRICS_HTTP_H
+
+#include <stddef.h>
+
+#include "shared/addr.h"
+
+struct event_base;
+struct evbuffer;
+
+#define GLB_METRICS_MAX_HEADERS 4096
+#define GLB_METRICS_MAX_CONNS   16
+#define GLB_METRICS_TIMEOUT     5
+
+typedef struct glb_metrics_http glb_metrics_http;
+
+/* Writes the exposition text of one scrape into out. */
+typedef void (*glb_metrics_fn)(void *arg, struct evbuffer *out);
+
+typedef struct glb_metrics_http_stats {
+    unsigned long long scrapes;    /* 200 answers */
+    unsigned long long forbidden;  /* 403: source not in metrics-allow */
+    unsigned long long not_found;  /* 404 */
+    unsigned long long bad_method; /* 405 */
+    unsigned long long busy;       /* 503: too many connections */
+} glb_metrics_http_stats;
+
+/* Listens on addr. allow[0..nallow) are copied (nallow 0: loopback only,
+ * 127.0.0.0/8 and ::1). NULL with err on failure. */
+glb_metrics_http *glb_metrics_http_new(struct event_base *base, const glb_addr *addr, const glb_prefix *allow,
+                                       size_t nallow, glb_metrics_fn fn, void *arg, char *err, size_t errlen);
+
+/* New sources allowed (a reload): 0, or -1 when out of memory (the old stay). */
+int glb_metrics_http_set_allow(glb_metrics_http *h, const glb_prefix *allow, size_t nallow);
+
+void glb_metrics_http_stats_get(const glb_metrics_http *h, glb_metrics_http_stats *out);
+
+/* Writes the counters above as stat lines (shared/metrics.h): metrics.NAME=N. */
+void glb_metrics_http_stats_print(const glb_metrics_http *h, struct evbuffer *out);
+
+void glb_metrics_http_free(glb_metrics_http *h);
+
+#endif
