@@ -307,7 +307,7 @@ size_t glb_metrics_render(struct evbuffer *out, const char *text, size_t len, co
         if (r && r->help)
             snprintf(help, sizeof(help), "%s", r->help);
         else
-            snprintf(help, sizeof(help), "the counter %.*s", (int)v[i].nlen, v[i].name);
+            snprintf(help, sizeof(help), "%.*s of the control command stats", (int)v[i].nlen, v[i].name);
         add_header(out, names[i], r ? r->type : "untyped", help);
         for (size_t k = i; k < n; k++) {
             if (done[k] || strcmp(names[k], names[i]) != 0)
