@@ -125,7 +125,7 @@ static int parse_line(const char *p, const char *end, entry *en)
 {
     memset(en, 0, sizeof(*en));
     en->name = p;
-    while (p < end && (alpha(*p) || digit(*p) || *p == '.'))
+    while (p < end && (alpha(*p) || digit(*p) || *p == '.' || *p == '-'))
         p++;
     en->nlen = (size_t)(p - en->name);
     if (en->nlen == 0 || en->nlen > 200 || p >= end)
@@ -267,7 +267,7 @@ static void metric_name(char *buf, size_t len, const glb_metric_rule *r, const e
     int counter = r && strcmp(r->type, "counter") == 0;
     snprintf(buf, len, "%s_%.*s%s", prefix, (int)e->nlen, e->name, counter ? "_total" : "");
     for (char *c = buf; *c; c++)
-        if (*c == '.')
+        if (*c == '.' || *c == '-')
             *c = '_';
     if (!glb_metrics_name_ok(buf, 0))
         buf[0] = '\0';

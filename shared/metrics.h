@@ -4,7 +4,7 @@
  *     NAME=VALUE
  *     NAME{LABEL="VALUE",...}=VALUE
  *
- * (NAME of a-z 0-9 _ and ., label values escaped as in the Prometheus text
+ * (NAME of a-z 0-9 _ . and -, label values escaped as in the Prometheus text
  * format: \\ \" \n; VALUE a decimal number or NaN), the lines of one NAME
  * written together. That text is the one source of truth: the Prometheus
  * exposition served on /metrics and the JSON of "stats json" are rendered
@@ -26,7 +26,7 @@ void glb_stats_labels(struct evbuffer *out, const char *const *kv, size_t n);
 /* How stat lines become metrics. A rule matches a stat NAME exactly, or,
  * when stat ends with '.', every NAME starting with it; the first rule that
  * matches counts. The sample gets the rule's metric name (NULL: PREFIX_NAME
- * with . as _, and _total for a counter; "": the stat is left out), the
+ * with . and - as _, and _total for a counter; "": the stat is left out), the
  * label label (when not NULL) set to value (or, when value is NULL, to the
  * rest of NAME after the prefix), then the line's own labels. Lines of the
  * same metric make one family (one HELP and TYPE line). The table ends with
@@ -50,7 +50,7 @@ int glb_metrics_name_ok(const char *name, int label);
 
 /* Renders the stat lines text[0..len) as the Prometheus text format (0.0.4),
  * families in the order of their first line; a stat no rule matches becomes
- * PREFIX_NAME (. as _) of type untyped. Lines that do not parse are left
+ * PREFIX_NAME (. and - as _) of type untyped. Lines that do not parse are left
  * out. Returns the samples written. */
 size_t glb_metrics_render(struct evbuffer *out, const char *text, size_t len, const glb_metric_rule *rules,
                           const char *prefix);
