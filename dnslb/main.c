@@ -224,9 +224,12 @@ static void on_usr1(evutil_socket_t fd, short what, void *arg)
     for (const glb_control_cmd *c = lb_control_cmds; c->name; c++)
         if (strcmp(c->name, "stats") == 0)
             c->fn(&d->ctl, "", b, NULL);
-    /* one line, like dnsb's SIGUSR1 */
+    /* one line, like dnsb's SIGUSR1, without the per-site lines */
     size_t n = evbuffer_get_length(b);
     char *s = (char *)evbuffer_pullup(b, -1);
+    const char *sites = n ? memmem(s, n, "\nsite.", 6) : NULL;
+    if (sites)
+        n = (size_t)(sites - s) + 1;
     for (size_t i = 0; i + 1 < n; i++)
         if (s[i] == '\n')
             s[i] = ' ';

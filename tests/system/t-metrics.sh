@@ -192,4 +192,13 @@ printf 'server:\n    listen: 127.0.0.42@%s\n    id: lb9\n    metrics-allow: 10.0
 check "dnslb -t: a bad metrics-allow, FILE:LINE" "$("$DNSLB" -t -c "$TMP/bad.conf" 2>&1)" 'bad\.conf:4: .*metrics-allow'
 
 kill -0 "$DNSB_PID" 2>/dev/null && kill -0 "$DNSLB_PID" 2>/dev/null && ok "both daemons still running" || not_ok "both daemons still running"
+# SIGUSR1's one stats line leaves the site lines out
+kill -USR1 "$DNSLB_PID"
+wait_for_log "$TMP/dnslb.log" 'stats: dns.queries=' 5 >/dev/null 2>&1
+check_not "dnslb: SIGUSR1's stats line without the sites" "$(grep 'stats: dns.queries=' "$TMP/dnslb.log")" 'site\.up'
+# Stopped cleanly, and nothing from the sanitizers (when built with them).
+stop_pid "$DNSB_PID"
+stop_pid "$DNSLB_PID"
+check_not "no sanitizer report in the daemons' logs" "$(cat "$TMP/dnsb.log" "$TMP/dnslb.log")" \
+    'AddressSanitizer|LeakSanitizer|runtime error'
 finish
