@@ -3,7 +3,8 @@
 # with the real Prometheus parser (python3-prometheus-client), and the JSON of
 # dnsb-control and dnslb-control (-j).
 #
-#   127.0.0.1         dnsb (DNS on BPORT, control on BCPORT over TLS, metrics on BMPORT)
+#   127.0.0.1         dnsb (DNS on BPORT, control on BCPORT over TLS, metrics on BMPORT,
+#                     the map protocol on MAPPORT)
 #   127.0.0.42        dnslb (DNS on PORT, control on CPORT, metrics on MPORT)
 #   127.0.0.11-12     sites a and b: the fixture, HTTP on HP; delays 0/100 ms
 #   127.0.0.2         a source metrics-allow leaves out
@@ -26,12 +27,12 @@ DNSB_CONTROL="$BUILDDIR/dnsb/dnsb-control"
 SCRAPE="$PY $SRCDIR/tests/system/promscrape.py"
 
 ports=()
-while [ ${#ports[@]} -lt 7 ]; do
+while [ ${#ports[@]} -lt 8 ]; do
     p=$(free_port) || { echo "no free port"; exit 1; }
     case " ${ports[*]:-} " in *" $p "*) ;; *) ports+=("$p") ;; esac
 done
 BPORT=${ports[0]} BCPORT=${ports[1]} BMPORT=${ports[2]} PORT=${ports[3]} CPORT=${ports[4]} MPORT=${ports[5]}
-HP=${ports[6]}
+HP=${ports[6]} MAPPORT=${ports[7]}
 LBCTL_ADDR=127.0.0.42@$CPORT
 BURL=http://127.0.0.1:$BMPORT/metrics
 LURL=http://127.0.0.42:$MPORT/metrics
@@ -58,6 +59,11 @@ lb:
     id: lb42
     address: 127.0.0.42
     resolver: 127.0.0.1/32
+map:
+    listen: 127.0.0.1@$MAPPORT
+    tls-cert-file: $TMP/b1.pem
+    tls-key-file: $TMP/b1.key
+    tls-ca-file: $TMP/ca.pem
 CONF
 start_dnsb "$TMP/dnsb.conf"
 wait_dns 127.0.0.1 "$BPORT" glb.example.net || exit 1
@@ -81,6 +87,9 @@ check_eq "dnsb: referrals counted by kind" "$(value "$TMP/b1" 'glb_dns_answers_t
 check_eq "dnsb: REFUSED counted by rcode" "$(value "$TMP/b1" 'glb_dns_error_responses_total{rcode="REFUSED"}')" 1.0
 check "dnsb: registrations by kind" "$(value "$TMP/b1" 'glb_registrations{kind="static"}')" '^1\.0$'
 check "dnsb: UDP queries by transport" "$(value "$TMP/b1" 'glb_net_queries_total{transport="udp"}')" '^[1-9]'
+check_eq "dnsb: map sessions (gauge)" "$(value "$TMP/b1" 'glb_map_sessions{}')" 0.0
+check_eq "dnsb: map rejections by reason" "$(value "$TMP/b1" 'glb_map_claims_rejected_by_reason_total{reason="not-allowed"}')" 0.0
+check_eq "dnsb: registrations counted" "$(value "$TMP/b1" 'glb_map_registrations_total{}')" 0.0
 check "dnsb: the scrapes are counted" "$(value "$TMP/b1" 'glb_metrics_scrapes_total{}')" '^[1-9]'
 
 # stats as JSON: the same counters
@@ -112,6 +121,12 @@ check_eq "dnsb: a connection again once they closed" "$($SCRAPE --status GET "$B
 $SCRAPE "$BURL" >"$TMP/b2" 2>&1
 check "dnsb: refusals counted" "$(grep -E '^glb_metrics_(forbidden|not_found|bad_method|busy)_total' "$TMP/b2" | tr '\n' ' ')" \
     'forbidden_total\{\} [1-9].*not_found_total\{\} [1-9].*bad_method_total\{\} [1-9].*busy_total\{\} [1-9]'
+
+# a reload puts a new metrics-allow in force at once
+sed -i 's|metrics-allow: 127.0.0.1/32|metrics-allow: 127.0.0.2/32|' "$TMP/dnsb.conf"
+check "dnsb: reloaded" "$(bctl reload)" '^reloaded '
+check_eq "dnsb: after the reload 127.0.0.2 may scrape" "$($SCRAPE --status GET "$BURL" --source 127.0.0.2)" 200
+check_eq "dnsb: and 127.0.0.1 no longer" "$($SCRAPE --status GET "$BURL" --source 127.0.0.1)" 403
 
 # --- dnslb: two sites on the fixture
 start_fixture --listen 127.0.0.11:$HP --listen 127.0.0.12:$HP --control 127.0.0.1:0 || exit 1
