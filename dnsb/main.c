@@ -352,7 +352,7 @@ int main(int argc, char **argv)
     /* Every map connection needs a descriptor: past the limit, accepting
      * fails and the clients wait; better fewer, refused cleanly. */
     d.fd_others = GLB_FD_RESERVE + cf->workers * (cf->tcp_max_conns + 3 * (unsigned)cf->nlisten) +
-                  GLB_CONTROL_MAX_CONNS + 2 * (unsigned)cf->map.nlisten + (cf->has_metrics ? GLB_METRICS_MAX_CONNS + 1 : 0);
+                  GLB_CONTROL_MAX_CONNS + 2 * (unsigned)cf->map.nlisten + (cf->has_metrics ? 2 * GLB_METRICS_MAX_OPEN + 2 : 0);
     unsigned fit = glb_fd_budget(d.ms ? cf->map.max_connections : 0, d.fd_others, "map: max-connections");
     if (d.ms)
         dnsb_mapserver_fd_cap(d.ms, fit);

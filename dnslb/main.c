@@ -302,7 +302,7 @@ int main(int argc, char **argv)
                            cf->tcp_msg_ms, cf->tcp_per_source, NULL, handle, &d};
     /* Each TCP client needs a descriptor; past the limit accepting pauses. */
     unsigned others = GLB_FD_RESERVE + cf->workers * 3 * (unsigned)cf->nlisten + GLB_CONTROL_MAX_CONNS +
-                      (cf->has_metrics ? GLB_METRICS_MAX_CONNS + 1 : 0);
+                      (cf->has_metrics ? 2 * GLB_METRICS_MAX_OPEN + 2 : 0);
     scfg.tcp_max_conns = glb_fd_budget(cf->workers * cf->tcp_max_conns, others, "tcp-max-connections") / cf->workers;
     if (scfg.tcp_max_conns == 0)
         scfg.tcp_max_conns = 1;

@@ -253,6 +253,7 @@ const glb_metric_rule glb_metric_rules_common[] = {
     C("net.tcp_conns", "glb_net_tcp_connections_total", NULL, NULL, "DNS TCP connections accepted"),
     C("net.", NULL, NULL, NULL, NULL),
     C("control.", NULL, NULL, NULL, NULL),
+    G("metrics.open", "glb_metrics_connections", NULL, NULL, "connections open to the metrics endpoint now"),
     C("metrics.", NULL, NULL, NULL, NULL),
     {NULL, NULL, NULL, NULL, NULL, NULL},
 };

@@ -26,6 +26,15 @@ struct glb_metrics_http {
     glb_metrics_fn fn;
     void *arg;
     struct evhttp_connection *conns[GLB_METRICS_MAX_CONNS]; /* those with a request seen, until closed */
+    struct {
+        struct bufferevent *bev;  /* NULL: free */
+        double since;             /* accepted at (glb_mono) */
+        int ended;                /* shut down for its age */
+    } open[2 * GLB_METRICS_MAX_OPEN]; /* every connection accepted, until evhttp frees it: room for
+                                        * those accepted in the burst that reached the limit */
+    size_t nopen;
+    int paused;                   /* listener disabled: nopen reached GLB_METRICS_MAX_OPEN */
+    struct event *sweep_ev;
     glb_metrics_http_stats st;
     glb_ratelog log_refused, log_accept;
 };
@@ -122,7 +131,91 @@ static void resume_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
     glb_metrics_http *h = arg;
-    evconnlistener_enable(h->lev);
+    if (!h->paused)
+        evconnlistener_enable(h->lev);
+}
+
+/* The connections evhttp accepts, from on_accept until evhttp frees them
+ * (it resets their callbacks then; our reference keeps the bufferevent, and
+ * the descriptor, until sweep() lets it go). */
+static int bev_freed(struct bufferevent *bev)
+{
+    bufferevent_data_cb r = NULL, w = NULL;
+    bufferevent_event_cb e = NULL;
+    bufferevent_getcb(bev, &r, &w, &e, NULL);
+    return !r && !w && !e;
+}
+
+/* Lets go of the connections evhttp has freed, ends those open longer than
+ * GLB_METRICS_LIFETIME (shutdown: evhttp reads the end and frees them), and
+ * accepts again when there is room. Every second while any is open. */
+static void sweep(glb_metrics_http *h)
+{
+    double now = glb_mono();
+    size_t open = 0;
+    for (size_t i = 0; i < 2 * GLB_METRICS_MAX_OPEN; i++) {
+        struct bufferevent *bev = h->open[i].bev;
+        if (!bev)
+            continue;
+        if (bev_freed(bev)) {
+            bufferevent_decref(bev); /* closes the descriptor (BEV_OPT_CLOSE_ON_FREE) */
+            h->open[i].bev = NULL;
+            continue;
+        }
+        open++;
+        evutil_socket_t fd = bufferevent_getfd(bev);
+        if (now - h->open[i].since > GLB_METRICS_LIFETIME && fd >= 0 && !h->open[i].ended) {
+            h->st.expired++;
+            h->open[i].ended = 1;
+            shutdown(fd, SHUT_RDWR);
+        }
+    }
+    h->nopen = open;
+    if (h->paused && open < GLB_METRICS_MAX_OPEN) {
+        h->paused = 0;
+        evconnlistener_enable(h->lev);
+    }
+    if (open && !evtimer_pending(h->sweep_ev, NULL)) {
+        struct timeval tv = {1, 0};
+        event_add(h->sweep_ev, &tv);
+    }
+}
+
+static void sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    sweep(arg);
+}
+
+/* Called by evhttp for each connection it accepts: the bufferevent it is to
+ * use, tracked. When GLB_METRICS_MAX_OPEN are open the listener pauses (the
+ * next clients wait in the listen backlog) until one closes. */
+static struct bufferevent *on_accept(struct event_base *base, void *arg)
+{
+    glb_metrics_http *h = arg;
+    sweep(h);
+    size_t i = 0;
+    while (i < 2 * GLB_METRICS_MAX_OPEN && h->open[i].bev)
+        i++;
+    if (i == 2 * GLB_METRICS_MAX_OPEN)
+        return NULL; /* not expected: evhttp makes its own, untracked (closed after GLB_METRICS_TIMEOUT idle) */
+    struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    if (!bev)
+        return NULL;
+    bufferevent_incref(bev);
+    h->open[i].bev = bev;
+    h->open[i].since = glb_mono();
+    h->open[i].ended = 0;
+    if (++h->nopen >= GLB_METRICS_MAX_OPEN && !h->paused) {
+        h->paused = 1;
+        h->st.paused++;
+        evconnlistener_disable(h->lev);
+    }
+    if (!evtimer_pending(h->sweep_ev, NULL)) {
+        struct timeval tv = {1, 0};
+        event_add(h->sweep_ev, &tv);
+    }
+    return bev;
 }
 
 /* accept() failed (out of descriptors): stop accepting for a second rather
@@ -175,7 +268,8 @@ glb_metrics_http *glb_metrics_http_new(struct event_base *base, const glb_addr *
     socklen_t sl = glb_addr_to_sockaddr(addr, &ss);
     h->http = evhttp_new(base);
     h->resume = evtimer_new(base, resume_cb, h);
-    if (!h->http || !h->resume) {
+    h->sweep_ev = evtimer_new(base, sweep_cb, h);
+    if (!h->http || !h->resume || !h->sweep_ev) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -202,6 +296,7 @@ glb_metrics_http *glb_metrics_http_new(struct event_base *base, const glb_addr *
                                             EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
                                             EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
     evhttp_set_gencb(h->http, handle, h);
+    evhttp_set_bevcb(h->http, on_accept, h);
     evconnlistener_enable(h->lev);
     return h;
 fail:
@@ -217,8 +312,10 @@ void glb_metrics_http_stats_get(const glb_metrics_http *h, glb_metrics_http_stat
 void glb_metrics_http_stats_print(const glb_metrics_http *h, struct evbuffer *out)
 {
     evbuffer_add_printf(out, "metrics.scrapes=%llu\nmetrics.forbidden=%llu\nmetrics.not_found=%llu\n"
-                             "metrics.bad_method=%llu\nmetrics.busy=%llu\n",
-                        h->st.scrapes, h->st.forbidden, h->st.not_found, h->st.bad_method, h->st.busy);
+                             "metrics.bad_method=%llu\nmetrics.busy=%llu\nmetrics.paused=%llu\n"
+                             "metrics.expired=%llu\nmetrics.open=%zu\n",
+                        h->st.scrapes, h->st.forbidden, h->st.not_found, h->st.bad_method, h->st.busy,
+                        h->st.paused, h->st.expired, h->nopen);
 }
 
 void glb_metrics_http_free(glb_metrics_http *h)
@@ -227,8 +324,13 @@ void glb_metrics_http_free(glb_metrics_http *h)
         return;
     if (h->http)
         evhttp_free(h->http); /* closes the connections (conn_closed) and the listener */
+    for (size_t i = 0; i < 2 * GLB_METRICS_MAX_OPEN; i++)
+        if (h->open[i].bev)
+            bufferevent_decref(h->open[i].bev);
     if (h->resume)
         event_free(h->resume);
+    if (h->sweep_ev)
+        event_free(h->sweep_ev);
     free(h->allow);
     free(h);
 }

@@ -2,9 +2,10 @@
  * evhttp in the main event loop, GET /metrics only (other paths 404, other
  * methods 405), from the sources of metrics-allow only (others 403), request
  * headers of at most GLB_METRICS_MAX_HEADERS bytes (413), at most
- * GLB_METRICS_MAX_CONNS connections answered at once (503 beyond), and a
- * connection that sends no complete request within GLB_METRICS_TIMEOUT
- * seconds closed. SPDX-License-Identifier: BSD-3-Clause */
+ * GLB_METRICS_MAX_OPEN connections open (the next clients wait in the listen
+ * backlog), of which GLB_METRICS_MAX_CONNS answered (503 beyond); a
+ * connection is closed after GLB_METRICS_TIMEOUT seconds without a byte,
+ * and after GLB_METRICS_LIFETIME seconds whatever it does (slow clients). SPDX-License-Identifier: BSD-3-Clause */
 #ifndef GLB_METRICS_HTTP_H
 #define GLB_METRICS_HTTP_H
 
@@ -17,7 +18,9 @@ struct evbuffer;
 
 #define GLB_METRICS_MAX_HEADERS 4096
 #define GLB_METRICS_MAX_CONNS   16
+#define GLB_METRICS_MAX_OPEN    32
 #define GLB_METRICS_TIMEOUT     5
+#define GLB_METRICS_LIFETIME    10
 
 typedef struct glb_metrics_http glb_metrics_http;
 
@@ -30,6 +33,8 @@ typedef struct glb_metrics_http_stats {
     unsigned long long not_found;  /* 404 */
     unsigned long long bad_method; /* 405 */
     unsigned long long busy;       /* 503: too many connections */
+    unsigned long long paused;     /* accepting paused: GLB_METRICS_MAX_OPEN open */
+    unsigned long long expired;    /* connections closed after GLB_METRICS_LIFETIME */
 } glb_metrics_http_stats;
 
 /* Listens on addr. allow[0..nallow) are copied (nallow 0: loopback only,

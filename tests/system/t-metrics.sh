@@ -122,6 +122,32 @@ $SCRAPE "$BURL" >"$TMP/b2" 2>&1
 check "dnsb: refusals counted" "$(grep -E '^glb_metrics_(forbidden|not_found|bad_method|busy)_total' "$TMP/b2" | tr '\n' ' ')" \
     'forbidden_total\{\} [1-9].*not_found_total\{\} [1-9].*bad_method_total\{\} [1-9].*busy_total\{\} [1-9]'
 
+# slow clients: 40 connections, each dripping a request a byte a second; the
+# endpoint holds at most 32 open (64 counting those accepted in the burst
+# that reached it), ends each after 10 s, and DNS goes on
+sleep 5 # the connections of the checks above gone (5 s idle timeout)
+fd0=$(ls /proc/"$DNSB_PID"/fd | wc -l)
+python3 "$SRCDIR/tests/system/drip.py" --target "127.0.0.1:$BMPORT" --conns 40 \
+    --prefix 474554202f6d65747269637320485454502f312e310d0a --drip 41 --interval 1 --time 14 \
+    >"$TMP/drip.out" 2>&1 &
+DRIP=$!
+PIDS+=("$DRIP")
+sleep 3
+fds=$(ls /proc/"$DNSB_PID"/fd | wc -l)
+if [ $((fds - fd0)) -le 66 ]; then
+    ok "dnsb: 40 slow clients hold $((fds - fd0)) descriptors (at most 64)"
+else
+    not_ok "dnsb: 40 slow clients hold $((fds - fd0)) descriptors (more than 64)"
+fi
+check "dnsb: answers DNS meanwhile" \
+    "$(dig +norec +short +time=2 +tries=1 -b 127.0.0.1 -p "$BPORT" @127.0.0.1 www.foobar.example A)" 'lb42\.www\.foobar\.example\.'
+check "dnsb: accepting paused (stats)" "$(bctl stats | stat_of metrics.paused)" '^[1-9]'
+expired() { [ "$(bctl stats | stat_of metrics.expired)" -gt 0 ]; }
+if wait_until 12 expired; then ok "dnsb: slow connections ended after their 10 s"; else not_ok "dnsb: slow connections ended after their 10 s"; fi
+wait "$DRIP"
+scrape_ok() { [ "$($SCRAPE --status GET "$BURL")" = 200 ]; }
+if wait_until 10 scrape_ok; then ok "dnsb: /metrics answers again (${WAITED}s)"; else not_ok "dnsb: /metrics answers again"; fi
+
 # a reload puts a new metrics-allow in force at once
 sed -i 's|metrics-allow: 127.0.0.1/32|metrics-allow: 127.0.0.2/32|' "$TMP/dnsb.conf"
 check "dnsb: reloaded" "$(bctl reload)" '^reloaded '
