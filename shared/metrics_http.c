@@ -29,12 +29,13 @@ struct glb_metrics_http {
     struct {
         struct bufferevent *bev;  /* NULL: free */
         double since;             /* accepted at (glb_mono) */
-        int ended;                /* shut down for its age */
+        int ended;                /* shut down (age, source) */
+        int checked;              /* its source checked against metrics-allow */
     } open[2 * GLB_METRICS_MAX_OPEN]; /* every connection accepted, until evhttp frees it: room for
                                         * those accepted in the burst that reached the limit */
     size_t nopen;
     int paused;                   /* listener disabled: nopen reached GLB_METRICS_MAX_OPEN */
-    struct event *sweep_ev;
+    struct event *sweep_ev, *check_ev;
     glb_metrics_http_stats st;
     glb_ratelog log_refused, log_accept;
 };
@@ -164,6 +165,23 @@ static void sweep(glb_metrics_http *h)
         }
         open++;
         evutil_socket_t fd = bufferevent_getfd(bev);
+        if (!h->open[i].checked && fd >= 0) {
+            h->open[i].checked = 1;
+            struct sockaddr_storage ss;
+            socklen_t sl = sizeof(ss);
+            glb_addr peer;
+            char a[GLB_ADDRSTRLEN];
+            if (getpeername(fd, (struct sockaddr *)&ss, &sl) != 0 ||
+                glb_addr_from_sockaddr((struct sockaddr *)&ss, &peer) != 0 || !allowed(h, &peer)) {
+                h->st.forbidden++;
+                glb_log_limited(&h->log_refused, now, GLB_LOG_WARN, "metrics: %s is not in metrics-allow",
+                                sl <= sizeof(ss) && glb_addr_from_sockaddr((struct sockaddr *)&ss, &peer) == 0
+                                    ? glb_addrport_str(&peer, a, sizeof(a))
+                                    : "?");
+                h->open[i].ended = 1;
+                shutdown(fd, SHUT_RDWR); /* before evhttp reads a byte of it */
+            }
+        }
         if (now - h->open[i].since > GLB_METRICS_LIFETIME && fd >= 0 && !h->open[i].ended) {
             h->st.expired++;
             h->open[i].ended = 1;
@@ -206,6 +224,9 @@ static struct bufferevent *on_accept(struct event_base *base, void *arg)
     h->open[i].bev = bev;
     h->open[i].since = glb_mono();
     h->open[i].ended = 0;
+    h->open[i].checked = 0;
+    struct timeval now = {0, 0}; /* once evhttp has given it its descriptor */
+    event_add(h->check_ev, &now);
     if (++h->nopen >= GLB_METRICS_MAX_OPEN && !h->paused) {
         h->paused = 1;
         h->st.paused++;
@@ -269,7 +290,8 @@ glb_metrics_http *glb_metrics_http_new(struct event_base *base, const glb_addr *
     h->http = evhttp_new(base);
     h->resume = evtimer_new(base, resume_cb, h);
     h->sweep_ev = evtimer_new(base, sweep_cb, h);
-    if (!h->http || !h->resume || !h->sweep_ev) {
+    h->check_ev = evtimer_new(base, sweep_cb, h);
+    if (!h->http || !h->resume || !h->sweep_ev || !h->check_ev) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -331,6 +353,8 @@ void glb_metrics_http_free(glb_metrics_http *h)
         event_free(h->resume);
     if (h->sweep_ev)
         event_free(h->sweep_ev);
+    if (h->check_ev)
+        event_free(h->check_ev);
     free(h->allow);
     free(h);
 }

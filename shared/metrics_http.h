@@ -1,6 +1,7 @@
 /* The Prometheus endpoint every daemon offers (metrics: ADDR@PORT): libevent's
  * evhttp in the main event loop, GET /metrics only (other paths 404, other
- * methods 405), from the sources of metrics-allow only (others 403), request
+ * methods 405), from the sources of metrics-allow only (others closed as soon
+ * as accepted, before a byte is read; 403 should one get through), request
  * headers of at most GLB_METRICS_MAX_HEADERS bytes (413), at most
  * GLB_METRICS_MAX_OPEN connections open (the next clients wait in the listen
  * backlog), of which GLB_METRICS_MAX_CONNS answered (503 beyond); a
@@ -29,7 +30,7 @@ typedef void (*glb_metrics_fn)(void *arg, struct evbuffer *out);
 
 typedef struct glb_metrics_http_stats {
     unsigned long long scrapes;    /* 200 answers */
-    unsigned long long forbidden;  /* 403: source not in metrics-allow */
+    unsigned long long forbidden;  /* sources not in metrics-allow: closed, or 403 */
     unsigned long long not_found;  /* 404 */
     unsigned long long bad_method; /* 405 */
     unsigned long long busy;       /* 503: too many connections */
