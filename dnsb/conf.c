@@ -170,6 +170,26 @@ static const char *h_control(void *ctx, const glb_cfg_val *v, char *e, size_t el
     return NULL;
 }
 
+static const char *h_metrics(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    (void)e, (void)el;
+    dnsb_conf *c = ctx;
+    c->metrics = v->addr;
+    c->has_metrics = 1;
+    return NULL;
+}
+
+static const char *h_metrics_allow(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    (void)e, (void)el;
+    dnsb_conf *c = ctx;
+    glb_prefix *slot = glb_cfg_push(&c->metrics_allow, &c->nmetrics_allow, sizeof(*slot));
+    if (!slot)
+        return NOMEM;
+    *slot = v->prefix;
+    return NULL;
+}
+
 static const char *h_database_damaged(void *ctx, const glb_cfg_val *v, char *e, size_t el)
 {
     dnsb_conf *c = ctx;
@@ -349,6 +369,10 @@ const glb_cfg_key dnsb_conf_keys[] = {
      "its key (default: the map's)", SRV(control_key)},
     {"server", "control-ca-file", GLB_CFG_STR, 0, 0, 256, 0, glb_cfg_set_str,
      "CA of dnsb-control's client certificates (default: the map's)", SRV(control_ca)},
+    {"server", "metrics", GLB_CFG_ADDRPORT, 0, 0, 0, 9161, h_metrics,
+     "ADDR[@PORT] to serve Prometheus metrics on, GET /metrics over HTTP (default: none)", 0},
+    {"server", "metrics-allow", GLB_CFG_PREFIX, GLB_CFG_REPEAT, 0, 0, 0, h_metrics_allow,
+     "PREFIX whose sources may scrape the metrics (repeatable; default 127.0.0.0/8 and ::1)", 0},
     {"map", "listen", GLB_CFG_ADDRPORT, GLB_CFG_REPEAT | GLB_CFG_REQUIRED, 0, 0, 5380, h_map_listen,
      "ADDR[@PORT] where DNS-LBs register, TLS (repeatable)", 0},
     {"map", "tls-cert-file", GLB_CFG_STR, GLB_CFG_REQUIRED, 0, 256, 0, glb_cfg_set_str, "this DNS-B's certificate",
@@ -583,6 +607,7 @@ void dnsb_conf_free(dnsb_conf *c)
     free(c->services);
     free(c->lbs);
     free(c->control_allow);
+    free(c->metrics_allow);
     for (size_t i = 0; i < c->map.nallows; i++)
         free(c->map.allows[i].prefixes);
     free(c->map.allows);

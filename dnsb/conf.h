@@ -106,6 +106,10 @@ typedef struct dnsb_conf {
     char control_cert[256], control_key[256], control_ca[256]; /* default: the map: files */
     char (*control_allow)[64]; /* certificate CNs that may control; none: our own certificate's */
     size_t ncontrol_allow;
+    int has_metrics;
+    glb_addr metrics;          /* Prometheus endpoint (shared/metrics_http.h) */
+    glb_prefix *metrics_allow; /* sources that may scrape it; none: loopback */
+    size_t nmetrics_allow;
     dnsb_map_conf map;
     /* service: and lb: sections */
     dnsb_service_conf *services;

@@ -14,6 +14,7 @@
 #include "shared/clock.h"
 #include "shared/dname.h"
 #include "shared/log.h"
+#include "shared/metrics.h"
 
 static const char *const mode_names[] = {"referral", "direct", "proxy"};
 
@@ -75,10 +76,28 @@ static void count_static(void *arg, const dnsb_reg *g)
     *(size_t *)arg += g->is_static != 0;
 }
 
+static int as_json(const char *args, struct evbuffer *out);
+static int json_of(struct evbuffer *t, struct evbuffer *out, int stats);
+
+static int status_text(dnsb_ctl *c, struct evbuffer *out);
+
 static int cmd_status(void *arg, const char *args, struct evbuffer *out, glb_control_conn *conn)
 {
-    (void)args, (void)conn;
-    dnsb_ctl *c = arg;
+    (void)conn;
+    int j = as_json(args, out);
+    if (j < 0)
+        return -1;
+    struct evbuffer *t = j ? evbuffer_new() : out;
+    if (!t) {
+        evbuffer_add_printf(out, "out of memory\n");
+        return -1;
+    }
+    status_text(arg, t);
+    return j ? json_of(t, out, 0) : 0;
+}
+
+static int status_text(dnsb_ctl *c, struct evbuffer *out)
+{
     const dnsb_table *t = table_of(c);
     double now = glb_wall();
     size_t regs, mappings, bytes, nstatic = 0;
@@ -455,10 +474,8 @@ static int cmd_reload(void *arg, const char *args, struct evbuffer *out, glb_con
 
 /* --- stats --------------------------------------------------------------- */
 
-static int cmd_stats(void *arg, const char *args, struct evbuffer *out, glb_control_conn *conn)
+void dnsb_stats_text(dnsb_ctl *c, struct evbuffer *out)
 {
-    (void)args, (void)conn;
-    dnsb_ctl *c = arg;
     unsigned long long sum[DNSB_ST_COUNT] = {0};
     for (unsigned w = 0; w < c->nstats; w++)
         for (int i = 0; i < DNSB_ST_COUNT; i++)
@@ -518,15 +535,101 @@ static int cmd_stats(void *arg, const char *args, struct evbuffer *out, glb_cont
                                  "control.overflows=%llu\ncontrol.evicted=%llu\ncontrol.timeouts=%llu\n",
                             cs.conns, cs.requests, cs.refused, cs.overflows, cs.evicted, cs.timeouts);
     }
+    if (c->metrics)
+        glb_metrics_http_stats_print(c->metrics, out);
+}
+
+#define C(stat, metric, label, value, help) {stat, metric, "counter", label, value, help}
+#define G(stat, metric, label, value, help) {stat, metric, "gauge", label, value, help}
+#define KIND "DNS responses with data or NOERROR, by kind"
+#define REGS "registrations of DNS-LBs held now, by kind"
+
+/* dnsb's stats as metrics (dnsb(8), METRICS); glb_metric_rules_common after. */
+static const glb_metric_rule dnsb_metric_rules[] = {
+    C("dns.referral", "glb_dns_answers_total", "kind", "referral", KIND),
+    C("dns.delegation", "glb_dns_answers_total", "kind", "delegation", KIND),
+    C("dns.direct", "glb_dns_answers_total", "kind", "direct", KIND),
+    C("dns.proxy", "glb_dns_answers_total", "kind", "proxy", KIND),
+    C("dns.failopen", "glb_dns_answers_total", "kind", "failopen", KIND),
+    C("dns.whoami", "glb_dns_answers_total", "kind", "whoami", KIND),
+    C("dns.zone", "glb_dns_answers_total", "kind", "zone", KIND),
+    C("dns.nodata", "glb_dns_answers_total", "kind", "nodata", KIND),
+    C("dns.ecs", "glb_dns_ecs_queries_total", NULL, NULL, "DNS queries that carried an EDNS Client Subnet"),
+    C("dns.standby", "glb_dns_standby_queries_total", NULL, NULL,
+      "DNS queries to the standby addresses for a DNS-LB's zone"),
+    G("registry.registrations", "", NULL, NULL, NULL), /* the sum of glb_registrations */
+    G("registry.static", "glb_registrations", "kind", "static", REGS),
+    G("registry.dynamic", "glb_registrations", "kind", "dynamic", REGS),
+    G("registry.mappings", "glb_registry_mappings", NULL, NULL, "client prefixes mapped to DNS-LBs"),
+    G("registry.map_bytes", "glb_registry_map_bytes", NULL, NULL, "bytes of one copy of the published map"),
+    G("map.sessions", "glb_map_sessions", NULL, NULL, "map-protocol sessions open now (handshaking included)"),
+    G("map.services_serial", "glb_map_services_serial", NULL, NULL, "the service set's serial"),
+    C("map.connections", "glb_map_connections_total", NULL, NULL, "map-protocol TCP connections accepted"),
+    C("map.established", "glb_map_sessions_established_total", NULL, NULL, "map sessions that completed HELLO"),
+    C("map.registrations", "glb_map_registrations_total", NULL, NULL, "REGISTERs that created a registration"),
+    C("map.rejected.", "glb_map_claims_rejected_by_reason_total", "reason", NULL,
+      "claims rejected, by reason (proto/PROTOCOL.md)"),
+    C("map.", NULL, NULL, NULL, NULL),
+    G("store.pending", "glb_store_pending", NULL, NULL, "registration changes not yet committed to the database"),
+    C("store.", NULL, NULL, NULL, NULL),
+    {NULL, NULL, NULL, NULL, NULL, NULL},
+};
+
+void dnsb_metrics(void *arg, struct evbuffer *out)
+{
+    struct evbuffer *t = evbuffer_new();
+    if (!t)
+        return;
+    dnsb_stats_text(arg, t);
+    size_t len = evbuffer_get_length(t);
+    glb_metrics_render(out, len ? (const char *)evbuffer_pullup(t, -1) : "", len, dnsb_metric_rules, "glb");
+    evbuffer_free(t);
+}
+
+/* "json" as the argument: the text above rendered as JSON. */
+static int as_json(const char *args, struct evbuffer *out)
+{
+    if (!*args)
+        return 0;
+    if (strcmp(args, "json") == 0)
+        return 1;
+    evbuffer_add_printf(out, "usage: stats [json] | status [json]\n");
+    return -1;
+}
+
+static int json_of(struct evbuffer *t, struct evbuffer *out, int stats)
+{
+    size_t len = evbuffer_get_length(t);
+    const char *text = len ? (const char *)evbuffer_pullup(t, -1) : "";
+    if (stats)
+        glb_stats_json(out, text, len);
+    else
+        glb_status_json(out, text, len);
+    evbuffer_free(t);
     return 0;
 }
 
+static int cmd_stats(void *arg, const char *args, struct evbuffer *out, glb_control_conn *conn)
+{
+    (void)conn;
+    int j = as_json(args, out);
+    if (j < 0)
+        return -1;
+    struct evbuffer *t = j ? evbuffer_new() : out;
+    if (!t) {
+        evbuffer_add_printf(out, "out of memory\n");
+        return -1;
+    }
+    dnsb_stats_text(arg, t);
+    return j ? json_of(t, out, 1) : 0;
+}
+
 const glb_control_cmd dnsb_control_cmds[] = {
-    {"status", cmd_status, "version, uptime, zone, services, registrations, mappings, workers"},
+    {"status", cmd_status, "status [json]: version, uptime, zone, services, registrations, mappings, workers"},
     {"list-lbs", cmd_list_lbs, "list-lbs [ID]: the registrations (static and dynamic), or one in full"},
     {"lookup", cmd_lookup, "lookup ADDR[/LEN]: which DNS-LBs serve it and why, or the fail-open answer"},
     {"list-services", cmd_list_services, "services: mode, TTLs, sites with addresses and weights"},
     {"reload", cmd_reload, "reread the configuration, as SIGHUP does"},
-    {"stats", cmd_stats, "counters: DNS answers by kind, network, registry, control"},
+    {"stats", cmd_stats, "stats [json]: counters: DNS answers by kind, network, registry, map, store, control, metrics"},
     {NULL, NULL, NULL},
 };

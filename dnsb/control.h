@@ -13,6 +13,7 @@
 #include "dnsb/store.h"
 #include "dnsb/table.h"
 #include "shared/control.h"
+#include "shared/metrics_http.h"
 #include "shared/server.h"
 
 /* What the commands look at; owned by the daemon. The commands run in the
@@ -34,9 +35,17 @@ typedef struct dnsb_ctl {
     int (*reload)(void *arg, char *msg, size_t msglen);
     void *reload_arg;
     dnsb_store *store;        /* the registrations' database; NULL without one */
+    glb_metrics_http *metrics; /* for its own counters; NULL without metrics: */
 } dnsb_ctl;
 
 /* The command table; the handlers take a dnsb_ctl * as their argument. */
 extern const glb_control_cmd dnsb_control_cmds[];
+
+/* Every counter of "stats", as stat lines (shared/metrics.h): the one source
+ * of the stats command, its JSON and /metrics. */
+void dnsb_stats_text(dnsb_ctl *c, struct evbuffer *out);
+
+/* One scrape of /metrics (a glb_metrics_fn; arg: the dnsb_ctl). */
+void dnsb_metrics(void *arg, struct evbuffer *out);
 
 #endif

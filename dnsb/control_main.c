@@ -23,7 +23,7 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: dnsb-control [-s ADDR[@PORT]] [-c FILE] [-C CERT -K KEY -A CA] [-t SECONDS] COMMAND [ARGS]\n"
+    fprintf(f, "usage: dnsb-control [-s ADDR[@PORT]] [-c FILE] [-C CERT -K KEY -A CA] [-t SECONDS] [-j] COMMAND [ARGS]\n"
                "  -s ADDR[@PORT]  the dnsb control address (default: control: of the configuration,\n"
                "                  else 127.0.0.1@%d)\n"
                "  -c FILE         dnsb's configuration: control address, control-cert-file,\n"
@@ -32,14 +32,16 @@ static void usage(FILE *f)
                "  -K FILE         its key\n"
                "  -A FILE         CA the server's certificate must chain to\n"
                "  -t SECONDS      give up after this long (default 60)\n"
+               "  -j              status and stats as JSON (as 'status json', 'stats json')\n"
                "commands:\n"
-               "  status          version, uptime, zone, services, registrations, mappings, workers\n"
+               "  status [json]   version, uptime, zone, services, registrations, mappings, workers\n"
                "  list-lbs [ID]   the DNS-LB registrations, or one in full\n"
                "  lookup ADDR[/LEN]  which DNS-LBs serve ADDR (or a client subnet) and why,\n"
                "                  or the fail-open answer\n"
                "  list-services   services: mode, TTLs, sites with addresses and weights\n"
                "  reload          reread the configuration, as SIGHUP does\n"
-               "  stats           counters: DNS answers by kind, network, registry, control\n"
+               "  stats [json]    counters: DNS answers by kind, network, registry, map, store,\n"
+               "                  control, metrics (NAME=VALUE lines; /metrics renders them)\n"
                "exit status: 0 ok, 1 the server refused, 2 unreachable or usage\n",
             DEFAULT_PORT, DEFAULT_CONF);
 }
@@ -59,11 +61,12 @@ static void unspecified_to_loopback(glb_addr *a)
 int main(int argc, char **argv)
 {
     const char *conf_file = NULL, *cert = NULL, *key = NULL, *ca = NULL;
+    int json = 0;
     glb_addr addr;
     int have_addr = 0;
     unsigned timeout = 60;
     int c;
-    while ((c = getopt(argc, argv, "+s:c:C:K:A:t:hv")) != -1) {
+    while ((c = getopt(argc, argv, "+s:c:C:K:A:t:jhv")) != -1) {
         switch (c) {
         case 's':
             if (glb_addrport_parse(optarg, DEFAULT_PORT, &addr) != 0) {
@@ -73,6 +76,7 @@ int main(int argc, char **argv)
             have_addr = 1;
             break;
         case 'c': conf_file = optarg; break;
+        case 'j': json = 1; break;
         case 'C': cert = optarg; break;
         case 'K': key = optarg; break;
         case 'A': ca = optarg; break;
@@ -89,6 +93,8 @@ int main(int argc, char **argv)
     if (optind >= argc)
         usage(stderr);
     if (optind >= argc || glb_control_join("dnsb-control", argc, argv, optind, line, sizeof(line)) != 0)
+        return 2;
+    if (json && glb_control_json_arg("dnsb-control", line, sizeof(line)) != 0)
         return 2;
 
     /* What the options leave open comes from dnsb.conf: the one given, or

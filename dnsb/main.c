@@ -26,6 +26,7 @@
 #include "shared/log.h"
 #include "shared/qsbr.h"
 #include "shared/server.h"
+#include "shared/metrics_http.h"
 #include "shared/tls.h"
 
 #define MAIN_NICE 5 /* the main thread's nice value, with a map server */
@@ -47,6 +48,7 @@ typedef struct dnsb {
     struct event_base *base;
     glb_control *control;   /* dnsb-control, over TLS; NULL without control: */
     SSL_CTX *control_tls;
+    glb_metrics_http *metrics; /* /metrics; NULL without metrics: */
     dnsb_ctl ctl;
     dnsb_mapserver *ms;     /* NULL without map: listen */
     dnsb_store *store;      /* NULL without database */
@@ -195,6 +197,10 @@ static int reload(void *arg, char *msg, size_t msglen)
                  "take effect at the next restart");
     if (n->has_control != o->has_control || memcmp(&n->control, &o->control, sizeof(n->control)) != 0)
         log_warn("reload: a change to control takes effect at the next restart");
+    if (n->has_metrics != o->has_metrics || memcmp(&n->metrics, &o->metrics, sizeof(n->metrics)) != 0)
+        log_warn("reload: a change to metrics takes effect at the next restart");
+    if (d->metrics && glb_metrics_http_set_allow(d->metrics, n->metrics_allow, n->nmetrics_allow) != 0)
+        log_err("reload: metrics-allow: out of memory, the previous list stays");
     if (ctl_tls) { /* renewed certificates: for the next connections */
         glb_control_set_tls(d->control, ctl_tls);
         SSL_CTX_free(d->control_tls);
@@ -304,7 +310,7 @@ int main(int argc, char **argv)
     /* Every map connection needs a descriptor: past the limit, accepting
      * fails and the clients wait; better fewer, refused cleanly. */
     d.fd_others = GLB_FD_RESERVE + cf->workers * (cf->tcp_max_conns + 3 * (unsigned)cf->nlisten) +
-                  GLB_CONTROL_MAX_CONNS + 2 * (unsigned)cf->map.nlisten;
+                  GLB_CONTROL_MAX_CONNS + 2 * (unsigned)cf->map.nlisten + (cf->has_metrics ? 2 * GLB_METRICS_MAX_OPEN + 2 : 0);
     unsigned fit = glb_fd_budget(d.ms ? cf->map.max_connections : 0, d.fd_others, "map: max-connections");
     if (d.ms)
         dnsb_mapserver_fd_cap(d.ms, fit);
@@ -338,7 +344,7 @@ int main(int argc, char **argv)
         return 1;
     }
     d.ctl = (dnsb_ctl){&d.table, d.reg, d.server, NULL, NULL, d.stats, d.workers, cf->workers,
-                       (double)time(NULL), (double)time(NULL), d.conf_file, reload, &d, NULL};
+                       (double)time(NULL), (double)time(NULL), d.conf_file, reload, &d, NULL, NULL};
     /* Registrations from the database before the first query is answered. */
     if (cf->database[0] && !(d.store = dnsb_store_open(cf->database, cf->database_damaged, err, sizeof(err)))) {
         log_err("%s", err);
@@ -363,6 +369,15 @@ int main(int argc, char **argv)
         d.ctl.control = d.control;
         control_allow(d.control, cf, d.control_tls);
     }
+    if (cf->has_metrics) {
+        d.metrics = glb_metrics_http_new(d.base, &cf->metrics, cf->metrics_allow, cf->nmetrics_allow, dnsb_metrics,
+                                         &d.ctl, err, sizeof(err));
+        if (!d.metrics) {
+            log_err("metrics: %s", err);
+            return 1;
+        }
+        d.ctl.metrics = d.metrics;
+    }
     if (glb_server_start(d.server) != 0) {
         log_err("cannot start the workers");
         return 1;
@@ -381,6 +396,7 @@ int main(int argc, char **argv)
     dnsb_mapserver_free(d.ms);
     dnsb_store_close(d.store);
     glb_control_free(d.control);
+    glb_metrics_http_free(d.metrics);
     SSL_CTX_free(d.control_tls);
     log_stats(&d);
     t = atomic_load(&d.table);

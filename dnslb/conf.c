@@ -78,6 +78,26 @@ static const char *h_control(void *ctx, const glb_cfg_val *v, char *e, size_t el
     return NULL;
 }
 
+static const char *h_metrics(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    (void)e, (void)el;
+    lb_conf *c = ctx;
+    c->metrics = v->addr;
+    c->has_metrics = 1;
+    return NULL;
+}
+
+static const char *h_metrics_allow(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    (void)e, (void)el;
+    lb_conf *c = ctx;
+    glb_prefix *slot = glb_cfg_push(&c->metrics_allow, &c->nmetrics_allow, sizeof(*slot));
+    if (!slot)
+        return "out of memory";
+    *slot = v->prefix;
+    return NULL;
+}
+
 /* loss-penalty: one number (penalty = N x loss) or LOSS:PENALTY points. */
 static const char *h_loss_penalty(void *ctx, const glb_cfg_val *v, char *e, size_t el)
 {
@@ -324,6 +344,10 @@ const glb_cfg_key lb_conf_keys[] = {
     GLB_SERVER_KEY_WORKERS(lb_conf),
     {"server", "control", GLB_CFG_ADDRPORT, 0, 0, 0, 8954, h_control,
      "ADDR[@PORT] of the control channel, loopback only (default 127.0.0.1@8954)", 0},
+    {"server", "metrics", GLB_CFG_ADDRPORT, 0, 0, 0, 9162, h_metrics,
+     "ADDR[@PORT] to serve Prometheus metrics on, GET /metrics over HTTP (default: none)", 0},
+    {"server", "metrics-allow", GLB_CFG_PREFIX, GLB_CFG_REPEAT, 0, 0, 0, h_metrics_allow,
+     "PREFIX whose sources may scrape the metrics (repeatable; default 127.0.0.0/8 and ::1)", 0},
     {"server", "location", GLB_CFG_STR, 0, 0, 0, 0, h_location, "LAT,LON of this box (proximity policy)", 0},
     {"server", "ns-address", GLB_CFG_ADDR, GLB_CFG_REPEAT, 0, 0, 0, h_ns_address,
      "address of ns.<label>.<service> (repeatable; default: the listen addresses)", 0},
@@ -560,6 +584,7 @@ void lb_conf_free(lb_conf *c)
         free(c->services[i].sites);
     free(c->services);
     free(c->listen);
+    free(c->metrics_allow);
     free(c->ns_addrs);
     free(c->resolver.addrs);
     free(c->map.servers);

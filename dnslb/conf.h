@@ -60,6 +60,10 @@ typedef struct lb_conf {
     char id[64];
     unsigned workers;
     glb_addr control;
+    int has_metrics;
+    glb_addr metrics;          /* Prometheus endpoint (shared/metrics_http.h) */
+    glb_prefix *metrics_allow; /* sources that may scrape it; none: loopback */
+    size_t nmetrics_allow;
     int has_location;
     double lat, lon;
     glb_addr *ns_addrs;       /* addresses of ns.<label>.<service>; default: listen */

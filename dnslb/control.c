@@ -2,22 +2,38 @@
 #include "dnslb/control.h"
 
 #include <event2/buffer.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "config.h"
+#include "shared/measure/health.h"
+#include "proto/map.h"
+#include "shared/dname.h"
+#include "shared/metrics.h"
+
+static int as_json(const char *args, struct evbuffer *out);
+static int json_of(struct evbuffer *t, struct evbuffer *out, int stats);
 
 static int cmd_status(void *arg, const char *args, struct evbuffer *out, glb_control_conn *conn)
 {
-    (void)args, (void)conn;
+    (void)conn;
     lb_ctl *c = arg;
-    evbuffer_add_printf(out, "version: dnslb %s\nid: %s\nuptime: %.0f s\n", PACKAGE_VERSION, c->id,
+    int j = as_json(args, out);
+    if (j < 0)
+        return -1;
+    struct evbuffer *t = j ? evbuffer_new() : out;
+    if (!t) {
+        evbuffer_add_printf(out, "out of memory\n");
+        return -1;
+    }
+    evbuffer_add_printf(t, "version: dnslb %s\nid: %s\nuptime: %.0f s\n", PACKAGE_VERSION, c->id,
                         difftime(time(NULL), (time_t)c->started));
-    lb_prober_report_status(c->prober, out);
+    lb_prober_report_status(c->prober, t);
     if (c->proxy)
-        lb_proxy_report(c->proxy, out);
-    return 0;
+        lb_proxy_report(c->proxy, t);
+    return j ? json_of(t, out, 0) : 0;
 }
 
 static int cmd_sites(void *arg, const char *args, struct evbuffer *out, glb_control_conn *conn)
@@ -75,10 +91,47 @@ static int cmd_check(void *arg, const char *args, struct evbuffer *out, glb_cont
     return ok ? 0 : -1;
 }
 
-static int cmd_stats(void *arg, const char *args, struct evbuffer *out, glb_control_conn *conn)
+/* Lines site.NAME{service="S",site="X"}=V for every site, one NAME at a time. */
+static void site_lines(lb_prober *p, struct evbuffer *out)
 {
-    (void)args, (void)conn;
-    lb_ctl *c = arg;
+    static const char *const fields[] = {"up", "state", "latency_seconds", "loss_ratio", "score_seconds",
+                                         "state_changes", "checks", "check_failures"};
+    static const char *const states[] = {"unknown", "up", "down"}; /* by enum lb_state */
+    lb_site_view v;
+    char svc[1024];
+    for (size_t f = 0; f < sizeof(fields) / sizeof(fields[0]); f++) {
+        for (size_t i = 0; lb_prober_site_view(p, i, &v) == 0; i++) {
+            glb_dname_to_str(v.service, svc, sizeof(svc));
+            size_t n = strlen(svc);
+            if (n > 1 && svc[n - 1] == '.')
+                svc[n - 1] = '\0';
+            int st = v.state >= LB_SITE_UNKNOWN && v.state <= LB_SITE_DEAD ? v.state : LB_SITE_UNKNOWN;
+            if (f == 1) { /* one line per state, 1 for the site's */
+                for (int k = 0; k < 3; k++) {
+                    const char *kv[] = {"service", svc, "site", v.site, "state", states[k]};
+                    evbuffer_add_printf(out, "site.state");
+                    glb_stats_labels(out, kv, 3);
+                    evbuffer_add_printf(out, "=%d\n", k == st);
+                }
+                continue;
+            }
+            const char *kv[] = {"service", svc, "site", v.site};
+            evbuffer_add_printf(out, "site.%s", fields[f]);
+            glb_stats_labels(out, kv, 2);
+            double x = f == 2 ? v.latency_ms / 1000 : f == 3 ? v.loss : v.score_ms / 1000;
+            unsigned long u = f == 0 ? st == LB_SITE_ALIVE : f == 5 ? v.changes : f == 6 ? v.checks : v.failures;
+            if (f == 0 || f >= 5)
+                evbuffer_add_printf(out, "=%lu\n", u);
+            else if (isnan(x))
+                evbuffer_add_printf(out, "=NaN\n");
+            else
+                evbuffer_add_printf(out, "=%.9g\n", x);
+        }
+    }
+}
+
+void lb_stats_text(lb_ctl *c, struct evbuffer *out)
+{
     unsigned long long sum[LB_ST_COUNT] = {0};
     for (unsigned w = 0; w < c->nstats; w++)
         for (int i = 0; i < LB_ST_COUNT; i++)
@@ -105,8 +158,106 @@ static int cmd_stats(void *arg, const char *args, struct evbuffer *out, glb_cont
                             ms.connects, ms.established, ms.failures, ms.up, ms.registers, ms.acks, ms.claims,
                             ms.services, ms.services_full, ms.services_delta, ms.services_skipped, ms.resyncs,
                             ms.file_writes, ms.file_errors);
+        evbuffer_add_printf(out, "map.keepalives=%llu\nmap.rankings=%llu\n", ms.keepalives, ms.rankings);
+        for (unsigned r = 1; r < sizeof(ms.rejected) / sizeof(ms.rejected[0]); r++)
+            evbuffer_add_printf(out, "map.rejected.%s=%llu\n", glb_map_reject_name(r), ms.rejected[r]);
+        evbuffer_add_printf(out, "map.rejected.other=%llu\n", ms.rejected[0]);
     }
+    if (c->control) {
+        glb_control_stats cs;
+        glb_control_stats_get(c->control, &cs);
+        evbuffer_add_printf(out, "control.conns=%llu\ncontrol.requests=%llu\ncontrol.refused=%llu\n"
+                                 "control.overflows=%llu\ncontrol.evicted=%llu\ncontrol.timeouts=%llu\n",
+                            cs.conns, cs.requests, cs.refused, cs.overflows, cs.evicted, cs.timeouts);
+    }
+    if (c->metrics)
+        glb_metrics_http_stats_print(c->metrics, out);
+    site_lines(c->prober, out);
+}
+
+#define C(stat, metric, label, value, help) {stat, metric, "counter", label, value, help}
+#define G(stat, metric, label, value, help) {stat, metric, "gauge", label, value, help}
+#define KIND "DNS responses with data or NOERROR, by kind"
+#define SITE "a site of a service as this DNS-LB measures it: "
+
+/* dnslb's stats as metrics (dnslb(8), METRICS); glb_metric_rules_common after. */
+static const glb_metric_rule lb_metric_rules[] = {
+    C("dns.answers", "glb_dns_answers_total", "kind", "answer", KIND),
+    C("dns.failopen", "glb_dns_answers_total", "kind", "failopen", KIND),
+    C("dns.zone", "glb_dns_answers_total", "kind", "zone", KIND),
+    C("dns.nodata", "glb_dns_answers_total", "kind", "nodata", KIND),
+    C("dns.stale", "glb_dns_stale_total", NULL, NULL, "DNS queries that found stale measurements (and asked for fresh ones)"),
+    C("probe.http_checks", "glb_probe_http_checks_total", NULL, NULL, "HTTP checks completed"),
+    C("probe.http_failures", "glb_probe_http_failures_total", NULL, NULL, "HTTP checks failed"),
+    C("probe.icmp_sent", "glb_probe_icmp_echoes_total", NULL, NULL, "ICMP echoes sent"),
+    C("probe.icmp_lost", "glb_probe_icmp_lost_total", NULL, NULL, "ICMP echoes lost"),
+    C("probe.tables", "glb_probe_tables_published_total", NULL, NULL, "answer tables published"),
+    C("probe.", NULL, NULL, NULL, NULL),
+    G("map.up", "glb_map_sessions", NULL, NULL, "map-protocol sessions to DNS-Bs established now"),
+    G("map.claims", "glb_map_claims", NULL, NULL, "claims in the last REGISTER"),
+    G("map.services", "glb_map_services", NULL, NULL, "services received from the DNS-Bs in force"),
+    C("map.rejected.", "glb_map_claims_rejected_by_reason_total", "reason", NULL,
+      "claims the DNS-Bs rejected, by reason (proto/PROTOCOL.md)"),
+    C("map.", NULL, NULL, NULL, NULL),
+    G("site.up", "glb_site_up", NULL, NULL, SITE "1 when alive, 0 when dead or not yet checked"),
+    G("site.state", "glb_site_state", NULL, NULL, SITE "1 for its state (up, down, unknown), 0 for the others"),
+    G("site.latency_seconds", "glb_site_latency_seconds", NULL, NULL,
+      SITE "time-weighted average latency (HTTP time to first byte, else ICMP round trip)"),
+    G("site.loss_ratio", "glb_site_loss_ratio", NULL, NULL, SITE "time-weighted average loss, 0 to 1"),
+    G("site.score_seconds", "glb_site_score_seconds", NULL, NULL, SITE "score, latency penalised by loss (lower is better)"),
+    C("site.state_changes", "glb_site_state_changes_total", NULL, NULL, SITE "state changes (from unknown included)"),
+    C("site.checks", "glb_site_checks_total", NULL, NULL, SITE "checks that decide its state"),
+    C("site.check_failures", "glb_site_check_failures_total", NULL, NULL, SITE "of those, failed"),
+    {NULL, NULL, NULL, NULL, NULL, NULL},
+};
+
+void lb_metrics(void *arg, struct evbuffer *out)
+{
+    struct evbuffer *t = evbuffer_new();
+    if (!t)
+        return;
+    lb_stats_text(arg, t);
+    size_t len = evbuffer_get_length(t);
+    glb_metrics_render(out, len ? (const char *)evbuffer_pullup(t, -1) : "", len, lb_metric_rules, "glb");
+    evbuffer_free(t);
+}
+
+/* "json" as the argument: 1; none: 0; else -1 with the usage. */
+static int as_json(const char *args, struct evbuffer *out)
+{
+    if (!*args)
+        return 0;
+    if (strcmp(args, "json") == 0)
+        return 1;
+    evbuffer_add_printf(out, "usage: stats [json] | status [json]\n");
+    return -1;
+}
+
+static int json_of(struct evbuffer *t, struct evbuffer *out, int stats)
+{
+    size_t len = evbuffer_get_length(t);
+    const char *text = len ? (const char *)evbuffer_pullup(t, -1) : "";
+    if (stats)
+        glb_stats_json(out, text, len);
+    else
+        glb_status_json(out, text, len);
+    evbuffer_free(t);
     return 0;
+}
+
+static int cmd_stats(void *arg, const char *args, struct evbuffer *out, glb_control_conn *conn)
+{
+    (void)conn;
+    int j = as_json(args, out);
+    if (j < 0)
+        return -1;
+    struct evbuffer *t = j ? evbuffer_new() : out;
+    if (!t) {
+        evbuffer_add_printf(out, "out of memory\n");
+        return -1;
+    }
+    lb_stats_text(arg, t);
+    return j ? json_of(t, out, 1) : 0;
 }
 
 static int cmd_map(void *arg, const char *args, struct evbuffer *out, glb_control_conn *conn)
@@ -147,10 +298,10 @@ static int cmd_register(void *arg, const char *args, struct evbuffer *out, glb_c
 }
 
 const glb_control_cmd lb_control_cmds[] = {
-    {"status", cmd_status, "version, id, uptime, sites by state, ICMP modes, the proxy engine (last VCL loaded, when, errors)"},
+    {"status", cmd_status, "status [json]: version, id, uptime, sites by state, ICMP modes, the proxy engine (last VCL loaded, when, errors)"},
     {"sites", cmd_sites, "per site: addresses, state, EWMA latency and loss, score, last check"},
     {"check", cmd_check, "check SITE (or SERVICE/SITE): measure now (once per on-demand-interval), then show the sites"},
-    {"stats", cmd_stats, "counters: DNS answers by kind, network, probes, map sessions"},
+    {"stats", cmd_stats, "stats [json]: counters: DNS answers by kind, network, probes, map sessions, sites"},
     {"map", cmd_map, "per DNS-B: session state, services serial, registration; the claims; whoami"},
     {"withdraw", cmd_withdraw, "maintenance: withdraw the registrations at every DNS-B (lifetime 0)"},
     {"register", cmd_register, "end of maintenance: register again"},

@@ -8,6 +8,7 @@
 #include "dnslb/proxy.h"
 #include "shared/measure/prober.h"
 #include "shared/control.h"
+#include "shared/metrics_http.h"
 #include "shared/server.h"
 
 /* What the commands look at; owned by the daemon. */
@@ -20,9 +21,19 @@ typedef struct lb_ctl {
     double started;           /* wall-clock seconds */
     lb_mapclient *map;        /* NULL without a dnsb: section */
     lb_proxy *proxy;          /* the cache engine's state (proxy: section) */
+    glb_control *control;     /* for its own counters; may be NULL */
+    glb_metrics_http *metrics; /* for its own counters; NULL without metrics: */
 } lb_ctl;
 
 /* The command table; the handlers take an lb_ctl * as their argument. */
 extern const glb_control_cmd lb_control_cmds[];
+
+/* Every counter of "stats", as stat lines (shared/metrics.h), per site
+ * lines included: the one source of the stats command, its JSON and
+ * /metrics. */
+void lb_stats_text(lb_ctl *c, struct evbuffer *out);
+
+/* One scrape of /metrics (a glb_metrics_fn; arg: the lb_ctl). */
+void lb_metrics(void *arg, struct evbuffer *out);
 
 #endif

@@ -16,6 +16,7 @@
 #include "dnslb/answer.h"
 #include "dnslb/conf.h"
 #include "dnslb/control.h"
+#include "shared/metrics_http.h"
 #include "dnslb/mapclient.h"
 #include "dnslb/proxy.h"
 #include "shared/measure/prober.h"
@@ -42,6 +43,7 @@ typedef struct dnslb {
     glb_server *server;
     lb_prober *prober;
     glb_control *control;
+    glb_metrics_http *metrics; /* /metrics; NULL without metrics: */
     lb_ctl ctl;
     lb_stats *stats;          /* one per answering thread */
     unsigned threads;
@@ -87,6 +89,10 @@ static int apply_conf(dnslb *d, lb_conf *c, const char *what)
         strcmp(c->resolver.trust_anchor, o->resolver.trust_anchor) != 0)
         log_warn("%s: changes to listen, workers, control, username, pidfile, use-syslog, tcp-* and "
                  "resolver take effect at the next restart", what);
+    if (c->has_metrics != o->has_metrics || memcmp(&c->metrics, &o->metrics, sizeof(c->metrics)) != 0)
+        log_warn("%s: a change to metrics takes effect at the next restart", what);
+    if (d->metrics && glb_metrics_http_set_allow(d->metrics, c->metrics_allow, c->nmetrics_allow) != 0)
+        log_err("%s: metrics-allow: out of memory, the previous list stays", what);
     glb_log_init("dnslb", d->use_syslog, (int)c->verbosity);
     snprintf(d->ctl.id, sizeof(d->ctl.id), "%s", c->id);
     lb_conf_free(d->conf);
@@ -208,9 +214,12 @@ static void on_usr1(evutil_socket_t fd, short what, void *arg)
     for (const glb_control_cmd *c = lb_control_cmds; c->name; c++)
         if (strcmp(c->name, "stats") == 0)
             c->fn(&d->ctl, "", b, NULL);
-    /* one line, like dnsb's SIGUSR1 */
+    /* one line, like dnsb's SIGUSR1, without the per-site lines */
     size_t n = evbuffer_get_length(b);
     char *s = (char *)evbuffer_pullup(b, -1);
+    const char *sites = n ? memmem(s, n, "\nsite.", 6) : NULL;
+    if (sites)
+        n = (size_t)(sites - s) + 1;
     for (size_t i = 0; i + 1 < n; i++)
         if (s[i] == '\n')
             s[i] = ' ';
@@ -267,7 +276,8 @@ int main(int argc, char **argv)
     glb_server_cfg scfg = {cf->listen, cf->nlisten, cf->workers, cf->tcp_idle_ms, cf->tcp_max_conns,
                            cf->tcp_msg_ms, cf->tcp_per_source, NULL, handle, &d};
     /* Each TCP client needs a descriptor; past the limit accepting pauses. */
-    unsigned others = GLB_FD_RESERVE + cf->workers * 3 * (unsigned)cf->nlisten + GLB_CONTROL_MAX_CONNS;
+    unsigned others = GLB_FD_RESERVE + cf->workers * 3 * (unsigned)cf->nlisten + GLB_CONTROL_MAX_CONNS +
+                      (cf->has_metrics ? 2 * GLB_METRICS_MAX_OPEN + 2 : 0);
     scfg.tcp_max_conns = glb_fd_budget(cf->workers * cf->tcp_max_conns, others, "tcp-max-connections") / cf->workers;
     if (scfg.tcp_max_conns == 0)
         scfg.tcp_max_conns = 1;
@@ -332,7 +342,7 @@ int main(int argc, char **argv)
         log_err("%s: %s", d.conf_file, err);
         return 1;
     }
-    d.ctl = (lb_ctl){d.prober, d.stats, d.threads, d.server, "", (double)time(NULL), d.map, d.proxy};
+    d.ctl = (lb_ctl){d.prober, d.stats, d.threads, d.server, "", (double)time(NULL), d.map, d.proxy, NULL, NULL};
     if (d.map)
         lb_mapclient_start(d.map);
     snprintf(d.ctl.id, sizeof(d.ctl.id), "%s", cf->id);
@@ -340,6 +350,16 @@ int main(int argc, char **argv)
     if (!d.control) {
         log_err("%s", err);
         return 1;
+    }
+    d.ctl.control = d.control;
+    if (cf->has_metrics) {
+        d.metrics = glb_metrics_http_new(d.base, &cf->metrics, cf->metrics_allow, cf->nmetrics_allow, lb_metrics,
+                                         &d.ctl, err, sizeof(err));
+        if (!d.metrics) {
+            log_err("metrics: %s", err);
+            return 1;
+        }
+        d.ctl.metrics = d.metrics;
     }
     struct event *ev_hup = evsignal_new(d.base, SIGHUP, on_hup, &d);
     struct event *ev_term = evsignal_new(d.base, SIGTERM, on_term, &d);
@@ -361,6 +381,7 @@ int main(int argc, char **argv)
     glb_server_free(d.server);
     lb_prober_free(d.prober); /* answers pending control requests first */
     glb_control_free(d.control);
+    glb_metrics_http_free(d.metrics);
     lb_mapclient_free(d.map);
     lb_proxy_free(d.proxy);
     lb_table_free(atomic_load(&d.table));

@@ -633,3 +633,16 @@ int glb_control_set_allowed(glb_control *c, const char (*ids)[64], size_t n)
     c->nallowed = n;
     return 0;
 }
+
+int glb_control_json_arg(const char *prog, char *line, size_t len)
+{
+    if (strcmp(line, "status") != 0 && strcmp(line, "stats") != 0) {
+        fprintf(stderr, "%s: -j: only 'status' and 'stats' (without arguments) print JSON\n", prog);
+        return -1;
+    }
+    size_t n = strlen(line);
+    if (n + sizeof(" json") > len)
+        return -1;
+    memcpy(line + n, " json", sizeof(" json"));
+    return 0;
+}

@@ -74,6 +74,11 @@ void glb_control_reply(glb_control_conn *conn, int ok);
  * line. 0, or -1 with "PROG: request too long" on stderr. */
 int glb_control_join(const char *prog, int argc, char **argv, int first, char *line, size_t len);
 
+/* -j of the control tools: the request line "status" or "stats" (no other
+ * command, no arguments) becomes "status json" or "stats json". 0, or -1
+ * with "PROG: -j: ..." on stderr. */
+int glb_control_json_arg(const char *prog, char *line, size_t len);
+
 /* -t SECONDS of the control tools into *timeout (> 0). 0, or -1 with
  * "PROG: bad timeout" on stderr. */
 int glb_control_timeout_arg(const char *prog, const char *s, unsigned *timeout);

@@ -89,6 +89,7 @@ static void record(lb_health *h, const lb_health_params *p, double now, int ok)
         h->oks = 0;
     }
 
+    int before = h->state;
     switch (h->state) {
     case LB_SITE_ALIVE:
         if (!ok && h->fails >= dead_after)
@@ -107,6 +108,7 @@ static void record(lb_health *h, const lb_health_params *p, double now, int ok)
             h->state = LB_SITE_UNKNOWN;
         break;
     }
+    h->changes += h->state != before;
 }
 
 static const char *http_err_name(enum glb_http_error e)

@@ -38,6 +38,7 @@ typedef struct lb_health {
     int last_ok;
     char last_result[64];   /* e.g. "http 200 ttfb 12.3 ms", "icmp timeout" */
     unsigned long checks, failures;
+    unsigned long changes;  /* state changes, the first (from unknown) included */
 } lb_health;
 
 /* Defaults: C 300 s, dead after 3, alive after 2, floor 100 ms, 30 x loss. */

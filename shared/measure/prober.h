@@ -99,6 +99,19 @@ size_t lb_prober_services(const lb_prober *p);
 size_t lb_prober_order(const lb_prober *p, size_t svc, const uint8_t **service, const char **names,
                        double *score_ms, size_t max, size_t *share);
 
+/* One site as the metrics read it (dnslb/control.c). */
+typedef struct lb_site_view {
+    const uint8_t *service;      /* wire form; lives until the next lb_prober_configure */
+    const char *site;
+    int state;                   /* enum lb_state (dnslb/health.h) */
+    double latency_ms, loss, score_ms; /* NaN while not measured */
+    unsigned long checks, failures, changes;
+} lb_site_view;
+
+/* Site i (0 .. sites - 1, the order of the sites table) into *v: 0, or -1
+ * past the last. */
+int lb_prober_site_view(const lb_prober *p, size_t i, lb_site_view *v);
+
 /* The event that answering threads activate to ask for fresh checks. */
 struct event *lb_prober_wake_event(lb_prober *p);
 

@@ -119,3 +119,20 @@ size_t lb_prober_order(const lb_prober *p, size_t svc, const uint8_t **service, 
     *share = r->share;
     return n;
 }
+
+int lb_prober_site_view(const lb_prober *p, size_t i, lb_site_view *v)
+{
+    if (i >= p->nsites || !p->configured)
+        return -1;
+    const psite *s = p->sites[i];
+    v->service = p->conf.services[s->svc].name;
+    v->site = s->site.name;
+    v->state = s->h.state;
+    v->latency_ms = glb_ewma_value(&s->h.latency);
+    v->loss = glb_ewma_value(&s->h.loss);
+    v->score_ms = lb_health_score(&s->h, &p->hp);
+    v->checks = s->h.checks;
+    v->failures = s->h.failures;
+    v->changes = s->h.changes;
+    return 0;
+}

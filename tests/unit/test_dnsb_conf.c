@@ -246,6 +246,30 @@ static void test_errors(void **state)
 #undef SVC
 }
 
+/* metrics: and metrics-allow: (none by default; the default port; prefixes). */
+static void test_metrics_keys(void **state)
+{
+    (void)state;
+    char err[512], buf[GLB_ADDRSTRLEN];
+    dnsb_conf *c = dnsb_conf_parse("t.conf", BASE "service:\n  name: a.example.\n  site: x 192.0.2.1\n", err, sizeof(err));
+    assert_non_null(c);
+    assert_false(c->has_metrics);
+    assert_int_equal(c->nmetrics_allow, 0);
+    dnsb_conf_free(c);
+    c = dnsb_conf_parse("t.conf",
+                  BASE "  metrics: 127.0.0.1\n  metrics-allow: 10.0.0.0/8\n  metrics-allow: 2001:db8::/32\n" "service:\n  name: a.example.\n  site: x 192.0.2.1\n",
+                  err, sizeof(err));
+    assert_non_null(c);
+    assert_true(c->has_metrics);
+    assert_string_equal(glb_addrport_str(&c->metrics, buf, sizeof(buf)), "127.0.0.1@9161");
+    assert_int_equal(c->nmetrics_allow, 2);
+    assert_string_equal(glb_prefix_str(&c->metrics_allow[0], buf, sizeof(buf)), "10.0.0.0/8");
+    assert_string_equal(glb_prefix_str(&c->metrics_allow[1], buf, sizeof(buf)), "2001:db8::/32");
+    dnsb_conf_free(c);
+    expect(BASE "  metrics-allow: 10.0.0.0/33\n" "service:\n  name: a.example.\n  site: x 192.0.2.1\n", "t.conf:5: key 'metrics-allow'");
+    expect(BASE "  metrics: nowhere\n" "service:\n  name: a.example.\n  site: x 192.0.2.1\n", "t.conf:5: key 'metrics'");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -253,6 +277,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_policy_keys),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_metrics_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

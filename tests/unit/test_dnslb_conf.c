@@ -154,6 +154,30 @@ static void test_errors(void **state)
     expect("server:\n  listen: 0.0.0.0@53\n  id: lb1\n" SVC, "key 'ns-address': needed when every listen address is a wildcard");
 }
 
+/* metrics: and metrics-allow: (none by default; the default port; prefixes). */
+static void test_metrics_keys(void **state)
+{
+    (void)state;
+    char err[512], buf[GLB_ADDRSTRLEN];
+    lb_conf *c = lb_conf_parse("t.conf", BASE "service:\n  name: a.example.\n  site: x 192.0.2.1\n", err, sizeof(err));
+    assert_non_null(c);
+    assert_false(c->has_metrics);
+    assert_int_equal(c->nmetrics_allow, 0);
+    lb_conf_free(c);
+    c = lb_conf_parse("t.conf",
+                  BASE "  metrics: 127.0.0.1\n  metrics-allow: 10.0.0.0/8\n  metrics-allow: 2001:db8::/32\n" "service:\n  name: a.example.\n  site: x 192.0.2.1\n",
+                  err, sizeof(err));
+    assert_non_null(c);
+    assert_true(c->has_metrics);
+    assert_string_equal(glb_addrport_str(&c->metrics, buf, sizeof(buf)), "127.0.0.1@9162");
+    assert_int_equal(c->nmetrics_allow, 2);
+    assert_string_equal(glb_prefix_str(&c->metrics_allow[0], buf, sizeof(buf)), "10.0.0.0/8");
+    assert_string_equal(glb_prefix_str(&c->metrics_allow[1], buf, sizeof(buf)), "2001:db8::/32");
+    lb_conf_free(c);
+    expect(BASE "  metrics-allow: 10.0.0.0/33\n" "service:\n  name: a.example.\n  site: x 192.0.2.1\n", "t.conf:4: key 'metrics-allow'");
+    expect(BASE "  metrics: nowhere\n" "service:\n  name: a.example.\n  site: x 192.0.2.1\n", "t.conf:4: key 'metrics'");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -161,6 +185,7 @@ int main(void)
         cmocka_unit_test(test_defaults_and_penalty),
         cmocka_unit_test(test_margin_ms),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_metrics_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
