@@ -8,6 +8,7 @@
 
 #include "dnsb/store.h"
 #include "shared/log.h"
+#include "shared/rrl.h"
 
 #define NOMEM "out of memory"
 
@@ -342,6 +343,16 @@ const glb_cfg_key dnsb_conf_keys[] = {
      "milliseconds from a TCP message's first byte to its last (default 3000)", SRV(tcp_msg_ms)},
     {"server", "tcp-max-per-source", GLB_CFG_INT, 0, 1, 100000, 0, glb_cfg_set_uint,
      "TCP connections per client address and worker; more close its oldest (default 64)", SRV(tcp_per_source)},
+    {"server", "rrl-ratelimit", GLB_CFG_INT, 0, 0, 100000, 0, glb_cfg_set_uint,
+     "UDP responses per second to one source prefix, burst one second's worth; 0: no limit (default 200)",
+     SRV(rrl_rate)},
+    {"server", "rrl-slip", GLB_CFG_INT, 0, 0, 100, 0, glb_cfg_set_uint,
+     "every Nth response over the limit is sent truncated (TC) so clients retry over TCP; 0: none (default 2)",
+     SRV(rrl_slip)},
+    {"server", "rrl-ipv4-prefix", GLB_CFG_INT, 0, 1, 32, 0, glb_cfg_set_uint,
+     "IPv4 source prefix length that rrl-ratelimit counts together (default 24)", SRV(rrl_v4_prefix)},
+    {"server", "rrl-ipv6-prefix", GLB_CFG_INT, 0, 1, 128, 0, glb_cfg_set_uint,
+     "IPv6 source prefix length that rrl-ratelimit counts together (default 56)", SRV(rrl_v6_prefix)},
     {"server", "username", GLB_CFG_STR, 0, 0, 64, 0, glb_cfg_set_str,
      "user to switch to after binding, when root", SRV(username)},
     {"server", "pidfile", GLB_CFG_STR, 0, 0, 256, 0, glb_cfg_set_str, "where to write the process id", SRV(pidfile)},
@@ -546,8 +557,13 @@ static int finish(dnsb_conf *c, const char *file, char *err, size_t errlen)
 static dnsb_conf *conf_new(void)
 {
     dnsb_conf *c = calloc(1, sizeof(*c));
-    if (c)
+    if (c) {
         c->verbosity = 3;
+        c->rrl_rate = GLB_RRL_DEFAULT_RATE;
+        c->rrl_slip = GLB_RRL_DEFAULT_SLIP;
+        c->rrl_v4_prefix = GLB_RRL_DEFAULT_V4;
+        c->rrl_v6_prefix = GLB_RRL_DEFAULT_V6;
+    }
     return c;
 }
 
