@@ -65,11 +65,12 @@ static void test_rate(void **state)
     /* The burst at once, then nothing more in the same instant. */
     assert_int_equal(passes(r, "192.0.2.1", T0, 150, &sc), 100);
     assert_int_equal(sc, 50);
-    /* 10 ms later: one more (1/100 s each). */
-    assert_int_equal(passes(r, "192.0.2.1", T0 + 10 * MS, 5, &sc), 1);
+    /* 15 ms later: one more (1/100 s each; not at exactly 10 ms: the
+     * clock's 1.024 us units round). */
+    assert_int_equal(passes(r, "192.0.2.1", T0 + 15 * MS, 5, &sc), 1);
     /* A steady flood of 1000/s for 10 s: 100/s pass, a little rounding aside. */
     unsigned p = 0;
-    for (uint64_t t = T0 + 11 * MS; t < T0 + 11 * MS + 10 * S; t += MS)
+    for (uint64_t t = T0 + 20 * MS; t < T0 + 20 * MS + 10 * S; t += MS)
         p += passes(r, "192.0.2.1", t, 1, &sc);
     assert_in_range(p, 995, 1005);
     /* A client under the rate is never limited: 50/s for 5 s. */
