@@ -11,6 +11,7 @@
 #   127.0.0.1        dnsb (2 workers: the UDP threads share the table)
 #   127.0.9.1-4      the flood's sources (the victim prefix)
 #   127.0.10.1       another client
+#   2001:db8:9:1xx::  an IPv6 flood, four sources in one /56
 . "$(dirname "$0")/../../scripts/world.sh"
 for t in dig python3 openssl unshare; do
     command -v "$t" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin
@@ -29,6 +30,7 @@ make_ca "$C" ca && make_cert "$C" ca b1 127.0.0.1 || { echo "openssl cannot make
 cat >"$TMP/dnsb.conf" <<CONF
 server:
     listen: 127.0.0.1@$PORT
+    listen: ::1@$PORT
     workers: 2
     zone: glb.example.net.
     zone-ns: b1.glb.example.net. 127.0.0.1
@@ -61,14 +63,18 @@ ctl() { "$BUILDDIR/dnsb/dnsb-control" -c "$TMP/dnsb.conf" -t 5 "$@" 2>&1; }
 ) >"$TMP/other.out" 2>&1 &
 OTHER=$!
 
-flood=$(timeout 30 python3 - "$PORT" "$QPS" "$SECS" <<'PY'
+cat >"$TMP/flood.py" <<'PY'
+# flood.py PORT QPS SECS SRC,SRC,... DST: queries from the sources in turn,
+# QPS a second for SECS seconds; counts the answers, full and truncated.
 import select, socket, struct, sys, time
 port, qps, secs = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+srcs, dst = sys.argv[4].split(","), sys.argv[5]
+fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
 q = b"\x03www\x07foobar\x07example\x00\x00\x01\x00\x01"
 socks = []
-for i in range(1, 5):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.9.%d" % i, 0))
+for a in srcs:
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    s.bind((a, 0))
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
     s.setblocking(False)
     socks.append(s)
@@ -94,7 +100,7 @@ for k in range(n):
     while time.monotonic() < due:
         drain()
         time.sleep(0.0005)
-    socks[k % 4].sendto(struct.pack("!HHHHHH", k & 0xFFFF, 0, 1, 0, 0, 0) + q, ("127.0.0.1", port))
+    socks[k % len(socks)].sendto(struct.pack("!HHHHHH", k & 0xFFFF, 0, 1, 0, 0, 0) + q, (dst, port))
     sent += 1
 end = time.monotonic()
 while time.monotonic() < end + 1.0:  # late answers
@@ -102,7 +108,7 @@ while time.monotonic() < end + 1.0:  # late answers
     time.sleep(0.01)
 print("sent=%d full=%d tc=%d secs=%.2f" % (sent, full, tc, end - t0))
 PY
-)
+flood=$(timeout 30 python3 "$TMP/flood.py" "$PORT" "$QPS" "$SECS" 127.0.9.1,127.0.9.2,127.0.9.3,127.0.9.4 127.0.0.1)
 echo "# flood from 127.0.9.0/24: $flood"
 wait "$OTHER"
 sed 's/^/# other client: /' "$TMP/other.out"
@@ -162,6 +168,23 @@ check "dig +tcp from the victim prefix: the site" "$out" '^www\.foobar\.example\
 out=$(dig +norec +time=2 +tries=3 -b 127.0.9.78 -p "$PORT" @127.0.0.1 www.foobar.example A 2>&1)
 check "dig from the victim prefix (TC followed over TCP) during the flood: answered" "$out" 'status: NOERROR'
 stop_pid "$FLOOD2"
+
+# IPv6: four sources in one /56 (2001:db8:9:100::/56, on lo in this
+# namespace) are one prefix; 2 s at 1000/s.
+for a in 2001:db8:9:100::1 2001:db8:9:1ff::2 2001:db8:9:142::3 2001:db8:9:1aa::4; do
+    ip addr add "$a/128" dev lo nodad
+done
+flood6=$(timeout 30 python3 "$TMP/flood.py" "$PORT" "$QPS" 2 \
+    2001:db8:9:100::1,2001:db8:9:1ff::2,2001:db8:9:142::3,2001:db8:9:1aa::4 ::1)
+echo "# flood from 2001:db8:9:100::/56: $flood6"
+full6=$(sed -n 's/.*full=\([0-9]*\).*/\1/p' <<<"$flood6")
+secs6=$(sed -n 's/.*secs=\([0-9.]*\).*/\1/p' <<<"$flood6")
+max6=$(awk -v r="$RATE" -v s="${secs6:-2}" 'BEGIN { printf "%d", (r * (s + 1)) * 1.05 + 2 }')
+if [ -n "$full6" ] && [ "$full6" -le "$max6" ] && [ "$full6" -ge "$RATE" ]; then
+    ok "IPv6: the victim /56 got $full6 full answers (at most $max6)"
+else
+    not_ok "IPv6: the victim /56 got ${full6:-no} full answers (want $RATE..$max6)"
+fi
 
 stats=$(ctl stats)
 echo "$stats" | grep -E '^(rrl|net\.udp)' | sed 's/^/# /'
