@@ -9,6 +9,7 @@
 #include "dnsb/store.h"
 #include "shared/log.h"
 #include "shared/rrl.h"
+#include "shared/srvconf.h"
 
 #define NOMEM "out of memory"
 
@@ -315,10 +316,11 @@ GLB_SVC_KEYS_CHECK(dnsb_service_conf, lb.policy, answer_count, ttl_answer, lb.ma
 #define SVC(f) offsetof(dnsb_service_conf, f)
 #define MAP(f) offsetof(dnsb_map_conf, f)
 
+GLB_SERVER_KEYS_CHECK(dnsb_conf);
+
 const glb_cfg_key dnsb_conf_keys[] = {
-    {"server", "listen", GLB_CFG_ADDRPORT, GLB_CFG_REPEAT | GLB_CFG_REQUIRED, 0, 0, 53, h_listen,
-     "ADDR[@PORT] to answer DNS on, UDP and TCP (repeatable)", 0},
-    {"server", "workers", GLB_CFG_INT, 0, 1, 64, 0, glb_cfg_set_uint, "answering threads (default 1)", SRV(workers)},
+    GLB_SERVER_KEY_LISTEN(h_listen),
+    GLB_SERVER_KEY_WORKERS(dnsb_conf),
     {"server", "zone", GLB_CFG_DNAME, GLB_CFG_REQUIRED, 0, 0, 0, glb_cfg_set_dname, "the DNS-B's own zone",
      SRV(zone)},
     {"server", "zone-ns", GLB_CFG_WORDS, GLB_CFG_REPEAT | GLB_CFG_REQUIRED, 2, 2, 0, h_zone_ns,
@@ -333,33 +335,7 @@ const glb_cfg_key dnsb_conf_keys[] = {
      "SOA RNAME (default hostmaster.<zone>)", SRV(contact)},
     {"server", "zone-ttl", GLB_CFG_INT, 0, 1, U32MAX, 0, glb_cfg_set_u32, "TTL of SOA, NS and glue (default 3600)",
      SRV(zone_ttl)},
-    {"server", "edns-buffer-size", GLB_CFG_INT, 0, 512, 4096, 0, glb_cfg_set_uint,
-     "largest UDP answer sent (default 1232)", SRV(edns_size)},
-    {"server", "tcp-idle-timeout", GLB_CFG_INT, 0, 100, 3600000, 0, glb_cfg_set_uint,
-     "milliseconds before an idle TCP connection is closed (default 10000)", SRV(tcp_idle_ms)},
-    {"server", "tcp-max-connections", GLB_CFG_INT, 0, 1, 100000, 0, glb_cfg_set_uint,
-     "open TCP connections per worker; when full the oldest idle one is closed (default 512)", SRV(tcp_max_conns)},
-    {"server", "tcp-message-timeout", GLB_CFG_INT, 0, 100, 600000, 0, glb_cfg_set_uint,
-     "milliseconds from a TCP message's first byte to its last (default 3000)", SRV(tcp_msg_ms)},
-    {"server", "tcp-max-per-source", GLB_CFG_INT, 0, 1, 100000, 0, glb_cfg_set_uint,
-     "TCP connections per client address and worker; more close its oldest (default 64)", SRV(tcp_per_source)},
-    {"server", "rrl-ratelimit", GLB_CFG_INT, 0, 0, 100000, 0, glb_cfg_set_uint,
-     "UDP responses per second to one source prefix, burst one second's worth; 0: no limit (default 200)",
-     SRV(rrl_rate)},
-    {"server", "rrl-slip", GLB_CFG_INT, 0, 0, 100, 0, glb_cfg_set_uint,
-     "every Nth response over the limit is sent truncated (TC) so clients retry over TCP; 0: none (default 2)",
-     SRV(rrl_slip)},
-    {"server", "rrl-ipv4-prefix", GLB_CFG_INT, 0, 1, 32, 0, glb_cfg_set_uint,
-     "IPv4 source prefix length that rrl-ratelimit counts together (default 24)", SRV(rrl_v4_prefix)},
-    {"server", "rrl-ipv6-prefix", GLB_CFG_INT, 0, 1, 128, 0, glb_cfg_set_uint,
-     "IPv6 source prefix length that rrl-ratelimit counts together (default 56)", SRV(rrl_v6_prefix)},
-    {"server", "username", GLB_CFG_STR, 0, 0, 64, 0, glb_cfg_set_str,
-     "user to switch to after binding, when root", SRV(username)},
-    {"server", "pidfile", GLB_CFG_STR, 0, 0, 256, 0, glb_cfg_set_str, "where to write the process id", SRV(pidfile)},
-    {"server", "verbosity", GLB_CFG_INT, 0, 0, 4, 0, glb_cfg_set_uint, "0 errors .. 4 debug (default 3)",
-     SRV(verbosity)},
-    {"server", "use-syslog", GLB_CFG_BOOL, 0, 0, 0, 0, glb_cfg_set_bool, "log to syslog instead of stderr",
-     SRV(use_syslog)},
+    GLB_SERVER_KEYS(dnsb_conf),
     {"server", "database", GLB_CFG_STR, 0, 0, 256, 0, glb_cfg_set_str,
      "LMDB directory keeping registrations across restarts (default: none)", SRV(database)},
     {"server", "database-damaged", GLB_CFG_STR, 0, 0, 0, 0, h_database_damaged,

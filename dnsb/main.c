@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <openssl/ssl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -65,31 +64,6 @@ static size_t handle(void *arg, const glb_request *req)
                                        &d->stats[req->worker]);
     return dnsb_answer(t, m, req->pkt, req->len, req->from, req->tcp, req->out, req->outcap,
                        &d->stats[req->worker]);
-}
-
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: dnsb [-c FILE] [-d] [-t] [-v] [-h]\n"
-               "  -c FILE  configuration file (default %s)\n"
-               "  -d       stay in the foreground, log to stderr\n"
-               "  -t       check the configuration and exit\n"
-               "  -v       print the version and exit\n"
-               "  -h       this help, with every configuration key\n",
-            DEFAULT_CONF);
-}
-
-static void help_keys(void)
-{
-    const char *section = "";
-    printf("\nconfiguration keys (see dnsb.conf(5)):\n");
-    for (const glb_cfg_key *k = dnsb_conf_keys; k->section; k++) {
-        if (strcmp(section, k->section) != 0) {
-            section = k->section;
-            printf("%s:\n", section);
-        }
-        printf("    %-20s %s%s\n", k->key, k->help,
-               (k->flags & GLB_CFG_REQUIRED) ? " [required]" : "");
-    }
 }
 
 static dnsb_table *load(const char *file, char *err, size_t errlen)
@@ -269,28 +243,12 @@ int main(int argc, char **argv)
 {
     dnsb d;
     memset(&d, 0, sizeof(d));
-    d.conf_file = DEFAULT_CONF;
-    int foreground = 0, check_only = 0, c;
-    static const struct option longopts[] = {
-        {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'v'}, {NULL, 0, NULL, 0}};
-    while ((c = getopt_long(argc, argv, "c:dtvh", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'c': d.conf_file = optarg; break;
-        case 'd': foreground = 1; break;
-        case 't': check_only = 1; break;
-        case 'v': printf("dnsb %s\n", PACKAGE_VERSION); return 0;
-        case 'h': usage(stdout); help_keys(); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (optind != argc) {
-        usage(stderr);
-        return 2;
-    }
-    /* Detached, we run in /: keep the path SIGHUP reads valid. */
-    static char conf_abs[PATH_MAX];
-    if (realpath(d.conf_file, conf_abs))
-        d.conf_file = conf_abs;
+    glb_daemon_opts opts;
+    int rc_opts = glb_daemon_options(argc, argv, "dnsb", PACKAGE_VERSION, DEFAULT_CONF, dnsb_conf_keys, &opts);
+    if (rc_opts >= 0)
+        return rc_opts;
+    d.conf_file = opts.conf_file;
+    int foreground = opts.foreground, check_only = opts.check_only;
     glb_log_init("dnsb", 0, GLB_LOG_INFO);
     char err[1024];
     dnsb_table *t = load(d.conf_file, err, sizeof(err));

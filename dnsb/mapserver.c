@@ -32,9 +32,10 @@
 #include "proto/stream.h"
 #include "shared/acceptor.h"
 #include "shared/clock.h"
+#include "shared/connpool.h"
 #include "shared/dname.h"
 #include "shared/log.h"
-#include "shared/server_int.h"
+#include "shared/server.h"
 #include "shared/tls.h"
 
 static const char *const state_names[] = {"tls", "hello", "established", "closing"};

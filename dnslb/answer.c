@@ -84,7 +84,7 @@ static int add_site(ctx *c, const lb_tsite *s, uint32_t ttl)
     return n;
 }
 
-/* The answer set (shared/answerset.h): the sites as good as the best, at
+/* With proxy-answer, the proxy addresses. Otherwise the answer set (shared/answerset.h): the sites as good as the best, at
  * most answer-count of them; when none of them has an address of the asked
  * family, the best site that has one. Fail-open gives every site, since
  * nothing tells which of them still works. */
@@ -92,6 +92,13 @@ static int add_sites(ctx *c)
 {
     const lb_tsvc *sv = &c->t->svcs[c->svc];
     const lb_tsite *sites = c->t->sites + sv->first;
+    if (sv->proxy_answer) { /* proxy-answer: this box's cache engine, which fetches from the best site */
+        int added = 0;
+        for (size_t k = 0; k < c->t->nproxy; k++)
+            if (wants_family(c->q->qtype, c->t->proxy[k].family))
+                added += glb_resp_add_addr(c->r, GLB_SEC_ANSWER, c->q->qname, sv->ttl, &c->t->proxy[k]) == 0;
+        return added;
+    }
     if (sv->failopen) {
         int added = 0;
         for (size_t k = 0; k < sv->count; k++)

@@ -8,8 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "shared/probe_http.h"
 #include "shared/rrl.h"
+#include "shared/measure/probe_http.h"
+#include "shared/srvconf.h"
 #include "shared/svcconf.h"
 
 #define NOMEM "out of memory"
@@ -198,9 +199,80 @@ static const char *h_site(void *ctx, const glb_cfg_val *v, char *e, size_t el)
     return NULL;
 }
 
+static const char *h_proxy_address(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    lb_proxy_conf *p = &((lb_conf *)ctx)->proxy;
+    for (size_t i = 0; i < p->naddrs; i++)
+        if (glb_addrport_equal(&p->addrs[i], &v->addr)) {
+            snprintf(e, el, "address already listed");
+            return e;
+        }
+    if (p->naddrs >= LB_PROXY_MAX_ADDRS) {
+        snprintf(e, el, "at most %d addresses", LB_PROXY_MAX_ADDRS);
+        return e;
+    }
+    p->addrs[p->naddrs++] = v->addr;
+    return NULL;
+}
+
+/* peer: NAME ADDR[@PORT], another DNS-LB's proxy asked before the origins. */
+static const char *h_proxy_peer(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    lb_proxy_conf *p = &((lb_conf *)ctx)->proxy;
+    if (!glb_id_valid(v->words[0])) {
+        snprintf(e, el, "bad peer name '%s' (1-63 of a-z 0-9 -)", v->words[0]);
+        return e;
+    }
+    glb_addr a;
+    if (glb_addrport_parse(v->words[1], 80, &a) != 0) {
+        snprintf(e, el, "bad address '%s' (ADDR[@PORT])", v->words[1]);
+        return e;
+    }
+    for (size_t i = 0; i < p->npeers; i++)
+        if (strcmp(p->peers[i].name, v->words[0]) == 0 || glb_addrport_equal(&p->peers[i].addr, &a)) {
+            snprintf(e, el, "peer '%s' or its address already listed", v->words[0]);
+            return e;
+        }
+    if (p->npeers >= LB_PROXY_MAX_ADDRS) {
+        snprintf(e, el, "at most %d peers", LB_PROXY_MAX_ADDRS);
+        return e;
+    }
+    snprintf(p->peers[p->npeers].name, sizeof(p->peers[0].name), "%s", v->words[0]);
+    p->peers[p->npeers++].addr = a;
+    return NULL;
+}
+
+static const char *h_proxy_engine(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    lb_proxy_conf *p = &((lb_conf *)ctx)->proxy;
+    if (strcmp(v->str, "varnish") != 0) {
+        snprintf(e, el, "unknown engine '%s' (supported: varnish)", v->str);
+        return e;
+    }
+    snprintf(p->engine, sizeof(p->engine), "%s", v->str);
+    return NULL;
+}
+
+static const char *h_abs_path(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    if (v->str[0] != '/') {
+        snprintf(e, el, "must be an absolute path (the engine reads it from its own directory)");
+        return e;
+    }
+    return glb_cfg_set_str(ctx, v, e, el);
+}
+
 static const char *section_begin(void *ctx, const char *section, const char *file, unsigned line)
 {
     lb_conf *c = ctx;
+    if (strcmp(section, "proxy") == 0) {
+        if (c->proxy.enabled)
+            return "only one proxy: section";
+        c->proxy.enabled = 1;
+        snprintf(c->proxy.file, sizeof(c->proxy.file), "%s", file);
+        c->proxy.line = line;
+        return NULL;
+    }
     if (strcmp(section, "service") != 0)
         return NULL;
     lb_service_conf *s = glb_cfg_push(&c->services, &c->nservices, sizeof(*s));
@@ -226,6 +298,8 @@ static void *section_target(void *ctx, const char *section)
         return &c->resolver;
     if (strcmp(section, "dnsb") == 0)
         return &c->map;
+    if (strcmp(section, "proxy") == 0)
+        return &c->proxy;
     return c;
 }
 
@@ -241,45 +315,20 @@ _Static_assert((int)GLB_SVC_LATENCY == (int)LB_POLICY_LATENCY && (int)GLB_SVC_CO
 #define PRB(f) offsetof(lb_probe_conf, f)
 #define SVC(f) offsetof(lb_service_conf, f)
 #define MAP(f) offsetof(lb_map_conf, f)
+#define PXY(f) offsetof(lb_proxy_conf, f)
+
+GLB_SERVER_KEYS_CHECK(lb_conf);
 
 const glb_cfg_key lb_conf_keys[] = {
-    {"server", "listen", GLB_CFG_ADDRPORT, GLB_CFG_REPEAT | GLB_CFG_REQUIRED, 0, 0, 53, h_listen,
-     "ADDR[@PORT] to answer DNS on, UDP and TCP (repeatable)", 0},
+    GLB_SERVER_KEY_LISTEN(h_listen),
     {"server", "id", GLB_CFG_STR, GLB_CFG_REQUIRED, 0, 0, 0, h_id, "this DNS-LB's identity (a DNS label)", 0},
-    {"server", "workers", GLB_CFG_INT, 0, 1, 64, 0, glb_cfg_set_uint, "answering threads (default 1)", SRV(workers)},
+    GLB_SERVER_KEY_WORKERS(lb_conf),
     {"server", "control", GLB_CFG_ADDRPORT, 0, 0, 0, 8954, h_control,
      "ADDR[@PORT] of the control channel, loopback only (default 127.0.0.1@8954)", 0},
     {"server", "location", GLB_CFG_STR, 0, 0, 0, 0, h_location, "LAT,LON of this box (proximity policy)", 0},
     {"server", "ns-address", GLB_CFG_ADDR, GLB_CFG_REPEAT, 0, 0, 0, h_ns_address,
      "address of ns.<label>.<service> (repeatable; default: the listen addresses)", 0},
-    {"server", "edns-buffer-size", GLB_CFG_INT, 0, 512, 4096, 0, glb_cfg_set_uint,
-     "largest UDP answer sent (default 1232)", SRV(edns_size)},
-    {"server", "tcp-idle-timeout", GLB_CFG_INT, 0, 100, 3600000, 0, glb_cfg_set_uint,
-     "milliseconds before an idle TCP connection is closed (default 10000)", SRV(tcp_idle_ms)},
-    {"server", "tcp-max-connections", GLB_CFG_INT, 0, 1, 100000, 0, glb_cfg_set_uint,
-     "open TCP connections per worker; when full the oldest idle one is closed (default 512)", SRV(tcp_max_conns)},
-    {"server", "tcp-message-timeout", GLB_CFG_INT, 0, 100, 600000, 0, glb_cfg_set_uint,
-     "milliseconds from a TCP message's first byte to its last (default 3000)", SRV(tcp_msg_ms)},
-    {"server", "tcp-max-per-source", GLB_CFG_INT, 0, 1, 100000, 0, glb_cfg_set_uint,
-     "TCP connections per client address and worker; more close its oldest (default 64)", SRV(tcp_per_source)},
-    {"server", "rrl-ratelimit", GLB_CFG_INT, 0, 0, 100000, 0, glb_cfg_set_uint,
-     "UDP responses per second to one source prefix, burst one second's worth; 0: no limit (default 200)",
-     SRV(rrl_rate)},
-    {"server", "rrl-slip", GLB_CFG_INT, 0, 0, 100, 0, glb_cfg_set_uint,
-     "every Nth response over the limit is sent truncated (TC) so clients retry over TCP; 0: none (default 2)",
-     SRV(rrl_slip)},
-    {"server", "rrl-ipv4-prefix", GLB_CFG_INT, 0, 1, 32, 0, glb_cfg_set_uint,
-     "IPv4 source prefix length that rrl-ratelimit counts together (default 24)", SRV(rrl_v4_prefix)},
-    {"server", "rrl-ipv6-prefix", GLB_CFG_INT, 0, 1, 128, 0, glb_cfg_set_uint,
-     "IPv6 source prefix length that rrl-ratelimit counts together (default 56)", SRV(rrl_v6_prefix)},
-    {"server", "username", GLB_CFG_STR, 0, 0, 64, 0, glb_cfg_set_str, "user to switch to after binding, when root",
-     SRV(username)},
-    {"server", "pidfile", GLB_CFG_STR, 0, 0, 256, 0, glb_cfg_set_str, "where to write the process id",
-     SRV(pidfile)},
-    {"server", "verbosity", GLB_CFG_INT, 0, 0, 4, 0, glb_cfg_set_uint, "0 errors .. 4 debug (default 3)",
-     SRV(verbosity)},
-    {"server", "use-syslog", GLB_CFG_BOOL, 0, 0, 0, 0, glb_cfg_set_bool, "log to syslog instead of stderr",
-     SRV(use_syslog)},
+    GLB_SERVER_KEYS(lb_conf),
     {"probe", "http-interval", GLB_CFG_INT, 0, 1, 86400, 0, glb_cfg_set_uint,
      "seconds between HTTP checks of a site (default 10)", PRB(http_interval)},
     {"probe", "icmp-interval", GLB_CFG_INT, 0, 1, 86400, 0, glb_cfg_set_uint,
@@ -333,12 +382,32 @@ const glb_cfg_key lb_conf_keys[] = {
      "a client prefix claimed besides the resolvers (repeatable)", 0},
     {"dnsb", "proxy-address", GLB_CFG_ADDR, GLB_CFG_REPEAT, 0, 0, 0, h_map_proxy,
      "this box's HTTP proxy, announced for proxy mode (repeatable)", 0},
+    {"proxy", "engine", GLB_CFG_STR, GLB_CFG_REQUIRED, 0, 0, 0, h_proxy_engine,
+     "the cache engine driven: varnish", 0},
+    {"proxy", "address", GLB_CFG_ADDRPORT, GLB_CFG_REPEAT | GLB_CFG_REQUIRED, 0, 0, 80, h_proxy_address,
+     "ADDR[@PORT] where the engine listens: the proxy address answered and announced (repeatable)", 0},
+    {"proxy", "varnish-name", GLB_CFG_STR, GLB_CFG_REQUIRED, 0, 256, 0, h_abs_path,
+     "the engine's work directory (varnishd -n DIR)", PXY(varnish_name)},
+    {"proxy", "vcl-dir", GLB_CFG_STR, GLB_CFG_REQUIRED, 0, 256, 0, h_abs_path,
+     "directory where the rendered VCL is written (current.vcl: the last one loaded)", PXY(vcl_dir)},
+    {"proxy", "varnishadm", GLB_CFG_STR, 0, 0, 256, 0, glb_cfg_set_str,
+     "the program that loads VCL (default varnishadm)", PXY(varnishadm)},
+    {"proxy", "min-interval", GLB_CFG_INT, 0, 1, 3600, 0, glb_cfg_set_uint,
+     "seconds between two VCL loads, at least (default 5)", PXY(min_interval)},
+    {"proxy", "timeout", GLB_CFG_INT, 0, 1, 600, 0, glb_cfg_set_uint,
+     "seconds one varnishadm run may take before it is killed (default 10)", PXY(timeout)},
+    {"proxy", "origin-port", GLB_CFG_INT, 0, 1, 65535, 0, glb_cfg_set_uint,
+     "port of a site's origin when its check URL is not http with a port (default 80)", PXY(origin_port)},
+    {"proxy", "peer", GLB_CFG_WORDS, GLB_CFG_REPEAT, 2, 2, 0, h_proxy_peer,
+     "NAME ADDR[@PORT]: another DNS-LB's proxy, asked first for what its cache holds (repeatable, in order)", 0},
     {"service", "name", GLB_CFG_DNAME, GLB_CFG_REQUIRED, 0, 0, 0, glb_cfg_set_dname,
      "the load-balanced name; answered as <label>.<name>", SVC(name)},
     GLB_SVC_KEYS(lb_service_conf, policy.policy, answer_count, ttl_answer, margin_pct, policy.margin_ms,
                  policy.w_latency, policy.w_cost, policy.w_distance),
     {"service", "site", GLB_CFG_WORDS, GLB_CFG_REPEAT | GLB_CFG_REQUIRED, 2, 32, 0, h_site,
      "NAME ADDR|HOST [ADDR...] [weight=N] [cost=X] [location=LAT,LON] [check=URL] [check-verify=yes|no]", 0},
+    {"service", "proxy-answer", GLB_CFG_BOOL, 0, 0, 0, 0, glb_cfg_set_bool,
+     "yes: answer this box's proxy address (proxy: address) instead of the sites", SVC(proxy_answer)},
     {NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, 0},
 };
 
@@ -369,6 +438,19 @@ static int finish(lb_conf *c, const char *file, char *err, size_t errlen)
             return -1;
         }
         s->policy.margin = s->margin_pct / 100;
+        if (s->proxy_answer && !c->proxy.enabled) {
+            snprintf(err, errlen, "%s:%u: key 'proxy-answer': needs a proxy: section", s->file, s->line);
+            return -1;
+        }
+    }
+    /* The proxy announced to the DNS-Bs (proxy mode): by default where the engine listens. */
+    for (size_t i = 0, announce = c->map.nproxy == 0; announce && i < c->proxy.naddrs; i++) {
+        glb_addr a = c->proxy.addrs[i];
+        a.port = 0;
+        if (push_addr(&c->map.proxy, &c->map.nproxy, &a)) {
+            snprintf(err, errlen, "%s: out of memory", file);
+            return -1;
+        }
     }
     /* Files are read at start; say now if they cannot be, not at start. */
     if (c->probe.ca_file[0] && access(c->probe.ca_file, R_OK) != 0) {
@@ -436,6 +518,10 @@ static lb_conf *conf_new(void)
     c->map.refresh = 300;
     c->map.lifetime = 900;
     c->map.whoami_interval = 300;
+    snprintf(c->proxy.varnishadm, sizeof(c->proxy.varnishadm), "varnishadm");
+    c->proxy.min_interval = 5;
+    c->proxy.timeout = 10;
+    c->proxy.origin_port = 80;
     return c;
 }
 
@@ -485,4 +571,10 @@ void lb_conf_free(lb_conf *c)
     free(c->map.client_prefixes);
     free(c->map.proxy);
     free(c);
+}
+
+lb_measure_conf lb_conf_measure(const lb_conf *c)
+{
+    lb_measure_conf m = {&c->probe, &c->resolver, c->has_location, c->lat, c->lon, c->services, c->nservices};
+    return m;
 }

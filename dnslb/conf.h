@@ -6,47 +6,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dnslb/health.h"
-#include "dnslb/policy.h"
+#include "shared/measure/health.h"
+#include "shared/measure/mconf.h"
+#include "shared/measure/policy.h"
 #include "shared/addr.h"
 #include "shared/cfg.h"
 #include "shared/dname.h"
 #include "shared/site.h"
-
-typedef struct lb_service_conf {
-    uint8_t name[GLB_DNAME_MAX];
-    lb_policy_params policy;
-    double margin_pct;        /* margin in percent (the config's unit) */
-    unsigned answer_count;
-    uint32_t ttl_answer;
-    glb_site *sites;
-    size_t nsites;
-    char file[256];
-    unsigned line;
-} lb_service_conf;
-
-typedef struct lb_probe_conf {
-    unsigned http_interval;   /* seconds */
-    unsigned icmp_interval;
-    unsigned timeout;         /* seconds */
-    double ewma_constant;     /* seconds */
-    double loss_floor;        /* ms */
-    unsigned dead_after, alive_after;
-    unsigned stale_after;     /* seconds: a query finding older data asks for a check */
-    unsigned ondemand_interval; /* seconds between two on-demand checks of a site, at least */
-    unsigned max_body;        /* bytes read of a check's body */
-    int has_src4, has_src6;   /* source-address: checks leave from these */
-    glb_addr src4, src6;
-    int unmeasured_last;
-    char ca_file[256];        /* trust for HTTPS checks; "" = system store */
-    glb_score_params score;   /* floor and penalty, from loss-floor and loss-penalty */
-} lb_probe_conf;
-
-typedef struct lb_resolver_conf {
-    glb_addr *addrs;          /* forwarders; none = /etc/resolv.conf */
-    size_t naddrs;
-    char trust_anchor[256];   /* DNSSEC trust anchor file, "" = none */
-} lb_resolver_conf;
 
 /* The dnsb: section: the DNS-Bs this box registers with (map protocol). */
 typedef struct lb_map_conf {
@@ -63,6 +29,30 @@ typedef struct lb_map_conf {
     size_t nproxy;
 } lb_map_conf;
 
+/* The proxy: section: the cache engine (Varnish) this box drives as a
+ * caching reverse proxy in front of the sites (DESIGN §8). Fixed size: the
+ * effective configuration is a plain copy. */
+#define LB_PROXY_MAX_ADDRS 8
+typedef struct lb_proxy_conf {
+    int enabled;              /* a proxy: section was given */
+    char engine[16];          /* "varnish" */
+    char varnish_name[256];   /* the engine's -n work directory */
+    char varnishadm[256];     /* the program that loads VCL (default varnishadm) */
+    char vcl_dir[256];        /* where rendered VCL files are written */
+    unsigned min_interval;    /* seconds between two loads, at least (default 5) */
+    unsigned timeout;         /* seconds one varnishadm run may take (default 10) */
+    unsigned origin_port;     /* port of the origins when a site's check URL does not say (80) */
+    glb_addr addrs[LB_PROXY_MAX_ADDRS]; /* address: where the engine listens, answered for proxy services */
+    size_t naddrs;
+    struct {
+        char name[64];
+        glb_addr addr;        /* with its port */
+    } peers[LB_PROXY_MAX_ADDRS]; /* peer: other DNS-LBs' proxies asked first, from their cache only */
+    size_t npeers;
+    char file[256];
+    unsigned line;
+} lb_proxy_conf;
+
 typedef struct lb_conf {
     /* server: */
     glb_addr *listen;
@@ -74,7 +64,7 @@ typedef struct lb_conf {
     double lat, lon;
     glb_addr *ns_addrs;       /* addresses of ns.<label>.<service>; default: listen */
     size_t nns_addrs;
-    uint16_t edns_size;
+    unsigned edns_size;
     unsigned tcp_idle_ms, tcp_max_conns, tcp_msg_ms, tcp_per_source;
     unsigned rrl_rate, rrl_slip, rrl_v4_prefix, rrl_v6_prefix; /* response rate limiting (shared/rrl.h) */
     char username[64];
@@ -84,6 +74,7 @@ typedef struct lb_conf {
     lb_probe_conf probe;
     lb_resolver_conf resolver;
     lb_map_conf map;
+    lb_proxy_conf proxy;
     lb_service_conf *services;
     size_t nservices;
 } lb_conf;
@@ -96,6 +87,9 @@ lb_conf *lb_conf_load(const char *file, char *err, size_t errlen);
 lb_conf *lb_conf_parse(const char *name, const char *text, char *err, size_t errlen);
 
 void lb_conf_free(lb_conf *c);
+
+/* The measurement library's view of c (pointers into c). */
+lb_measure_conf lb_conf_measure(const lb_conf *c);
 
 /* The schema, for --help. */
 extern const glb_cfg_key lb_conf_keys[];

@@ -15,6 +15,8 @@ static int cmd_status(void *arg, const char *args, struct evbuffer *out, glb_con
     evbuffer_add_printf(out, "version: dnslb %s\nid: %s\nuptime: %.0f s\n", PACKAGE_VERSION, c->id,
                         difftime(time(NULL), (time_t)c->started));
     lb_prober_report_status(c->prober, out);
+    if (c->proxy)
+        lb_proxy_report(c->proxy, out);
     return 0;
 }
 
@@ -145,7 +147,7 @@ static int cmd_register(void *arg, const char *args, struct evbuffer *out, glb_c
 }
 
 const glb_control_cmd lb_control_cmds[] = {
-    {"status", cmd_status, "version, id, uptime, sites by state, ICMP modes"},
+    {"status", cmd_status, "version, id, uptime, sites by state, ICMP modes, the proxy engine (last VCL loaded, when, errors)"},
     {"sites", cmd_sites, "per site: addresses, state, EWMA latency and loss, score, last check"},
     {"check", cmd_check, "check SITE (or SERVICE/SITE): measure now (once per on-demand-interval), then show the sites"},
     {"stats", cmd_stats, "counters: DNS answers by kind, network, probes, map sessions"},

@@ -5,7 +5,8 @@
 
 #include "dnslb/answer.h"
 #include "dnslb/mapclient.h"
-#include "dnslb/prober.h"
+#include "dnslb/proxy.h"
+#include "shared/measure/prober.h"
 #include "shared/control.h"
 #include "shared/server.h"
 
@@ -18,6 +19,7 @@ typedef struct lb_ctl {
     char id[64];
     double started;           /* wall-clock seconds */
     lb_mapclient *map;        /* NULL without a dnsb: section */
+    lb_proxy *proxy;          /* the cache engine's state (proxy: section) */
 } lb_ctl;
 
 /* The command table; the handlers take an lb_ctl * as their argument. */

@@ -2,7 +2,6 @@
  * around dnslb/ and shared/. SPDX-License-Identifier: BSD-3-Clause */
 #include <event2/buffer.h>
 #include <event2/event.h>
-#include <getopt.h>
 #include <math.h>
 #include <limits.h>
 #include <signal.h>
@@ -18,7 +17,8 @@
 #include "dnslb/conf.h"
 #include "dnslb/control.h"
 #include "dnslb/mapclient.h"
-#include "dnslb/prober.h"
+#include "dnslb/proxy.h"
+#include "shared/measure/prober.h"
 #include "dnslb/table.h"
 #include "shared/daemon.h"
 #include "shared/log.h"
@@ -35,8 +35,10 @@ typedef struct dnslb {
     lb_conf *conf;            /* in force; the prober points into it */
     lb_conf *local;           /* with DNS-Bs: the file's configuration, conf being the effective one */
     lb_mapclient *map;        /* NULL without a dnsb: section */
+    lb_proxy *proxy;          /* the cache engine driven (proxy: section) */
     _Atomic(void *) table;    /* lb_table *, read by the answering threads under QSBR */
     glb_qsbr *qsbr;
+    lb_table_pub pub;         /* the prober's rankings into table */
     glb_server *server;
     lb_prober *prober;
     glb_control *control;
@@ -44,6 +46,7 @@ typedef struct dnslb {
     lb_stats *stats;          /* one per answering thread */
     unsigned threads;
     int use_syslog;           /* as decided at start: reloads keep it */
+    int applying;             /* inside apply_conf: the table is ahead of d->conf */
     struct event_base *base;
 } dnslb;
 
@@ -61,36 +64,15 @@ static size_t handle(void *arg, const glb_request *req)
     return lb_answer(t, req->pkt, req->len, req->tcp, mono_now(), req->out, req->outcap, &d->stats[req->worker]);
 }
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: dnslb [-c FILE] [-d] [-t] [-v] [-h]\n"
-               "  -c FILE  configuration file (default %s)\n"
-               "  -d       stay in the foreground, log to stderr\n"
-               "  -t       check the configuration and exit\n"
-               "  -v       print the version and exit\n"
-               "  -h       this help, with every configuration key\n",
-            DEFAULT_CONF);
-}
-
-static void help_keys(void)
-{
-    const char *section = "";
-    printf("\nconfiguration keys (see dnslb.conf(5)):\n");
-    for (const glb_cfg_key *k = lb_conf_keys; k->section; k++) {
-        if (strcmp(section, k->section) != 0) {
-            section = k->section;
-            printf("%s:\n", section);
-        }
-        printf("    %-20s %s%s\n", k->key, k->help, (k->flags & GLB_CFG_REQUIRED) ? " [required]" : "");
-    }
-}
-
 /* Puts c in force as a reload does (the prober, logging, the id): c becomes
  * d->conf. 0, or -1 with c freed and the previous configuration in force. */
 static int apply_conf(dnslb *d, lb_conf *c, const char *what)
 {
     char err[1024];
-    if (lb_prober_configure(d->prober, c, err, sizeof(err)) != 0) {
+    d->applying = 1;
+    int rc = lb_table_configure(&d->pub, d->prober, c, err, sizeof(err));
+    d->applying = 0;
+    if (rc != 0) {
         log_err("%s refused, still serving the previous configuration: %s: %s", what, d->conf_file, err);
         lb_conf_free(c);
         return -1;
@@ -111,6 +93,8 @@ static int apply_conf(dnslb *d, lb_conf *c, const char *what)
     snprintf(d->ctl.id, sizeof(d->ctl.id), "%s", c->id);
     lb_conf_free(d->conf);
     d->conf = c;
+    lb_proxy_configure(d->proxy, c);
+    lb_proxy_update(d->proxy, atomic_load(&d->table), c);
     return 0;
 }
 
@@ -126,7 +110,8 @@ static void on_hup(evutil_socket_t fd, short what, void *arg)
     }
     /* Files that may not load before any part changes: the map client's
      * certificates are loaded first in lb_mapclient_reconfigure. */
-    if (lb_prober_check_tls(d->prober, c, err, sizeof(err)) != 0) {
+    lb_measure_conf mc = lb_conf_measure(c);
+    if (lb_prober_check_tls(d->prober, &mc, err, sizeof(err)) != 0) {
         log_err("reload refused, still serving the previous configuration: %s: %s", d->conf_file, err);
         lb_conf_free(c);
         return;
@@ -176,10 +161,15 @@ static void on_map_change(void *arg)
         log_notice("services from the DNS-Bs applied: %zu services in force", eff->nservices);
 }
 
-/* A new answer table: its orders go to the DNS-Bs (direct mode, RANKING). */
+/* A new answer table: its orders go to the DNS-Bs (direct mode, RANKING)
+ * and to the cache engine (proxy-cache mode). */
 static void on_publish(void *arg)
 {
     dnslb *d = arg;
+    if (!d->applying) /* else apply_conf renders once the configuration is in force */
+        lb_proxy_update(d->proxy, atomic_load(&d->table), d->conf);
+    if (!d->map)
+        return;
     size_t n = lb_prober_services(d->prober), nranked = 0;
     glb_map_ranking_entry *e = calloc(n + 1, sizeof(*e));
     glb_map_ranked *rs = calloc(n * GLB_MAP_MAX_SITES + 1, sizeof(*rs));
@@ -252,27 +242,12 @@ int main(int argc, char **argv)
 {
     dnslb d;
     memset(&d, 0, sizeof(d));
-    d.conf_file = DEFAULT_CONF;
-    int foreground = 0, check_only = 0, c;
-    static const struct option longopts[] = {
-        {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'v'}, {NULL, 0, NULL, 0}};
-    while ((c = getopt_long(argc, argv, "c:dtvh", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'c': d.conf_file = optarg; break;
-        case 'd': foreground = 1; break;
-        case 't': check_only = 1; break;
-        case 'v': printf("dnslb %s\n", PACKAGE_VERSION); return 0;
-        case 'h': usage(stdout); help_keys(); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (optind != argc) {
-        usage(stderr);
-        return 2;
-    }
-    static char conf_abs[PATH_MAX]; /* detached, we run in /: keep SIGHUP's path valid */
-    if (realpath(d.conf_file, conf_abs))
-        d.conf_file = conf_abs;
+    glb_daemon_opts opts;
+    int rc_opts = glb_daemon_options(argc, argv, "dnslb", PACKAGE_VERSION, DEFAULT_CONF, lb_conf_keys, &opts);
+    if (rc_opts >= 0)
+        return rc_opts;
+    d.conf_file = opts.conf_file;
+    int foreground = opts.foreground, check_only = opts.check_only;
     glb_log_init("dnslb", 0, GLB_LOG_INFO);
     char err[1024];
     d.conf = lb_conf_load(d.conf_file, err, sizeof(err));
@@ -344,10 +319,15 @@ int main(int argc, char **argv)
         d.local = d.conf;
         d.conf = eff;
     }
-    d.prober = lb_prober_new(d.base, d.qsbr, &d.table, err, sizeof(err));
-    if (d.prober && d.map)
+    d.pub = (lb_table_pub){d.qsbr, &d.table, NULL};
+    lb_prober_sink sink = lb_table_sink(&d.pub);
+    d.prober = lb_prober_new(d.base, &sink, err, sizeof(err));
+    d.proxy = lb_proxy_new(d.base);
+    if (d.proxy)
+        lb_proxy_configure(d.proxy, d.conf);
+    if (d.prober && d.proxy)
         lb_prober_on_publish(d.prober, on_publish, &d);
-    if (!d.prober || lb_prober_configure(d.prober, d.conf, err, sizeof(err)) != 0) {
+    if (!d.prober || !d.proxy || lb_table_configure(&d.pub, d.prober, d.conf, err, sizeof(err)) != 0) {
         log_err("%s: %s", d.conf_file, err);
         return 1;
     }
@@ -355,7 +335,7 @@ int main(int argc, char **argv)
         log_err("%s: %s", d.conf_file, err);
         return 1;
     }
-    d.ctl = (lb_ctl){d.prober, d.stats, d.threads, d.server, "", (double)time(NULL), d.map};
+    d.ctl = (lb_ctl){d.prober, d.stats, d.threads, d.server, "", (double)time(NULL), d.map, d.proxy};
     if (d.map)
         lb_mapclient_start(d.map);
     snprintf(d.ctl.id, sizeof(d.ctl.id), "%s", cf->id);
@@ -385,6 +365,7 @@ int main(int argc, char **argv)
     lb_prober_free(d.prober); /* answers pending control requests first */
     glb_control_free(d.control);
     lb_mapclient_free(d.map);
+    lb_proxy_free(d.proxy);
     lb_table_free(atomic_load(&d.table));
     if (pidfile[0])
         glb_pidfile_remove(pidfile);

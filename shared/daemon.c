@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "shared/daemon.h"
+#include "shared/cfg.h"
 #include "shared/log.h"
 
 int glb_daemonize(void)
@@ -211,4 +213,58 @@ unsigned glb_fd_budget(unsigned want, unsigned others, const char *what)
              (unsigned long long)rl.rlim_max, (unsigned long long)need, what, fit < want ? "lowered to" : "stays",
              fit);
     return fit;
+}
+
+/* --- the command line ----------------------------------------------------- */
+
+static void usage(FILE *f, const char *name, const char *default_conf)
+{
+    fprintf(f, "usage: %s [-c FILE] [-d] [-t] [-v] [-h]\n"
+               "  -c FILE  configuration file (default %s)\n"
+               "  -d       stay in the foreground, log to stderr\n"
+               "  -t       check the configuration and exit\n"
+               "  -v       print the version and exit\n"
+               "  -h       this help, with every configuration key\n",
+            name, default_conf);
+}
+
+static void help_keys(const char *name, const glb_cfg_key *keys)
+{
+    const char *section = "";
+    printf("\nconfiguration keys (see %s.conf(5)):\n", name);
+    for (const glb_cfg_key *k = keys; k->section; k++) {
+        if (strcmp(section, k->section) != 0) {
+            section = k->section;
+            printf("%s:\n", section);
+        }
+        printf("    %-20s %s%s\n", k->key, k->help, (k->flags & GLB_CFG_REQUIRED) ? " [required]" : "");
+    }
+}
+
+int glb_daemon_options(int argc, char **argv, const char *name, const char *version, const char *default_conf,
+                       const glb_cfg_key *keys, glb_daemon_opts *o)
+{
+    static const struct option longopts[] = {
+        {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'v'}, {NULL, 0, NULL, 0}};
+    static char conf_abs[PATH_MAX];
+    int c;
+    o->conf_file = default_conf;
+    o->foreground = o->check_only = 0;
+    while ((c = getopt_long(argc, argv, "c:dtvh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c': o->conf_file = optarg; break;
+        case 'd': o->foreground = 1; break;
+        case 't': o->check_only = 1; break;
+        case 'v': printf("%s %s\n", name, version); return 0;
+        case 'h': usage(stdout, name, default_conf); help_keys(name, keys); return 0;
+        default: usage(stderr, name, default_conf); return 2;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr, name, default_conf);
+        return 2;
+    }
+    if (realpath(o->conf_file, conf_abs))
+        o->conf_file = conf_abs;
+    return -1;
 }

@@ -5,6 +5,25 @@
 
 #include <stddef.h>
 
+struct glb_cfg_key;
+
+/* What a daemon's command line says: -c FILE, -d, -t (-v and -h are done
+ * by glb_daemon_options itself). */
+typedef struct glb_daemon_opts {
+    const char *conf_file;  /* absolute when realpath could make it so */
+    int foreground;         /* -d */
+    int check_only;         /* -t */
+} glb_daemon_opts;
+
+/* The command line every daemon shares: "usage: NAME [-c FILE] [-d] [-t]
+ * [-v] [-h]"; -v prints "NAME VERSION", -h the usage and every key of keys
+ * (the schema, see MAN(5)). The configuration file's path is made absolute
+ * (detached, the daemon runs in /: SIGHUP's path must stay valid).
+ * Returns -1 to go on with *o filled, else the exit status: 0 after -v or
+ * -h, 2 on a usage error (the usage on stderr). */
+int glb_daemon_options(int argc, char **argv, const char *name, const char *version, const char *default_conf,
+                       const struct glb_cfg_key *keys, glb_daemon_opts *o);
+
 /* Forks into the background (new session, stdin/stdout to /dev/null).
  * Returns 0 in the child; the parent exits. -1 on failure. */
 int glb_daemonize(void);

@@ -83,4 +83,9 @@ void glb_server_stats_get(const glb_server *s, glb_server_stats *out);
 /* The counters as "net.NAME=VALUE" lines, for the control tools' stats. */
 void glb_server_stats_print(const glb_server *s, struct evbuffer *out);
 
+/* A socket of type (SOCK_DGRAM/SOCK_STREAM) bound to a, non-blocking;
+ * *pktinfo says whether replies must carry the queried address. -1 with err.
+ * The servers' own, and the map server's listening sockets. */
+int glb_srv_open_bound(const glb_addr *a, int type, int *pktinfo, char *err, size_t errlen);
+
 #endif

@@ -136,10 +136,7 @@ struct glb_server {
 
 enum { GLB_SRV_NEW = 0, GLB_SRV_RUNNING, GLB_SRV_STOPPED };
 
-/* server_udp.c */
-/* A socket of type (SOCK_DGRAM/SOCK_STREAM) bound to a, non-blocking;
- * *pktinfo says whether replies must carry the queried address. -1 with err. */
-int glb_srv_open_bound(const glb_addr *a, int type, int *pktinfo, char *err, size_t errlen);
+/* server_udp.c (glb_srv_open_bound: server.h) */
 
 /* A UDP socket for worker w, bound to a, served by thread number id.
  * Returns NULL with err set. */

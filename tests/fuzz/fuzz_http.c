@@ -1,5 +1,5 @@
 /* libFuzzer target for the HTTP/1.x response parser of the health checks
- * (shared/probe_http.c, through glb_http_parse_response: the check's own
+ * (shared/measure/probe_http.c, through glb_http_parse_response: the check's own
  * reader, fed without a network). Input: one byte, the size of the pieces
  * the response arrives in (0: at once), two bytes of max_body (big-endian),
  * then the response. Properties: no crash or sanitizer report, no leak;
@@ -8,7 +8,7 @@
  * body bytes counted than were sent. The same input fed at once and byte by
  * byte gives the same outcome.
  * SPDX-License-Identifier: BSD-3-Clause */
-#include "shared/probe_http.h"
+#include "shared/measure/probe_http.h"
 #include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -12,7 +12,12 @@ FAILS=0
 CHECKS=0
 
 cleanup() {
-    local p
+    local rc=$? p f
+    if [ "$rc" -ne 0 ]; then # a failed test shows its daemons' last words
+        for f in "$TMP"/*.log; do
+            [ -f "$f" ] && { echo "# last lines of $(basename "$f"):"; tail -n 15 "$f" | sed 's/^/#   /'; }
+        done
+    fi
     for p in "${PIDS[@]:-}"; do
         [ -n "$p" ] && kill "$p" 2>/dev/null
     done

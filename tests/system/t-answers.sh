@@ -177,10 +177,14 @@ server:
     zone-ns: b2.glb.example.net. 127.0.0.2
     zone-ttl: 30
     zone-contact: ops.foobar.example.
+    edns-buffer-size: 512
 service:
     name: www.foobar.example.
     site: paris 192.0.2.10
+service:
+    name: big.foobar.example.
 CONF
+for i in $(seq 1 30); do echo "    site: s$i 2001:db8::$i" >>"$TMP/zone.conf"; done
 start_dnsb "$TMP/zone.conf" "$TMP/dnsb-zone.log"
 wait_dns 127.0.0.1 "$PORT2" glb.example.net || exit 1
 q2() { dig +norec +time=2 +tries=1 -p "$PORT2" @127.0.0.1 "$@" 2>&1 | tr -s ' \t' '  '; }
@@ -201,6 +205,11 @@ out=$(q2 glb.example.net TXT)
 check "zone-ttl 30: NODATA's SOA has 30 too" "$out" '^glb\.example\.net\. 30 IN SOA '
 check "... and it is NODATA" "$(printf '%s\n' "$out" | grep -E 'status:|ANSWER:' | tr '\n' ' ')" \
     'status: NOERROR,.* ANSWER: 0,'
+# edns-buffer-size 512: a client offering 1232 still gets at most 512 bytes.
+out=$(q2 +bufsize=1232 +ignore big.foobar.example AAAA)
+check "edns-buffer-size 512: TC for an answer over 512 bytes, though the client offers 1232" "$out" 'flags: qr aa tc;'
+check "edns-buffer-size 512: our payload size says so" "$out" 'udp: 512'
+check "edns-buffer-size 512: the truncated answer fits" "$(printf '%s\n' "$out" | sed -n 's/.*MSG SIZE *rcvd: \([0-9]*\).*/\1/p')" '^([1-4][0-9]{0,2}|50[0-9]|51[0-2]|[0-9]{1,2})$'
 kill -0 "$DNSB_PID" && ok "second dnsb still running" || not_ok "second dnsb died"
 kill -0 "$FIRST_PID" && ok "first dnsb still running" || not_ok "first dnsb died"
 finish

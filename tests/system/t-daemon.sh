@@ -139,6 +139,36 @@ CONF
     check "SIGHUP with the key back: reloaded" "$(tail -n 1 "$LOG")" "reloaded .*tls.conf: 2 services"
     check_eq "SIGHUP with the key back: the new service answers" "$(shop)" "192.0.2.30"
     stop_pid "$DNSB_PID"
+
+    # control-cert-file, control-key-file, control-ca-file: a DNS-B without
+    # a map: section gives its control channel certificates of its own.
+    if make_cert "$C" ca ctl 127.0.0.1; then
+        cat >"$TMP/ctl.conf" <<CONF
+server:
+    listen: 127.0.0.1@$PORT
+    zone: glb.example.net.
+    zone-ns: b1.glb.example.net. 127.0.0.1
+    control: 127.0.0.1@$CPORT
+    control-cert-file: $C/ctl.pem
+    control-key-file: $C/ctl.key
+    control-ca-file: $C/ca.pem
+service:
+    name: www.foobar.example.
+    site: paris 192.0.2.10
+CONF
+        start_dnsb "$TMP/ctl.conf" "$TMP/ctl.log"
+        wait_dns 127.0.0.1 "$PORT" glb.example.net || exit 1
+        check "control-*-file: dnsb-control works with the control channel's own certificates" \
+            "$("$BUILDDIR/dnsb/dnsb-control" -c "$TMP/ctl.conf" -t 5 status 2>&1)" "^version:"
+        out=$("$BUILDDIR/dnsb/dnsb-control" -s "127.0.0.1@$CPORT" -C "$C/b1.pem" -K "$C/b1.key" -A "$C/ca.pem" -t 5 status 2>&1)
+        check_not "control-*-file: another certificate of the CA (b1) is not the DNS-B's own, so refused" "$out" "^version:"
+        stop_pid "$DNSB_PID"
+        sed -i '/control-ca-file/d' "$TMP/ctl.conf"
+        check "without a map: section, control needs all three files" "$("$DNSB" -t -c "$TMP/ctl.conf" 2>&1)" \
+            "key 'control': needs control-cert-file, control-key-file and control-ca-file"
+    else
+        not_ok "openssl cannot make the control certificate"
+    fi
 else
     not_ok "openssl cannot make certificates"
 fi

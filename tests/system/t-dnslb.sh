@@ -173,33 +173,21 @@ lat_b=$(site_field www.foobar.example. b 5)
 check "sites: b's latency is its 100 ms delay" "$lat_b" '^(9[5-9]|1[0-4][0-9])\.[0-9]$'
 SITES=
 
-# --- 2. slowing a down flips the order
+# --- 2. slowing a down flips the order (when, and the hysteresis of sections
+# 3 to 5, exactly: tests/unit/data/scenarios/dnslb-hysteresis.txt; here what
+# needs the real daemon: the fixture's delays measured, answered over DNS)
 fx "/set?addr=127.0.0.11&port=$HP&delay_ms=400" >/dev/null
-if wait_until 10 www_first 127.0.0.12; then
-    ok "a slowed to 400 ms: b first after ${WAITED}s"
-    echo "# order flip took ${WAITED} s (http-interval 2, ewma-constant 2)"
-else
-    not_ok "a slowed to 400 ms: b first within 10 s (got: $(www))"
-    dump
-fi
-wait_until 4 www_is "127.0.0.12"
-www_now "then b alone (c at 200 ms is twice as slow, a slower still)" "127.0.0.12"
+wait_until 14 www_is "127.0.0.12"
+www_now "a slowed to 400 ms: b alone (c at 200 ms is twice as slow, a slower still)" "127.0.0.12"
 
-# --- 3. killing the fastest (b) removes it within dead-after intervals
+# --- 3. killing the fastest (b) removes it
 fx "/set?addr=127.0.0.12&port=$HP&mode=reset" >/dev/null
-# dead-after 2 x http-interval 2 (x 1.05 jitter) + timeout + publication + slack;
-# and exactly at the second failed check: one http-interval (1.9..2.1 s,
-# +-0.3 s for late timers) after the first (dead-after 1 would be at once,
-# dead-after 3 two intervals later). watch_death: see lib.sh.
-t_reset=$(now_ms)
-if watch_death www.foobar.example. b "http reset" 7; then
-    ok "b reset: dead after $(( (DEAD_HI - t_reset) / 100 ))00 ms"
-    echo "# dead after $(( (DEAD_HI - t_reset) / 100 ))00 ms (dead-after 2, http-interval 2)"
+if wait_until 7 state_is www.foobar.example. b dead; then
+    ok "b reset: dead after ${WAITED}s"
 else
     not_ok "b reset: dead within 7 s"
     dump
 fi
-check_death_after "b dead one http-interval after its first failed check, i.e. at the second" 2000 400
 www_now "b dead: no longer answered, c (200 ms) alone before a (400 ms)" "127.0.0.13"
 check "sites: b's last check says reset" "$(lbctl sites)" '^www\.foobar\.example\. +b +127\.0\.0\.12 +dead .* out:dead +http reset$'
 check "log: b's transition" "$(cat "$LOG")" 'site b: alive -> dead \(http reset\)'
@@ -208,7 +196,6 @@ check "log: b's transition" "$(cat "$LOG")" 'site b: alive -> dead \(http reset\
 fx "/set?addr=127.0.0.12&port=$HP&mode=normal" >/dev/null
 if wait_until 7 state_is www.foobar.example. b alive; then
     ok "b back to normal: alive after ${WAITED}s"
-    echo "# alive again after ${WAITED} s (alive-after 2, http-interval 2)"
 else
     not_ok "b back to normal: alive within 7 s"
     dump

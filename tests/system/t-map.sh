@@ -113,6 +113,12 @@ a=$(ask)
 check "answer unchanged after the rogue" "$a" "CNAME	lb42.www.foobar.example."
 check_not "rogue never in the delegation" "$a" "rogue|127.0.0.66"
 check "rejection logged" "$(cat "$TMP/dnsb.log")" "map: rogue: 1 claim\(s\) rejected, first 127.0.0.1/32 \(not-allowed\)"
+# Warnings at most once a minute per identity (dnsb.conf(5)): three more
+# rejected REGISTERs from rogue add no warning; lb42's own came apart.
+for i in 1 2 3; do as rogue --seq "$(seq_ms)" --dns 127.0.0.66 --claim 127.0.0.1/32 >/dev/null; done
+check "the three were rejected too (counted)" "$(ctl stats)" "^map.claims_rejected=([5-9]|[1-9][0-9]+)$"
+check_eq "rejection warnings: one a minute for rogue" "$(grep -c 'warning: map: rogue: .* rejected' "$TMP/dnsb.log")" 1
+check_eq "... and lb42 had its own" "$(grep -c 'warning: map: lb42: .* rejected' "$TMP/dnsb.log")" 1
 
 # --- a claim wider than the identity's allow prefix --------------------------
 # rogue may claim within 10.0.0.0/8: 10.0.0.0/7 starts inside it but is wider.

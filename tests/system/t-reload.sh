@@ -2,7 +2,8 @@
 # DNS-B reloads with DNS-LBs connected (scripts/world.sh): a new site reaches
 # the DNS-LBs as a SERVICES delta; narrowing an identity's allow prefixes
 # removes the claims outside them at once; removing its allow line drops its
-# registration and closes its session; the other DNS-B is unaffected.
+# registration and closes its session; the other DNS-B is unaffected; a static
+# lb: section added for a connected DNS-LB closes its session too.
 . "$(dirname "$0")/e2e.sh"
 ok "the whole system up"
 
@@ -45,5 +46,18 @@ check "b1 still serves lb1" "$(world_bctl b1 lookup "$EG1")" "^lb: lb1 "
 check "b1 still refers ISP 1's egress to lb1" \
     "$(dig +norec +time=2 +tries=1 -b "$EG1" @"$B1" www.foobar.example "$RR")" "CNAME[[:space:]]+lb1.www.foobar.example."
 check "b2 answers it fail-open now" "$(dig +norec +time=2 +tries=1 -b "$EG1" @"$B2" www.foobar.example "$RR" +short | wc -l)" "^4$"
+
+# --- a static lb: section for a connected DNS-LB: its session is closed ------
+printf 'lb:\n    id: lb2\n    address: %s\n    resolver: %s/32\n' "$LB2" "$ISP2" >>"$W/b1/dnsb.conf"
+u0=$(world_bctl b1 stats | stat_of map.unauthorized)
+kill -HUP "${WPID[b1]}"
+static_now() { world_bctl b1 list-lbs | grep -Eq '^lb2 +static '; }
+wait_until 5 static_now && ok "b1 now has lb2 from its configuration (${WAITED}s)" || not_ok "lb2 not static at b1"
+closed() { world_lbctl lb2 map | grep -E "^map-server $B1@5380: " | grep -qv established; }
+wait_until 10 closed && ok "lb2's session at b1 was closed (${WAITED}s): $(world_lbctl lb2 map | grep -E "^map-server $B1@5380: " | cut -c1-60)" ||
+    not_ok "lb2's session at b1 still up: $(world_lbctl lb2 map | grep -E "^map-server $B1@5380: ")"
+refused() { [ "$(world_bctl b1 stats | stat_of map.unauthorized)" -gt "$u0" ]; }
+wait_until 10 refused && ok "lb2's next HELLO at b1 is refused (${WAITED}s)" || not_ok "lb2 was not refused at b1"
+check "b2 keeps lb2's registration" "$(world_bctl b2 list-lbs)" "^lb2 +dynamic "
 
 finish

@@ -76,6 +76,8 @@ static void test_defaults(void **state)
     const glb_site *st = &c->services[0].sites[0];
     assert_true(st->cost == 0 && !st->has_location && !st->check[0] && st->check_verify == 1);
     assert_int_equal(c->database_damaged, DNSB_STORE_MOVE_ASIDE);
+    /* dnsb.conf(5), map: a registration lives 900 s unless refreshed */
+    assert_int_equal(c->map.lifetime, 900);
     assert_int_equal(c->tcp_max_conns, 512);
     assert_int_equal(c->tcp_msg_ms, 3000);
     assert_int_equal(c->tcp_per_source, 64);
@@ -204,6 +206,9 @@ static void test_errors(void **state)
            "t.conf:7: key 'ttl-answer': -1 out of range");
     expect(BASE "service:\n  name: a.example.\n  site: x 192.0.2.1\nservice:\n  name: b.a.example.\n  site: y 192.0.2.1\n",
            "t.conf:8: key 'name': service b.a.example. repeats or lies inside the service at t.conf:5");
+    /* the same service twice: its sites and policy would be ambiguous */
+    expect(BASE "service:\n  name: a.example.\n  site: x 192.0.2.1\nservice:\n  name: A.example.\n  site: y 192.0.2.2\n",
+           "t.conf:5: key 'name': service a.example. repeats or lies inside the service at t.conf:8");
     expect(BASE "lb:\n  id: LB_42\n  address: 127.0.0.42\n", "t.conf:6: key 'id': bad id 'LB_42'");
     expect(BASE "lb:\n  id: lb1\n", "t.conf:5: key 'address': missing, required in section 'lb'");
     expect(BASE "lb:\n  id: lb1\n  address: 127.0.0.1\n  resolver: 10.0.0.1/8\n",

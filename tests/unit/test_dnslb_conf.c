@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "dnslb/conf.h"
+#include "shared/measure/ewma.h"
 
 #define BASE "server:\n  listen: 127.0.0.42@5300\n  id: lb42\n"
 #define SVC "service:\n  name: www.foobar.example.\n  site: paris 127.0.0.11\n"
@@ -78,6 +79,12 @@ static void test_defaults_and_penalty(void **state)
     assert_true(fabs(c->services[0].policy.margin - 0.05) < 1e-9);
     assert_true(c->services[0].policy.margin_ms == 0); /* default */
     assert_int_equal(c->probe.stale_after, 0); /* unset: 3 check intervals of each site */
+    /* dnslb.conf(5): checks every 10 s (HTTP) and 30 s (ICMP), a site dead
+     * after 3 failed checks in a row and alive again after 2 good ones */
+    assert_int_equal(c->probe.http_interval, 10);
+    assert_int_equal(c->probe.icmp_interval, 30);
+    assert_int_equal(c->probe.dead_after, 3);
+    assert_int_equal(c->probe.alive_after, 2);
     assert_int_equal(c->workers, 1);
     assert_int_equal(c->tcp_msg_ms, 3000);
     assert_int_equal(c->tcp_per_source, 64);
@@ -95,6 +102,15 @@ static void test_defaults_and_penalty(void **state)
     assert_true(c->probe.has_src4 && c->probe.has_src6);
     assert_int_equal(c->probe.src4.b[3], 7);
     assert_int_equal(c->probe.src6.b[15], 1);
+    assert_true(c->probe.score.floor_ms == 100); /* loss-floor's default */
+    lb_conf_free(c);
+    /* loss-floor reaches the score: 20 ms with 10 % loss and a 40 ms floor
+     * scores 20 + 40 x 30 x 0.1 (the default penalty is 30 x loss) */
+    c = lb_conf_parse("t.conf", BASE "probe:\n  loss-floor: 40\n" SVC, err, sizeof(err));
+    if (!c)
+        fail_msg("%s", err);
+    assert_true(c->probe.score.floor_ms == 40);
+    assert_true(fabs(glb_score(&c->probe.score, 20, 0.1) - (20 + 40 * 30 * 0.1)) < 0.5);
     lb_conf_free(c);
 }
 

@@ -1,4 +1,4 @@
-/* Unit tests for shared/ewma.c: the worked examples, out-of-order samples,
+/* Unit tests for shared/measure/ewma.c: the worked examples, out-of-order samples,
  * long gaps and long runs, and the score with linear and table penalties.
  * SPDX-License-Identifier: BSD-3-Clause */
 #include <setjmp.h>
@@ -10,7 +10,7 @@
 
 #include <math.h>
 
-#include "shared/ewma.h"
+#include "shared/measure/ewma.h"
 
 #define C 300.0
 

@@ -1,4 +1,4 @@
-/* Unit tests for shared/geo.c: known city distances, the same point, the
+/* Unit tests for shared/measure/geo.c: known city distances, the same point, the
  * antipodes, the poles, paths across the date line, symmetry, bad input.
  * Reference values from an independent haversine (R = 6371.0088 km).
  * SPDX-License-Identifier: BSD-3-Clause */
@@ -11,7 +11,7 @@
 
 #include <math.h>
 
-#include "shared/geo.h"
+#include "shared/measure/geo.h"
 
 #define R 6371.0088
 #define PI 3.14159265358979323846

@@ -1,4 +1,4 @@
-/* Unit tests for dnslb/health.c: scenarios replayed with explicit times
+/* Unit tests for shared/measure/health.c: scenarios replayed with explicit times
  * (no sleeping): aliveness hysteresis from every state, the sources of
  * latency, loss and aliveness, the score (DESIGN §6 examples), the last
  * check's description.
@@ -13,7 +13,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "dnslb/health.h"
+#include "shared/measure/health.h"
 
 #define T0 1000.0 /* scenarios start here: last_check 0 means "never" */
 

@@ -1,4 +1,4 @@
-/* Unit tests for dnslb/policy.c: the order under each policy, margins and
+/* Unit tests for shared/measure/policy.c: the order under each policy, margins and
  * shares, dead and not-yet-measured sites, fail-open, deterministic
  * tie-breaks, the answer set (share) with relative and absolute margins,
  * and health feeding the ranking.
@@ -15,8 +15,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "dnslb/health.h"
-#include "dnslb/policy.h"
+#include "shared/measure/health.h"
+#include "shared/measure/policy.h"
 
 #define MAXN 16
 #define A LB_SITE_ALIVE

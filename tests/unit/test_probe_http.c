@@ -1,4 +1,4 @@
-/* Unit tests for shared/probe_http: URL parsing, and checks against
+/* Unit tests for shared/measure/probe_http: URL parsing, and checks against
  * tests/fixture/httpd.py (plain and TLS, with a throw-away self-signed
  * certificate) and against canned responses served from inside the test.
  * Loopback only; every wait is bounded.
@@ -33,7 +33,7 @@
 #include <openssl/ssl.h>
 
 #include "shared/addr.h"
-#include "shared/probe_http.h"
+#include "shared/measure/probe_http.h"
 
 #define LOOP_MAX_MS 5000
 

@@ -1,4 +1,4 @@
-/* Unit tests for shared/probe_icmp: modes, loopback pings, cancel and free,
+/* Unit tests for shared/measure/probe_icmp: modes, loopback pings, cancel and free,
  * and (as root) network-namespace tests with tests/fixture/echod.py for
  * delay, loss, wrong-host replies, stale sequences and datagram sockets.
  * Traffic goes only to loopback or to addresses inside namespaces created
@@ -30,7 +30,7 @@
 
 #include <event2/event.h>
 
-#include "shared/probe_icmp.h"
+#include "shared/measure/probe_icmp.h"
 
 #define CHILD_SKIP 77
 

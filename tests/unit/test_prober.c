@@ -1,4 +1,4 @@
-/* Unit tests for dnslb's prober: checks asked for on demand (dnslb-control
+/* Unit tests for the prober (shared/measure/prober.c) publishing dnslb's answer table: checks asked for on demand (dnslb-control
  * check, queries finding stale data) are hints, rate-limited per site. The
  * prober reads the test's clock, so "the same moment" and "2 s later" are
  * exact; the sites are a web server inside the test and a listener that
@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "dnslb/conf.h"
-#include "dnslb/prober.h"
+#include "shared/measure/prober.h"
 #include "dnslb/table.h"
 #include "shared/qsbr.h"
 
@@ -50,6 +50,7 @@ static struct {
     wconn *open;
     glb_qsbr *qsbr;
     _Atomic(void *) slot;
+    lb_table_pub pub;
     lb_conf *conf;
     lb_prober *p;
     struct evbuffer *out;      /* the control's answer lines */
@@ -180,11 +181,13 @@ static int setup(void **state)
     if (!w.conf)
         fail_msg("%s", err);
     w.qsbr = glb_qsbr_new(1);
-    w.p = lb_prober_new(w.base, w.qsbr, &w.slot, err, sizeof(err));
+    w.pub = (lb_table_pub){w.qsbr, &w.slot, NULL};
+    lb_prober_sink sink = lb_table_sink(&w.pub);
+    w.p = lb_prober_new(w.base, &sink, err, sizeof(err));
     assert_non_null(w.p);
     fake_now = 1000;
     lb_prober_set_clock(w.p, fake_clock);
-    assert_int_equal(lb_prober_configure(w.p, w.conf, err, sizeof(err)), 0);
+    assert_int_equal(lb_table_configure(&w.pub, w.p, w.conf, err, sizeof(err)), 0);
     run_for(0.8); /* the first round: within 0.5 s */
     lb_prober_stats st;
     lb_prober_stats_get(w.p, &st);

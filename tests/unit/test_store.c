@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "dnsb/store.h"
+#include "dnsb/storecheck.h"
 #include "shared/log.h"
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -946,6 +947,64 @@ static void test_sound_after_churn(void **state)
     }
 }
 
+/* Damage in the fields the check trusts to walk the file, with LMDB 0.9's
+ * layout (mdb.c, native byte order, page numbers of sizeof(size_t)): a meta
+ * page's page size that is not a power of two, and a tree page (the main
+ * database's root) whose free-space bounds reach past its end, with no node
+ * left to give it away. Both are refused with what is wrong, before LMDB
+ * maps the file: LMDB would read meta page 1 at the wrong place, and would
+ * copy the page from beyond its end at the first write. */
+static void test_damaged_fields(void **state)
+{
+    (void)state;
+    enum { PG = sizeof(size_t), PAGEHDR = PG + 8, META_DBS = PAGEHDR + 8 + 2 * PG, DBSZ = 8 + 5 * PG,
+           DB_ROOT = 8 + 4 * PG, META_TXNID = META_DBS + 2 * DBSZ + PG };
+    char path[400], why[300];
+    snprintf(path, sizeof(path), "%s/data.mdb", db_path());
+    long ps = sysconf(_SC_PAGESIZE);
+    for (int d = 0; d < 2; d++) {
+        rm_rf(db_path());
+        build_db(wall());
+        assert_int_equal(dnsb_store_check(path, why, sizeof(why)), DNSB_STORE_FILE_OK);
+        int fd = open(path, O_RDWR);
+        assert_true(fd >= 0);
+        uint8_t m[2][META_TXNID + PG];
+        assert_int_equal(pread(fd, m[0], sizeof(m[0]), 0), (ssize_t)sizeof(m[0]));
+        assert_int_equal(pread(fd, m[1], sizeof(m[1]), ps), (ssize_t)sizeof(m[1]));
+        uint32_t ps0;
+        memcpy(&ps0, m[0] + META_DBS, sizeof(ps0));
+        assert_int_equal(ps0, (uint32_t)ps);
+        const char *want;
+        char wbuf[100];
+        if (d == 0) { /* meta page 0 says 1.125 pages */
+            uint32_t bad = (uint32_t)ps + (uint32_t)ps / 8;
+            assert_int_equal(pwrite(fd, &bad, sizeof(bad), META_DBS), (ssize_t)sizeof(bad));
+            snprintf(wbuf, sizeof(wbuf), "meta page 0: bad page size %u", bad);
+            want = wbuf;
+        } else { /* the newest meta's main database root: no keys, upper past the page */
+            size_t txn[2], root;
+            memcpy(&txn[0], m[0] + META_TXNID, PG);
+            memcpy(&txn[1], m[1] + META_TXNID, PG);
+            memcpy(&root, m[txn[1] > txn[0]] + META_DBS + DBSZ + DB_ROOT, PG);
+            assert_true(root >= 2 && root != (size_t)-1);
+            uint16_t b[2] = {PAGEHDR, (uint16_t)(ps + 16)}; /* lower, upper */
+            assert_int_equal(pwrite(fd, b, sizeof(b), (off_t)root * ps + PG + 4), (ssize_t)sizeof(b));
+            snprintf(wbuf, sizeof(wbuf), "page %zu: bad bounds %u..%u", root, b[0], b[1]);
+            want = wbuf;
+        }
+        close(fd);
+        why[0] = 0;
+        assert_int_equal(dnsb_store_check(path, why, sizeof(why)), DNSB_STORE_FILE_DAMAGED);
+        if (!strstr(why, want))
+            fail_msg("damage %d: '%s' does not say '%s'", d, why, want);
+        /* and the DNS-B refuses it with that reason (database-damaged: refuse) */
+        char err[1024] = "";
+        assert_null(dnsb_store_open(db_path(), DNSB_STORE_REFUSE, err, sizeof(err)));
+        if (!strstr(err, want))
+            fail_msg("damage %d: error '%s' does not say '%s'", d, err, want);
+    }
+}
+
 /* Damage that comes after the check at open (the file is changed under the
  * open environment: every tree page turned into an overflow page): LMDB
  * reports it during the load (MDB_CORRUPTED), which is then refused or
@@ -1033,6 +1092,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_one_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timer_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_damaged_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_at_load, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sound_after_churn, setup, teardown),
         cmocka_unit_test(test_decoders),

@@ -8,7 +8,7 @@
  * divides by zero) and sum_w stays below 1/(1 - e^(-dt/C)) for samples dt
  * apart, so nothing overflows on long runs.
  * SPDX-License-Identifier: BSD-3-Clause */
-#include "shared/ewma.h"
+#include "shared/measure/ewma.h"
 
 #include <math.h>
 

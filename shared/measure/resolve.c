@@ -1,6 +1,6 @@
 /* Host names of sites, resolved with libunbound in the event loop.
  * SPDX-License-Identifier: BSD-3-Clause */
-#include "dnslb/resolve.h"
+#include "shared/measure/resolve.h"
 
 #include <arpa/inet.h>
 #include <event2/event.h>

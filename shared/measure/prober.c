@@ -1,7 +1,8 @@
 /* The prober: check scheduling, health updates, ranking, publication.
  * SPDX-License-Identifier: BSD-3-Clause */
-#include "dnslb/prober.h"
-#include "dnslb/prober_int.h"
+#include "shared/measure/prober.h"
+#include "shared/measure/prober_int.h"
+#include "shared/measure/prober_test.h"
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -12,23 +13,52 @@
 #include <string.h>
 #include <time.h>
 
-#include "dnslb/health.h"
-#include "dnslb/policy.h"
-#include "dnslb/resolve.h"
-#include "dnslb/table.h"
+#include "shared/measure/health.h"
+#include "shared/measure/policy.h"
+#include "shared/measure/resolve.h"
 #include "shared/clock.h"
-#include "shared/geo.h"
+#include "shared/measure/geo.h"
 #include "shared/log.h"
-#include "shared/probe_http.h"
-#include "shared/probe_icmp.h"
+#include "shared/measure/probe_http.h"
+#include "shared/measure/probe_icmp.h"
 
 #define LATE_S 0.25        /* a check starting later than this after its time is late */
 #define PUBLISH_MS 100     /* at most this often a new table */
 
 
-static double jitter(void)
+static double rand01_random(void)
 {
-    return 0.95 + 0.1 * ((double)random() / RAND_MAX);
+    return (double)random() / RAND_MAX;
+}
+
+static double jitter(const lb_prober *p)
+{
+    return 0.95 + 0.1 * p->rand01();
+}
+
+/* --- probe back ends: the real ones, or a test's (prober_test.h) ------- */
+
+static int icmp_available(const lb_prober *p, int family)
+{
+    if (p->fake)
+        return p->be.icmp_available;
+    return strcmp(glb_pinger_mode(p->pinger, family), "unavailable") != 0;
+}
+
+static void http_cancel(lb_prober *p, glb_http_check *hc)
+{
+    if (p->fake)
+        p->be.http_cancel(p->be.ctx, hc);
+    else
+        glb_http_check_cancel(hc);
+}
+
+static void ping_cancel(lb_prober *p, uint32_t ping)
+{
+    if (p->fake)
+        p->be.ping_cancel(p->be.ctx, ping);
+    else
+        glb_ping_cancel(p->pinger, ping);
 }
 
 static void arm(struct event *ev, double due, double now)
@@ -51,7 +81,7 @@ static void free_ranks(svc_rank *r, size_t n)
  * stale-after when set, else three of its own check intervals. */
 static double site_stale_after(const lb_prober *p, const psite *s)
 {
-    const lb_probe_conf *pc = &p->conf->probe;
+    const lb_probe_conf *pc = p->conf.probe;
     if (!s->has_url && !s->h.icmp_ok)
         return INFINITY; /* nothing to refresh it with */
     if (pc->stale_after)
@@ -62,7 +92,7 @@ static double site_stale_after(const lb_prober *p, const psite *s)
 /* Ranks service sv again from its sites' health. 0, or -1 when out of memory. */
 static int rank_service(lb_prober *p, size_t sv)
 {
-    const lb_conf *c = p->conf;
+    const lb_measure_conf *c = &p->conf;
     const lb_service_conf *sc = &c->services[sv];
     svc_rank *r = &p->ranks[sv];
     size_t n = sc->nsites, off = p->first_site[sv];
@@ -104,8 +134,8 @@ static int rank_service(lb_prober *p, size_t sv)
 
 static void publish_now(lb_prober *p)
 {
-    const lb_conf *c = p->conf;
-    lb_table *t = lb_table_new(c, (uint32_t)time(NULL), p->wake_ev);
+    const lb_measure_conf *c = &p->conf;
+    void *t = p->sink.table_new(p->sink.arg, p->wake_ev);
     const glb_site **ranked = NULL;
     size_t most = 0;
     for (size_t s = 0; s < c->nservices; s++)
@@ -117,20 +147,21 @@ static void publish_now(lb_prober *p)
             goto nomem;
         for (size_t k = 0; k < r->count; k++)
             ranked[k] = &p->sites[p->first_site[s] + r->order[k]]->site;
-        if (lb_table_set_rank(t, s, ranked, r->count, r->share, r->failopen, r->stale_at) != 0)
+        if (p->sink.set_rank(t, s, ranked, r->count, r->share, r->failopen, r->stale_at) != 0)
             goto nomem;
     }
     if (!t || !ranked)
         goto nomem;
     free(ranked);
-    lb_table_free(glb_qsbr_swap(p->qsbr, p->slot, t));
+    p->sink.publish(p->sink.arg, t);
     p->st.tables++;
     if (p->on_publish)
         p->on_publish(p->on_publish_arg);
     return;
 nomem:
     free(ranked);
-    lb_table_free(t);
+    if (t)
+        p->sink.discard(p->sink.arg, t);
     log_err("prober: out of memory building the answer table");
 }
 
@@ -150,6 +181,7 @@ static void mark_dirty(lb_prober *p, size_t sv)
     if (p->publish_pending)
         return;
     p->publish_pending = 1;
+    p->publish_due = p->now() + PUBLISH_MS / 1000.0;
     struct timeval tv = {0, PUBLISH_MS * 1000};
     event_add(p->publish_ev, &tv);
 }
@@ -175,7 +207,7 @@ static void log_transition(const psite *s, int before)
     if (s->h.state == before)
         return;
     char name[1024];
-    glb_dname_to_str(s->p->conf->services[s->svc].name, name, sizeof(name));
+    glb_dname_to_str(s->p->conf.services[s->svc].name, name, sizeof(name));
     log_notice("service %s site %s: %s -> %s (%s)", name, s->site.name, lb_state_str(before),
                lb_state_str(s->h.state), s->h.last_result);
 }
@@ -211,12 +243,15 @@ static int start_http(psite *s)
 {
     if (s->hc || !s->has_url || s->site.naddrs == 0)
         return 0;
-    const lb_probe_conf *pc = &s->p->conf->probe;
+    const lb_probe_conf *pc = s->p->conf.probe;
     glb_addr a = s->site.addrs[0];
     a.port = s->url.port;
     const glb_addr *src = a.family == AF_INET ? (pc->has_src4 ? &pc->src4 : NULL) : (pc->has_src6 ? &pc->src6 : NULL);
-    s->hc = glb_http_check_start_from(s->p->base, s->p->ssl, &s->url, &a, src, pc->timeout * 1000,
-                                      s->site.check_verify, pc->max_body, http_done, s);
+    if (s->p->fake)
+        s->hc = s->p->be.http_start(s->p->be.ctx, &s->url, &a, pc->timeout * 1000, http_done, s);
+    else
+        s->hc = glb_http_check_start_from(s->p->base, s->p->ssl, &s->url, &a, src, pc->timeout * 1000,
+                                          s->site.check_verify, pc->max_body, http_done, s);
     return s->hc != NULL;
 }
 
@@ -226,11 +261,14 @@ static int start_icmp(psite *s)
         return 0;
     /* An echo waits at most 80 % of the interval, so that a lost one never
      * makes the next one be skipped. */
-    const lb_probe_conf *pc = &s->p->conf->probe;
+    const lb_probe_conf *pc = s->p->conf.probe;
     unsigned timeout_ms = pc->timeout * 1000;
     if (timeout_ms > pc->icmp_interval * 800)
         timeout_ms = pc->icmp_interval * 800;
-    s->ping = glb_ping_send(s->p->pinger, &s->site.addrs[0], timeout_ms, icmp_done, s);
+    if (s->p->fake)
+        s->ping = s->p->be.ping_send(s->p->be.ctx, &s->site.addrs[0], timeout_ms, icmp_done, s);
+    else
+        s->ping = glb_ping_send(s->p->pinger, &s->site.addrs[0], timeout_ms, icmp_done, s);
     if (s->ping)
         s->p->st.icmp_sent++;
     return s->ping != 0;
@@ -245,9 +283,9 @@ static void http_timer(evutil_socket_t fd, short what, void *arg)
         s->p->st.late_checks++;
     start_http(s);
     /* From the due time, not from now: no drift, no bunching. */
-    s->http_due += s->p->conf->probe.http_interval * jitter();
+    s->http_due += s->p->conf.probe->http_interval * jitter(s->p);
     if (s->http_due < now)
-        s->http_due = now + s->p->conf->probe.http_interval * jitter();
+        s->http_due = now + s->p->conf.probe->http_interval * jitter(s->p);
     arm(s->http_ev, s->http_due, now);
 }
 
@@ -259,9 +297,9 @@ static void icmp_timer(evutil_socket_t fd, short what, void *arg)
     if (now - s->icmp_due > LATE_S || s->ping)
         s->p->st.late_checks++;
     start_icmp(s);
-    s->icmp_due += s->p->conf->probe.icmp_interval * jitter();
+    s->icmp_due += s->p->conf.probe->icmp_interval * jitter(s->p);
     if (s->icmp_due < now)
-        s->icmp_due = now + s->p->conf->probe.icmp_interval * jitter();
+        s->icmp_due = now + s->p->conf.probe->icmp_interval * jitter(s->p);
     arm(s->icmp_ev, s->icmp_due, now);
 }
 
@@ -286,7 +324,7 @@ enum lb_demand {
  * asks and however often; checks in flight are joined, not duplicated. */
 static enum lb_demand demand_checks(psite *s, double now, double *retry_in)
 {
-    double wait = s->demand_at + s->p->conf->probe.ondemand_interval - now;
+    double wait = s->demand_at + s->p->conf.probe->ondemand_interval - now;
     if (wait > 0) {
         s->p->st.rate_limited++;
         if (retry_in)
@@ -304,14 +342,11 @@ static void wake_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
     lb_prober *p = arg;
-    const lb_table *t = atomic_load(p->slot);
-    if (!t)
-        return;
     double now = p->now();
     size_t off = 0;
-    for (size_t sv = 0; sv < p->conf->nservices && sv < t->nsvcs; sv++) {
-        size_t n = p->conf->services[sv].nsites;
-        if (atomic_exchange(&t->want_refresh[sv], 0)) {
+    for (size_t sv = 0; sv < p->conf.nservices; sv++) {
+        size_t n = p->conf.services[sv].nsites;
+        if (p->sink.take_refresh(p->sink.arg, sv)) {
             for (size_t k = 0; k < n; k++) {
                 psite *s = p->sites[off + k];
                 /* Only what is really old: a check in flight will do. */
@@ -332,7 +367,7 @@ static void resolved(void *arg, const glb_addr *addrs, size_t n, const char *why
 {
     psite *s = arg;
     char name[1024];
-    glb_dname_to_str(s->p->conf->services[s->svc].name, name, sizeof(name));
+    glb_dname_to_str(s->p->conf.services[s->svc].name, name, sizeof(name));
     if (n == 0) {
         log_warn("service %s site %s: cannot resolve %s: %s", name, s->site.name, s->site.host, why);
         return; /* keep the addresses we had */
@@ -340,7 +375,7 @@ static void resolved(void *arg, const glb_addr *addrs, size_t n, const char *why
     int first = s->site.naddrs == 0;
     s->site.naddrs = n < GLB_SITE_MAX_ADDRS ? n : GLB_SITE_MAX_ADDRS;
     memcpy(s->site.addrs, addrs, s->site.naddrs * sizeof(*addrs));
-    s->h.icmp_ok = strcmp(glb_pinger_mode(s->p->pinger, s->site.addrs[0].family), "unavailable") != 0;
+    s->h.icmp_ok = icmp_available(s->p, s->site.addrs[0].family);
     log_info("service %s site %s: %s has %zu addresses", name, s->site.name, s->site.host, n);
     if (first)
         start_checks(s); /* its first checks were waiting for an address */
@@ -352,9 +387,9 @@ static void psite_free(psite *s)
     if (!s)
         return;
     if (s->hc)
-        glb_http_check_cancel(s->hc);
+        http_cancel(s->p, s->hc);
     if (s->ping)
-        glb_ping_cancel(s->p->pinger, s->ping);
+        ping_cancel(s->p, s->ping);
     if (s->watch)
         lb_resolve_unwatch(s->p->resolver, s->watch);
     if (s->http_ev)
@@ -376,7 +411,7 @@ static void psite_free(psite *s)
     free(s);
 }
 
-static psite *psite_new(lb_prober *p, const lb_conf *c, size_t svc, size_t idx, char *err, size_t errlen)
+static psite *psite_new(lb_prober *p, const lb_measure_conf *c, size_t svc, size_t idx, char *err, size_t errlen)
 {
     psite *s = calloc(1, sizeof(*s));
     if (!s) {
@@ -398,7 +433,7 @@ static psite *psite_new(lb_prober *p, const lb_conf *c, size_t svc, size_t idx, 
         s->has_url = 1;
     }
     int fam = s->site.naddrs ? s->site.addrs[0].family : AF_INET;
-    lb_health_init(&s->h, &p->hp, s->has_url, strcmp(glb_pinger_mode(p->pinger, fam), "unavailable") != 0);
+    lb_health_init(&s->h, &p->hp, s->has_url, icmp_available(p, fam));
     s->http_ev = evtimer_new(p->base, http_timer, s);
     s->icmp_ev = evtimer_new(p->base, icmp_timer, s);
     if (!s->http_ev || !s->icmp_ev) {
@@ -410,7 +445,7 @@ static psite *psite_new(lb_prober *p, const lb_conf *c, size_t svc, size_t idx, 
 }
 
 /* Same site across a reload: same service name, site name, addresses and check. */
-static int same_site(const lb_conf *a, const psite *old, const lb_conf *b, size_t svc, size_t idx)
+static int same_site(const lb_measure_conf *a, const psite *old, const lb_measure_conf *b, size_t svc, size_t idx)
 {
     const glb_site *x = &a->services[old->svc].sites[old->idx], *y = &b->services[svc].sites[idx];
     return glb_dname_equal(a->services[old->svc].name, b->services[svc].name) && strcmp(x->name, y->name) == 0 &&
@@ -422,8 +457,8 @@ static void start_site(lb_prober *p, psite *s, double spread_http, double spread
 {
     if (s->site.host[0] && !s->watch)
         s->watch = lb_resolve_watch(p->resolver, s->site.host, resolved, s);
-    s->http_due = now + spread_http * ((double)random() / RAND_MAX);
-    s->icmp_due = now + spread_icmp * ((double)random() / RAND_MAX);
+    s->http_due = now + spread_http * p->rand01();
+    s->icmp_due = now + spread_icmp * p->rand01();
     if (s->has_url)
         arm(s->http_ev, s->http_due, now);
     if (s->h.icmp_ok || s->site.host[0])
@@ -431,25 +466,25 @@ static void start_site(lb_prober *p, psite *s, double spread_http, double spread
 }
 
 /* Whether configuring c loads the CA file again. */
-static int ca_changes(const lb_prober *p, const lb_conf *c)
+static int ca_changes(const lb_prober *p, const lb_measure_conf *c)
 {
-    return !p->ssl || !p->conf || strcmp(p->conf->probe.ca_file, c->probe.ca_file) != 0;
+    return !p->ssl || !p->configured || strcmp(p->conf.probe->ca_file, c->probe->ca_file) != 0;
 }
 
-int lb_prober_check_tls(const lb_prober *p, const lb_conf *c, char *err, size_t errlen)
+int lb_prober_check_tls(const lb_prober *p, const lb_measure_conf *c, char *err, size_t errlen)
 {
     if (!ca_changes(p, c))
         return 0;
-    SSL_CTX *ssl = glb_http_ssl_ctx_new(c->probe.ca_file[0] ? c->probe.ca_file : NULL);
+    SSL_CTX *ssl = glb_http_ssl_ctx_new(c->probe->ca_file[0] ? c->probe->ca_file : NULL);
     if (!ssl) {
-        snprintf(err, errlen, "key 'ca-file': cannot load '%s'", c->probe.ca_file);
+        snprintf(err, errlen, "key 'ca-file': cannot load '%s'", c->probe->ca_file);
         return -1;
     }
     SSL_CTX_free(ssl);
     return 0;
 }
 
-int lb_prober_configure(lb_prober *p, const lb_conf *c, char *err, size_t errlen)
+int lb_prober_configure(lb_prober *p, const lb_measure_conf *c, char *err, size_t errlen)
 {
     size_t n = 0;
     for (size_t i = 0; i < c->nservices; i++)
@@ -472,10 +507,10 @@ int lb_prober_configure(lb_prober *p, const lb_conf *c, char *err, size_t errlen
     }
     lb_health_params hp;
     lb_health_params_default(&hp);
-    hp.ewma_c = c->probe.ewma_constant;
-    hp.dead_after = c->probe.dead_after;
-    hp.alive_after = c->probe.alive_after;
-    hp.score = c->probe.score;
+    hp.ewma_c = c->probe->ewma_constant;
+    hp.dead_after = c->probe->dead_after;
+    hp.alive_after = c->probe->alive_after;
+    hp.score = c->probe->score;
 
     lb_health_params saved = p->hp;
     p->hp = hp;
@@ -493,9 +528,9 @@ int lb_prober_configure(lb_prober *p, const lb_conf *c, char *err, size_t errlen
             k++;
         }
     if (ca_changes(p, c)) {
-        SSL_CTX *ssl = glb_http_ssl_ctx_new(c->probe.ca_file[0] ? c->probe.ca_file : NULL);
+        SSL_CTX *ssl = glb_http_ssl_ctx_new(c->probe->ca_file[0] ? c->probe->ca_file : NULL);
         if (!ssl) {
-            snprintf(err, errlen, "key 'ca-file': cannot load '%s'", c->probe.ca_file);
+            snprintf(err, errlen, "key 'ca-file': cannot load '%s'", c->probe->ca_file);
             while (k > 0)
                 psite_free(sites[--k]);
             free(sites), free_ranks(ranks, c->nservices), free(first_site);
@@ -510,7 +545,7 @@ int lb_prober_configure(lb_prober *p, const lb_conf *c, char *err, size_t errlen
     for (size_t m = 0; m < n; m++)
         need_resolver |= sites[m]->site.host[0] != 0;
     if (need_resolver && !p->resolver) {
-        p->resolver = lb_resolver_new(p->base, &c->resolver, err, errlen);
+        p->resolver = lb_resolver_new(p->base, c->resolver, err, errlen);
         if (!p->resolver) {
             while (k > 0)
                 psite_free(sites[--k]);
@@ -523,7 +558,7 @@ int lb_prober_configure(lb_prober *p, const lb_conf *c, char *err, size_t errlen
     for (size_t i = 0; i < p->nsites; i++) {
         psite *old = p->sites[i];
         for (size_t m = 0; m < n && old; m++)
-            if (same_site(p->conf, old, c, sites[m]->svc, sites[m]->idx)) {
+            if (same_site(&p->conf, old, c, sites[m]->svc, sites[m]->idx)) {
                 sites[m]->h = old->h;
                 sites[m]->demand_at = old->demand_at; /* a reload does not reset the limit */
                 if (old->site.host[0]) { /* keep what was resolved until it is again */
@@ -535,32 +570,33 @@ int lb_prober_configure(lb_prober *p, const lb_conf *c, char *err, size_t errlen
         psite_free(old);
     }
     /* Services kept by name keep their fail-open state: no repeated log line. */
-    for (size_t i = 0; p->conf && i < c->nservices; i++)
-        for (size_t j = 0; j < p->conf->nservices; j++)
-            if (glb_dname_equal(c->services[i].name, p->conf->services[j].name))
+    for (size_t i = 0; p->configured && i < c->nservices; i++)
+        for (size_t j = 0; j < p->conf.nservices; j++)
+            if (glb_dname_equal(c->services[i].name, p->conf.services[j].name))
                 ranks[i].failopen = p->ranks[j].failopen;
     free(p->sites);
-    if (p->conf)
-        free_ranks(p->ranks, p->conf->nservices);
+    if (p->configured)
+        free_ranks(p->ranks, p->conf.nservices);
     free(p->first_site);
     p->sites = sites;
     p->nsites = n;
     p->ranks = ranks;
     p->first_site = first_site;
-    p->conf = c;
+    p->conf = *c;
+    p->configured = 1;
     /* The first round spreads over n/500 s (at least 0.5 s: about 500 sites
      * a second), but never over more than one interval of each kind. */
     double now = p->now();
     double spread = n / 500.0 < 0.5 ? 0.5 : n / 500.0;
-    double spread_http = spread < c->probe.http_interval ? spread : c->probe.http_interval;
-    double spread_icmp = spread < c->probe.icmp_interval ? spread : c->probe.icmp_interval;
+    double spread_http = spread < c->probe->http_interval ? spread : c->probe->http_interval;
+    double spread_icmp = spread < c->probe->icmp_interval ? spread : c->probe->icmp_interval;
     for (size_t i = 0; i < n; i++)
         start_site(p, sites[i], spread_http, spread_icmp, now);
     publish_now(p);
     return 0;
 }
 
-lb_prober *lb_prober_new(struct event_base *base, glb_qsbr *qsbr, _Atomic(void *) *slot, char *err, size_t errlen)
+lb_prober *lb_prober_new(struct event_base *base, const lb_prober_sink *sink, char *err, size_t errlen)
 {
     lb_prober *p = calloc(1, sizeof(*p));
     if (!p) {
@@ -568,9 +604,9 @@ lb_prober *lb_prober_new(struct event_base *base, glb_qsbr *qsbr, _Atomic(void *
         return NULL;
     }
     p->base = base;
-    p->qsbr = qsbr;
-    p->slot = slot;
+    p->sink = *sink;
     p->now = glb_mono;
+    p->rand01 = rand01_random;
     lb_health_params_default(&p->hp);
     p->pinger = glb_pinger_new(base);
     p->publish_ev = evtimer_new(base, publish_cb, p);
@@ -591,8 +627,8 @@ void lb_prober_free(lb_prober *p)
     for (size_t i = 0; i < p->nsites; i++)
         psite_free(p->sites[i]);
     free(p->sites);
-    if (p->conf)
-        free_ranks(p->ranks, p->conf->nservices);
+    if (p->configured)
+        free_ranks(p->ranks, p->conf.nservices);
     free(p->first_site);
     if (p->resolver)
         lb_resolver_free(p->resolver);
@@ -624,7 +660,7 @@ static int names_site(const lb_prober *p, const psite *s, const char *name)
     if (!slash)
         return 1;
     char svc[1024];
-    glb_dname_to_str(p->conf->services[s->svc].name, svc, sizeof(svc));
+    glb_dname_to_str(p->conf.services[s->svc].name, svc, sizeof(svc));
     size_t sl = strlen(svc), given = (size_t)(slash - name);
     return (given == sl || given + 1 == sl) && strncmp(svc, name, given) == 0;
 }
@@ -647,7 +683,7 @@ size_t lb_prober_check_now(lb_prober *p, const char *name, struct evbuffer *out,
             continue;
         r->found++;
         char svc[1024];
-        glb_dname_to_str(p->conf->services[s->svc].name, svc, sizeof(svc));
+        glb_dname_to_str(p->conf.services[s->svc].name, svc, sizeof(svc));
         double retry_in = 0;
         enum lb_demand d = demand_checks(s, now, &retry_in);
         if (out && d == LB_DEMAND_LIMITED)
@@ -679,4 +715,56 @@ size_t lb_prober_check_now(lb_prober *p, const char *name, struct evbuffer *out,
 void lb_prober_set_clock(lb_prober *p, double (*now)(void))
 {
     p->now = now;
+}
+
+/* --- test hooks (prober_test.h) ---------------------------------------- */
+
+void lb_prober_test_backend(lb_prober *p, const lb_probe_backend *be)
+{
+    p->be = *be;
+    p->fake = 1;
+}
+
+static double rand01_half(void)
+{
+    return 0.5;
+}
+
+void lb_prober_test_no_jitter(lb_prober *p)
+{
+    p->rand01 = rand01_half;
+}
+
+double lb_prober_test_step(lb_prober *p)
+{
+    double now = p->now(), next = INFINITY;
+    for (size_t i = 0; i < p->nsites; i++) {
+        psite *s = p->sites[i];
+        if (event_pending(s->http_ev, EV_TIMEOUT, NULL) && s->http_due <= now)
+            http_timer(-1, EV_TIMEOUT, s);
+        if (event_pending(s->icmp_ev, EV_TIMEOUT, NULL) && s->icmp_due <= now)
+            icmp_timer(-1, EV_TIMEOUT, s);
+    }
+    if (p->publish_pending && p->publish_due <= now) {
+        event_del(p->publish_ev);
+        publish_cb(-1, EV_TIMEOUT, p);
+    }
+    for (size_t i = 0; i < p->nsites; i++) {
+        const psite *s = p->sites[i];
+        if (event_pending(s->http_ev, EV_TIMEOUT, NULL) && s->http_due < next)
+            next = s->http_due;
+        if (event_pending(s->icmp_ev, EV_TIMEOUT, NULL) && s->icmp_due < next)
+            next = s->icmp_due;
+    }
+    if (p->publish_pending && p->publish_due < next)
+        next = p->publish_due;
+    return next;
+}
+
+int lb_prober_test_state(const lb_prober *p, const char *name)
+{
+    for (size_t i = 0; i < p->nsites; i++)
+        if (strcmp(p->sites[i]->site.name, name) == 0)
+            return p->sites[i]->h.state;
+    return -1;
 }

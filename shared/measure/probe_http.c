@@ -16,7 +16,7 @@
  * the callback may start new checks. Cancelling during one's own callback is
  * a no-op.
  * SPDX-License-Identifier: BSD-3-Clause */
-#include "shared/probe_http.h"
+#include "shared/measure/probe_http.h"
 
 #include <errno.h>
 #include <netinet/in.h>

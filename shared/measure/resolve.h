@@ -1,12 +1,12 @@
 /* Resolving the host names of sites with libunbound, inside the event loop:
  * A and AAAA, DNSSEC-validated when a trust anchor is configured, and again
  * when the answer's TTL runs out. SPDX-License-Identifier: BSD-3-Clause */
-#ifndef DNSLB_RESOLVE_H
-#define DNSLB_RESOLVE_H
+#ifndef MEASURE_RESOLVE_H
+#define MEASURE_RESOLVE_H
 
 #include <stddef.h>
 
-#include "dnslb/conf.h"
+#include "shared/measure/mconf.h"
 #include "shared/addr.h"
 
 struct event_base;

@@ -47,13 +47,13 @@
  *   term is 0.
  * - A margin that is negative or NaN counts as 0 (only exact ties share).
  * SPDX-License-Identifier: BSD-3-Clause */
-#include "dnslb/policy.h"
+#include "shared/measure/policy.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "dnslb/health.h"
+#include "shared/measure/health.h"
 #include "shared/svcconf.h"
 
 /* The names are shared/svcconf.c's, which both configuration files use. */

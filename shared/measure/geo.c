@@ -9,7 +9,7 @@
  * [0, 1] so that rounding near the antipodes never gives asin(>1) = NaN; a
  * NaN coordinate gives NaN (the policy sorts NaN distances last).
  * SPDX-License-Identifier: BSD-3-Clause */
-#include "shared/geo.h"
+#include "shared/measure/geo.h"
 
 #include <math.h>
 

@@ -1,7 +1,7 @@
 /* Exponentially time-weighted averages and the site score (DESIGN §6).
  * SPDX-License-Identifier: BSD-3-Clause */
-#ifndef GLB_EWMA_H
-#define GLB_EWMA_H
+#ifndef MEASURE_EWMA_H
+#define MEASURE_EWMA_H
 
 #include <stddef.h>
 

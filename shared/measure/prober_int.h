@@ -1,16 +1,18 @@
-/* The prober's inner state, shared by its files: prober.c (schedules the
+/* The prober's inner state, shared by its files (nothing outside
+ * shared/measure/ includes this): prober.c (schedules the
  * checks, ranks, publishes) and prober_report.c (what the control channel
  * and the map client read of it). SPDX-License-Identifier: BSD-3-Clause */
-#ifndef DNSLB_PROBER_INT_H
-#define DNSLB_PROBER_INT_H
+#ifndef MEASURE_PROBER_INT_H
+#define MEASURE_PROBER_INT_H
 
 #include <openssl/ssl.h>
 
-#include "dnslb/health.h"
-#include "dnslb/prober.h"
-#include "dnslb/resolve.h"
-#include "shared/probe_http.h"
-#include "shared/probe_icmp.h"
+#include "shared/measure/health.h"
+#include "shared/measure/prober.h"
+#include "shared/measure/prober_test.h"
+#include "shared/measure/resolve.h"
+#include "shared/measure/probe_http.h"
+#include "shared/measure/probe_icmp.h"
 #include "shared/url.h"
 
 typedef struct waiter waiter;
@@ -54,9 +56,9 @@ typedef struct svc_rank {
 
 struct lb_prober {
     struct event_base *base;
-    glb_qsbr *qsbr;
-    _Atomic(void *) *slot;
-    const lb_conf *conf;
+    lb_prober_sink sink;       /* where the rankings go (dnslb: its answer table) */
+    lb_measure_conf conf;      /* pointers into the daemon's configuration */
+    int configured;            /* conf is set */
     lb_health_params hp;
     psite **sites;
     size_t nsites;
@@ -70,6 +72,10 @@ struct lb_prober {
     void *on_publish_arg;
     size_t *first_site;        /* per service: index of its first site in sites */
     double (*now)(void);       /* glb_mono, or a test's clock */
+    double (*rand01)(void);    /* jitter and spread, 0..1: random(), or a test's */
+    double publish_due;        /* when the pending table is published */
+    int fake;                  /* be replaces the real probes (tests) */
+    lb_probe_backend be;
     lb_prober_stats st;
 };
 

@@ -1,7 +1,7 @@
 /* Great-circle distance for the proximity policy.
  * SPDX-License-Identifier: BSD-3-Clause */
-#ifndef GLB_GEO_H
-#define GLB_GEO_H
+#ifndef MEASURE_GEO_H
+#define MEASURE_GEO_H
 
 /* Distance in kilometres between two points given in degrees (haversine on
  * a sphere of radius 6371.0088 km, the mean Earth radius). */

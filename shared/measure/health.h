@@ -7,11 +7,11 @@
  * a check URL, else the ICMP round trip. Loss samples (0 or 1 each) come from
  * ICMP when ICMP is available, else from the HTTP checks. Aliveness follows
  * the HTTP checks when the site has one, else the ICMP echoes. */
-#ifndef DNSLB_HEALTH_H
-#define DNSLB_HEALTH_H
+#ifndef MEASURE_HEALTH_H
+#define MEASURE_HEALTH_H
 
-#include "shared/ewma.h"
-#include "shared/probe_http.h"
+#include "shared/measure/ewma.h"
+#include "shared/measure/probe_http.h"
 
 typedef struct lb_health_params {
     double ewma_c;          /* time constant, seconds (default 300) */

@@ -34,7 +34,7 @@
  * - last_check = 0 means "never", so callers' clocks should not start at 0.
  * - last_result is "" until the first deciding check.
  * SPDX-License-Identifier: BSD-3-Clause */
-#include "dnslb/health.h"
+#include "shared/measure/health.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,19 +1,21 @@
 /* The prober: schedules the HTTP and ICMP checks of every site (spread with
  * jitter), feeds their results into each site's health, ranks the sites of
- * each service by its policy and publishes the answer table. Runs in the
- * main event loop; the answering threads only read what it publishes.
+ * each service by its policy and hands the rankings to its sink (dnslb: the
+ * answer table). Runs in the main event loop; the answering threads only
+ * read what the sink publishes.
  * SPDX-License-Identifier: BSD-3-Clause */
-#ifndef DNSLB_PROBER_H
-#define DNSLB_PROBER_H
+#ifndef MEASURE_PROBER_H
+#define MEASURE_PROBER_H
 
 #include <stdatomic.h>
 #include <stddef.h>
 
-#include "dnslb/conf.h"
-#include "shared/qsbr.h"
+#include "shared/measure/mconf.h"
+#include "shared/site.h"
 
 struct event_base;
 struct evbuffer;
+struct event;
 
 typedef struct lb_prober lb_prober;
 
@@ -26,20 +28,36 @@ typedef struct lb_prober_stats {
     unsigned long long tables;         /* answer tables published */
 } lb_prober_stats;
 
-/* A prober publishing into *slot (an lb_table *) through qsbr. NULL with err. */
-lb_prober *lb_prober_new(struct event_base *base, glb_qsbr *qsbr, _Atomic(void *) *slot, char *err,
-                         size_t errlen);
+/* Where the rankings go. At most every 100 ms (and at once on configure)
+ * the prober builds a table: table_new(arg, wake), then set_rank for every
+ * service of the configuration in force, then publish(arg, table) (the sink
+ * owns it from then on), or discard(arg, table) when out of memory. wake is
+ * the event a reader activates (thread-safe) after flagging a service whose
+ * data is stale; take_refresh(arg, svc) then says, and clears, whether
+ * service svc was flagged (0 when nothing is published). */
+typedef struct lb_prober_sink {
+    void *(*table_new)(void *arg, struct event *wake);
+    int (*set_rank)(void *table, size_t svc, const glb_site *const *ranked, size_t n, size_t share, int failopen,
+                    double stale_at);
+    void (*publish)(void *arg, void *table);
+    void (*discard)(void *arg, void *table);
+    int (*take_refresh)(void *arg, size_t svc);
+    void *arg;
+} lb_prober_sink;
 
-/* Applies a configuration (the prober keeps the pointer: conf must live until
- * the next call or lb_prober_free). Sites kept by name keep their health;
+/* A prober handing its rankings to sink (copied). NULL with err. */
+lb_prober *lb_prober_new(struct event_base *base, const lb_prober_sink *sink, char *err, size_t errlen);
+
+/* Applies a configuration (the prober copies conf, whose pointers must stay
+ * valid until the next call or lb_prober_free). Sites kept by name keep their health;
  * removed sites stop being probed at once. Publishes a table at once.
  * Returns 0, or -1 with err (the old configuration then stays in force). */
-int lb_prober_configure(lb_prober *p, const lb_conf *conf, char *err, size_t errlen);
+int lb_prober_configure(lb_prober *p, const lb_measure_conf *conf, char *err, size_t errlen);
 
 /* Whether the files lb_prober_configure would load for conf (the ca-file of
  * the https checks) load: 0, or -1 with err. For a reload, before any part
  * of it is put in force. */
-int lb_prober_check_tls(const lb_prober *p, const lb_conf *conf, char *err, size_t errlen);
+int lb_prober_check_tls(const lb_prober *p, const lb_measure_conf *conf, char *err, size_t errlen);
 
 /* Stops every check and frees the prober (not the published table). */
 void lb_prober_free(lb_prober *p);

@@ -3,8 +3,8 @@
  * (net.ipv4.ping_group_range), otherwise unavailable (never faked).
  * Replies are matched by identifier, sequence and source address.
  * SPDX-License-Identifier: BSD-3-Clause */
-#ifndef GLB_PROBE_ICMP_H
-#define GLB_PROBE_ICMP_H
+#ifndef MEASURE_PROBE_ICMP_H
+#define MEASURE_PROBE_ICMP_H
 
 #include <stdint.h>
 

@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "dnslb/prober.h"
-#include "dnslb/prober_int.h"
+#include "shared/measure/prober.h"
+#include "shared/measure/prober_int.h"
 #include "shared/dname.h"
 
 static void fmt_ms(char *buf, size_t len, double v)
@@ -44,7 +44,7 @@ void lb_prober_report_sites(lb_prober *p, struct evbuffer *out)
     for (size_t i = 0; i < p->nsites; i++) {
         const psite *s = p->sites[i];
         char svc[1024], addrs[256] = "", a[GLB_ADDRSTRLEN], lat[32], score[32], rtt[32], age[32], loss[32];
-        glb_dname_to_str(p->conf->services[s->svc].name, svc, sizeof(svc));
+        glb_dname_to_str(p->conf.services[s->svc].name, svc, sizeof(svc));
         for (size_t k = 0; k < s->site.naddrs; k++) {
             size_t l = strlen(addrs);
             snprintf(addrs + l, sizeof(addrs) - l, "%s%s", k ? "," : "", glb_addr_str(&s->site.addrs[k], a, sizeof(a)));
@@ -75,7 +75,7 @@ void lb_prober_report_status(lb_prober *p, struct evbuffer *out)
     for (size_t i = 0; i < p->nsites; i++)
         n[p->sites[i]->h.state]++;
     evbuffer_add_printf(out, "services: %zu\nsites: %zu (alive %zu, dead %zu, unknown %zu)\nicmp: v4 %s, v6 %s\n",
-                        p->conf ? p->conf->nservices : 0, p->nsites, n[LB_SITE_ALIVE], n[LB_SITE_DEAD],
+                        p->configured ? p->conf.nservices : 0, p->nsites, n[LB_SITE_ALIVE], n[LB_SITE_DEAD],
                         n[LB_SITE_UNKNOWN], glb_pinger_mode(p->pinger, AF_INET),
                         glb_pinger_mode(p->pinger, AF_INET6));
 }
@@ -98,15 +98,15 @@ void lb_prober_on_publish(lb_prober *p, void (*fn)(void *arg), void *arg)
 
 size_t lb_prober_services(const lb_prober *p)
 {
-    return p->conf ? p->conf->nservices : 0;
+    return p->configured ? p->conf.nservices : 0;
 }
 
 size_t lb_prober_order(const lb_prober *p, size_t svc, const uint8_t **service, const char **names,
                        double *score_ms, size_t max, size_t *share)
 {
-    if (!p->conf || svc >= p->conf->nservices || !p->ranks)
+    if (!p->configured || svc >= p->conf.nservices || !p->ranks)
         return 0;
-    *service = p->conf->services[svc].name;
+    *service = p->conf.services[svc].name;
     if (p->ranks[svc].failopen)
         return 0;
     const svc_rank *r = &p->ranks[svc];

@@ -1,8 +1,8 @@
 /* HTTP and HTTPS health checks on libevent (+ OpenSSL): one GET of a small
  * test object, timed in phases. Used by dnslb and mservice.
  * SPDX-License-Identifier: BSD-3-Clause */
-#ifndef GLB_PROBE_HTTP_H
-#define GLB_PROBE_HTTP_H
+#ifndef MEASURE_PROBE_HTTP_H
+#define MEASURE_PROBE_HTTP_H
 
 #include <stddef.h>
 #include <stdint.h>

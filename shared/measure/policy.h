@@ -2,8 +2,8 @@
  * latency | cost | proximity | combined, dead sites out, unmeasured sites
  * after the measured alive ones, fail-open by weight when all are dead.
  * Pure functions. SPDX-License-Identifier: BSD-3-Clause */
-#ifndef DNSLB_POLICY_H
-#define DNSLB_POLICY_H
+#ifndef MEASURE_POLICY_H
+#define MEASURE_POLICY_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -28,7 +28,7 @@ typedef struct lb_policy_params {
 
 /* One site as the policy sees it. */
 typedef struct lb_rank_in {
-    int state;              /* enum lb_state from dnslb/health.h */
+    int state;              /* enum lb_state from shared/measure/health.h */
     double score;           /* ms, NaN when unmeasured */
     double cost;
     double distance_km;     /* from the box, NaN when either location is unknown */

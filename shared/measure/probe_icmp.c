@@ -11,7 +11,7 @@
  * Callbacks run only from the read and timer events, after the slot is freed,
  * so they may send, cancel or free the pinger.
  * SPDX-License-Identifier: BSD-3-Clause */
-#include "shared/probe_icmp.h"
+#include "shared/measure/probe_icmp.h"
 
 #include <errno.h>
 #include <netinet/icmp6.h>
