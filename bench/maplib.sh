@@ -58,6 +58,8 @@ server:
     database: $dir/db
     control: 127.0.0.1@$pc
     verbosity: $verb
+    # dnsperf asks from one address far above any rate limit: off, as for NSD
+    rrl-ratelimit: 0
 
 map:
     listen: 127.0.0.1@$pm

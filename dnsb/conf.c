@@ -8,6 +8,7 @@
 
 #include "dnsb/store.h"
 #include "shared/log.h"
+#include "shared/rrl.h"
 #include "shared/srvconf.h"
 
 #define NOMEM "out of memory"
@@ -556,8 +557,13 @@ static int finish(dnsb_conf *c, const char *file, char *err, size_t errlen)
 static dnsb_conf *conf_new(void)
 {
     dnsb_conf *c = calloc(1, sizeof(*c));
-    if (c)
+    if (c) {
         c->verbosity = 3;
+        c->rrl_rate = GLB_RRL_DEFAULT_RATE;
+        c->rrl_slip = GLB_RRL_DEFAULT_SLIP;
+        c->rrl_v4_prefix = GLB_RRL_DEFAULT_V4;
+        c->rrl_v6_prefix = GLB_RRL_DEFAULT_V6;
+    }
     return c;
 }
 

@@ -95,6 +95,7 @@ typedef struct dnsb_conf {
     uint32_t zone_ttl;
     unsigned edns_size;
     unsigned tcp_idle_ms, tcp_max_conns, tcp_msg_ms, tcp_per_source;
+    unsigned rrl_rate, rrl_slip, rrl_v4_prefix, rrl_v6_prefix; /* response rate limiting (shared/rrl.h) */
     char username[64];
     char pidfile[256];
     unsigned verbosity;

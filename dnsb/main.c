@@ -191,9 +191,11 @@ static int reload(void *arg, char *msg, size_t msglen)
     if (!glb_addrs_same(n->listen, n->nlisten, o->listen, o->nlisten) ||
         n->workers != o->workers || n->tcp_idle_ms != o->tcp_idle_ms || n->tcp_max_conns != o->tcp_max_conns ||
         n->tcp_msg_ms != o->tcp_msg_ms || n->tcp_per_source != o->tcp_per_source ||
+        n->rrl_rate != o->rrl_rate || n->rrl_slip != o->rrl_slip || n->rrl_v4_prefix != o->rrl_v4_prefix ||
+        n->rrl_v6_prefix != o->rrl_v6_prefix ||
         strcmp(n->username, o->username) != 0 || strcmp(n->pidfile, o->pidfile) != 0 ||
         n->use_syslog != o->use_syslog)
-        log_warn("reload: changes to listen, workers, tcp-*, username, pidfile and use-syslog "
+        log_warn("reload: changes to listen, workers, tcp-*, rrl-*, username, pidfile and use-syslog "
                  "take effect at the next restart");
     if (n->has_control != o->has_control || memcmp(&n->control, &o->control, sizeof(n->control)) != 0)
         log_warn("reload: a change to control takes effect at the next restart");
@@ -283,7 +285,8 @@ int main(int argc, char **argv)
     atomic_store(&d.table, t);
     glb_server_cfg scfg = {cf->listen, cf->nlisten, cf->workers, cf->tcp_idle_ms, cf->tcp_max_conns,
                            cf->tcp_msg_ms, cf->tcp_per_source,
-                           NULL, handle, &d};
+                           NULL, handle, &d,
+                           cf->rrl_rate, cf->rrl_slip, cf->rrl_v4_prefix, cf->rrl_v6_prefix};
     d.workers = glb_server_threads(&scfg); /* every thread that answers has its reader id and counters */
     d.qsbr = scfg.qsbr = glb_qsbr_new(d.workers);
     d.stats = aligned_alloc(64, sizeof(*d.stats) * d.workers);

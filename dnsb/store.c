@@ -405,21 +405,19 @@ int dnsb_store_del(dnsb_store *s, const char *id, uint64_t sequence)
     return 0;
 }
 
-/* Checks one "regs" record and decodes it into msg (arena grown as
- * needed). Returns NULL when fine, else why not. */
-static const char *check_record(const MDB_val *k, const MDB_val *v, glb_map_msg *msg, uint8_t **arena,
-                                size_t *arenacap, uint64_t *expires_ms)
+const char *dnsb_store_decode_reg(const void *key, size_t klen, const void *val, size_t vlen, glb_map_msg *msg,
+                                  uint8_t **arena, size_t *arenacap, uint64_t *expires_ms)
 {
-    const uint8_t *p = v->mv_data;
-    if (k->mv_size == 0 || k->mv_size > GLB_MAP_MAX_ID)
+    const uint8_t *p = val;
+    if (klen == 0 || klen > GLB_MAP_MAX_ID)
         return "bad key";
-    if (v->mv_size < REC_HEADER + GLB_MAP_HEADER_LEN)
+    if (vlen < REC_HEADER + GLB_MAP_HEADER_LEN)
         return "record too short";
     if (memcmp(p, REC_MAGIC, 4) != 0 || p[4] != REC_VERSION || p[5] || p[6] || p[7])
         return "unknown record format";
     *expires_ms = get64(p + 8);
     const uint8_t *frame = p + REC_HEADER;
-    size_t flen = v->mv_size - REC_HEADER, n;
+    size_t flen = vlen - REC_HEADER, n;
     if (glb_map_frame_check(frame, flen, &n) != GLB_MAP_FRAME_READY || n != flen)
         return "bad frame length";
     size_t need = GLB_MAP_ARENA_FOR(flen);
@@ -439,9 +437,23 @@ static const char *check_record(const MDB_val *k, const MDB_val *v, glb_map_msg 
     }
     if (msg->type != GLB_MAP_REGISTER)
         return "not a REGISTER";
-    if (strlen(msg->u.reg.node_id) != k->mv_size || memcmp(msg->u.reg.node_id, k->mv_data, k->mv_size) != 0)
+    if (strlen(msg->u.reg.node_id) != klen || memcmp(msg->u.reg.node_id, key, klen) != 0)
         return "node-id differs from the key";
     return NULL;
+}
+
+int dnsb_store_decode_seq(const void *key, size_t klen, const void *val, size_t vlen, char id[GLB_MAP_MAX_ID + 1],
+                          uint64_t *sequence, uint64_t *written_ms)
+{
+    if (klen == 0 || klen > GLB_MAP_MAX_ID || vlen != SEQ_LEN || memchr(key, 0, klen))
+        return -1; /* a NUL in the key would make another id of it */
+    memcpy(id, key, klen);
+    id[klen] = '\0';
+    if (!glb_map_id_valid(id))
+        return -1;
+    *sequence = get64(val);
+    *written_ms = get64((const uint8_t *)val + 8);
+    return 0;
 }
 
 /* Keys to delete after a read pass (copies: the cursor's memory goes). */
@@ -551,20 +563,15 @@ long dnsb_store_load(dnsb_store *s, double now, void (*reg_fn)(void *arg, const 
     rc = mdb_cursor_open(txn, s->seqs, &cur);
     if (rc == 0) {
         for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, (MDB_cursor_op)op)) == 0; op = MDB_NEXT) {
-            char id[64];
-            if (k.mv_size == 0 || k.mv_size > GLB_MAP_MAX_ID || v.mv_size != SEQ_LEN) {
-                keylist_add(&bad_seqs, &k);
-                continue;
-            }
-            memcpy(id, k.mv_data, k.mv_size);
-            id[k.mv_size] = '\0';
-            uint64_t at = get64((const uint8_t *)v.mv_data + 8);
-            if (!glb_map_id_valid(id) || at + (uint64_t)DNSB_STORE_SEQ_KEEP * 1000u < now_ms_v) {
+            char id[GLB_MAP_MAX_ID + 1];
+            uint64_t seq, at;
+            if (dnsb_store_decode_seq(k.mv_data, k.mv_size, v.mv_data, v.mv_size, id, &seq, &at) != 0 ||
+                at + (uint64_t)DNSB_STORE_SEQ_KEEP * 1000u < now_ms_v) {
                 keylist_add(&bad_seqs, &k);
                 continue;
             }
             if (seq_fn)
-                seq_fn(arg, id, get64(v.mv_data));
+                seq_fn(arg, id, seq);
         }
         mdb_cursor_close(cur);
         rc = rc == MDB_NOTFOUND ? 0 : rc;
@@ -575,7 +582,8 @@ long dnsb_store_load(dnsb_store *s, double now, void (*reg_fn)(void *arg, const 
         for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, (MDB_cursor_op)op)) == 0; op = MDB_NEXT) {
             glb_map_msg msg;
             uint64_t exp_ms = 0;
-            const char *why = check_record(&k, &v, &msg, &arena, &arenacap, &exp_ms);
+            const char *why = dnsb_store_decode_reg(k.mv_data, k.mv_size, v.mv_data, v.mv_size, &msg, &arena,
+                                                    &arenacap, &exp_ms);
             if (why) {
                 char name[300];
                 printable(&k, name, sizeof(name));

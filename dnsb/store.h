@@ -110,6 +110,22 @@ int dnsb_store_flush(dnsb_store *s);
 long dnsb_store_load(dnsb_store *s, double now, void (*reg_fn)(void *arg, const glb_map_register *reg, double expires),
                      void (*seq_fn)(void *arg, const char *id, uint64_t sequence), void *arg);
 
+/* The record decoders dnsb_store_load uses, pure (no database) for the
+ * tests and the fuzzer. A registration record (key: the node id; value:
+ * "glbr", version 1, 3 zero bytes, expiry in ms since the epoch (64 bits,
+ * big-endian), then the REGISTER frame of proto/PROTOCOL.md): returns NULL
+ * with msg decoded into *arena (grown as needed; the caller frees it) and
+ * *expires_ms, or why the record is refused (a static string; the frame's
+ * decode error is kept in a static buffer: one thread). */
+const char *dnsb_store_decode_reg(const void *key, size_t klen, const void *val, size_t vlen, glb_map_msg *msg,
+                                  uint8_t **arena, size_t *arenacap, uint64_t *expires_ms);
+
+/* A sequence record (key: the node id; value: sequence and the time it was
+ * written in ms, 64 bits each, big-endian). Returns 0 with the NUL-terminated
+ * id, or -1 when malformed (bad length, invalid id). */
+int dnsb_store_decode_seq(const void *key, size_t klen, const void *val, size_t vlen, char id[GLB_MAP_MAX_ID + 1],
+                          uint64_t *sequence, uint64_t *written_ms);
+
 void dnsb_store_get_stats(const dnsb_store *s, dnsb_store_stats *out);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "shared/rrl.h"
 #include "shared/measure/probe_http.h"
 #include "shared/srvconf.h"
 #include "shared/svcconf.h"
@@ -521,6 +522,10 @@ static lb_conf *conf_new(void)
     c->tcp_max_conns = 512;
     c->tcp_msg_ms = 3000;
     c->tcp_per_source = 64;
+    c->rrl_rate = GLB_RRL_DEFAULT_RATE;
+    c->rrl_slip = GLB_RRL_DEFAULT_SLIP;
+    c->rrl_v4_prefix = GLB_RRL_DEFAULT_V4;
+    c->rrl_v6_prefix = GLB_RRL_DEFAULT_V6;
     glb_addrport_parse("127.0.0.1@8954", 8954, &c->control);
     lb_probe_conf *p = &c->probe;
     p->http_interval = 10;

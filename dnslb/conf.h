@@ -70,6 +70,7 @@ typedef struct lb_conf {
     size_t nns_addrs;
     unsigned edns_size;
     unsigned tcp_idle_ms, tcp_max_conns, tcp_msg_ms, tcp_per_source;
+    unsigned rrl_rate, rrl_slip, rrl_v4_prefix, rrl_v6_prefix; /* response rate limiting (shared/rrl.h) */
     char username[64];
     char pidfile[256];
     unsigned verbosity;

@@ -85,9 +85,11 @@ static int apply_conf(dnslb *d, lb_conf *c, const char *what)
         strcmp(c->username, o->username) != 0 || strcmp(c->pidfile, o->pidfile) != 0 ||
         c->use_syslog != o->use_syslog || c->tcp_idle_ms != o->tcp_idle_ms || c->tcp_max_conns != o->tcp_max_conns ||
         c->tcp_msg_ms != o->tcp_msg_ms || c->tcp_per_source != o->tcp_per_source ||
+        c->rrl_rate != o->rrl_rate || c->rrl_slip != o->rrl_slip || c->rrl_v4_prefix != o->rrl_v4_prefix ||
+        c->rrl_v6_prefix != o->rrl_v6_prefix ||
         !glb_addrs_same(c->resolver.addrs, c->resolver.naddrs, o->resolver.addrs, o->resolver.naddrs) ||
         strcmp(c->resolver.trust_anchor, o->resolver.trust_anchor) != 0)
-        log_warn("%s: changes to listen, workers, control, username, pidfile, use-syslog, tcp-* and "
+        log_warn("%s: changes to listen, workers, control, username, pidfile, use-syslog, tcp-*, rrl-* and "
                  "resolver take effect at the next restart", what);
     if (c->has_metrics != o->has_metrics || memcmp(&c->metrics, &o->metrics, sizeof(c->metrics)) != 0)
         log_warn("%s: a change to metrics takes effect at the next restart", what);
@@ -274,7 +276,8 @@ int main(int argc, char **argv)
         return 0;
     }
     glb_server_cfg scfg = {cf->listen, cf->nlisten, cf->workers, cf->tcp_idle_ms, cf->tcp_max_conns,
-                           cf->tcp_msg_ms, cf->tcp_per_source, NULL, handle, &d};
+                           cf->tcp_msg_ms, cf->tcp_per_source, NULL, handle, &d,
+                           cf->rrl_rate, cf->rrl_slip, cf->rrl_v4_prefix, cf->rrl_v6_prefix};
     /* Each TCP client needs a descriptor; past the limit accepting pauses. */
     unsigned others = GLB_FD_RESERVE + cf->workers * 3 * (unsigned)cf->nlisten + GLB_CONTROL_MAX_CONNS +
                       (cf->has_metrics ? 2 * GLB_METRICS_MAX_OPEN + 2 : 0);

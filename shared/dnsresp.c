@@ -487,3 +487,27 @@ enum glb_parse_result glb_resp_start(glb_resp *r, glb_query *q, const uint8_t *p
     }
     return res;
 }
+
+size_t glb_resp_slip(uint8_t *buf, size_t len)
+{
+    if (len < GLB_DNS_HDRLEN)
+        return 0;
+    size_t end = GLB_DNS_HDRLEN;
+    unsigned qd = (unsigned)buf[4] << 8 | buf[5];
+    if (qd == 1) { /* the question, echoed as sent: labels, no pointer */
+        size_t p = GLB_DNS_HDRLEN;
+        while (p < len && buf[p] != 0 && buf[p] < 64)
+            p += 1u + buf[p];
+        if (p < len && buf[p] == 0 && p + 5 <= len)
+            end = p + 5;
+        else
+            qd = 0;
+    } else {
+        qd = 0;
+    }
+    buf[2] |= 0x02; /* TC */
+    buf[4] = 0;
+    buf[5] = (uint8_t)qd;
+    memset(buf + 6, 0, 6); /* AN, NS, AR */
+    return end;
+}

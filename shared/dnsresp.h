@@ -80,4 +80,10 @@ enum glb_parse_result glb_resp_start(glb_resp *r, glb_query *q, const uint8_t *p
 size_t glb_resp_error(uint8_t *buf, size_t cap, const uint8_t *pkt, size_t len, const glb_query *q,
                       unsigned rcode, uint16_t udp_size);
 
+/* Turns the response in buf[0..len) into the truncated answer response
+ * rate limiting slips (RFC 2181 section 9): the header with TC set, the question kept,
+ * every record (OPT included) dropped. In place; returns the new length, or 0
+ * when buf does not hold a response header. */
+size_t glb_resp_slip(uint8_t *buf, size_t len);
+
 #endif

@@ -246,6 +246,13 @@ glb_server *glb_server_new(const glb_server_cfg *cfg, char *err, size_t errlen)
     s->tcp_msg_ms = cfg->tcp_msg_ms ? cfg->tcp_msg_ms : 3000;
     s->tcp_per_source = cfg->tcp_per_source ? cfg->tcp_per_source : 64;
     s->qsbr = cfg->qsbr;
+    if (cfg->rrl_rate) {
+        glb_rrl_cfg rc = {.rate = cfg->rrl_rate, .slip = cfg->rrl_slip, .v4_prefix = cfg->rrl_v4_prefix,
+                          .v6_prefix = cfg->rrl_v6_prefix};
+        int e;
+        if (!(s->rrl = glb_rrl_new(&rc, &e)))
+            goto nomem;
+    }
     s->handler = cfg->handler;
     s->arg = cfg->arg;
     s->state = GLB_SRV_NEW;
@@ -388,6 +395,7 @@ void glb_server_free(glb_server *s)
             worker_free(s->workers[k], s->nlisten);
     free(s->workers);
     free(s->listen);
+    glb_rrl_free(s->rrl);
     free(s);
 }
 
@@ -411,6 +419,8 @@ void glb_server_stats_get(const glb_server *s, glb_server_stats *out)
         GLB_SRV_SUM(tcp_timeouts);
         GLB_SRV_SUM(send_errors);
         GLB_SRV_SUM(tcp_evicted);
+        GLB_SRV_SUM(rrl_limited);
+        GLB_SRV_SUM(rrl_slipped);
 #undef GLB_SRV_SUM
     }
 }
@@ -422,7 +432,8 @@ void glb_server_stats_print(const glb_server *s, struct evbuffer *out)
     evbuffer_add_printf(out,
                         "net.udp_queries=%llu\nnet.udp_answers=%llu\nnet.tcp_queries=%llu\nnet.tcp_answers=%llu\n"
                         "net.tcp_conns=%llu\nnet.tcp_refused=%llu\nnet.tcp_timeouts=%llu\nnet.send_errors=%llu\n"
-                        "net.tcp_evicted=%llu\n",
+                        "net.tcp_evicted=%llu\nrrl.limited=%llu\nrrl.slipped=%llu\n",
                         ss.udp_queries, ss.udp_answers, ss.tcp_queries, ss.tcp_answers, ss.tcp_conns,
-                        ss.tcp_refused, ss.tcp_timeouts, ss.send_errors, ss.tcp_evicted);
+                        ss.tcp_refused, ss.tcp_timeouts, ss.send_errors, ss.tcp_evicted, ss.rrl_limited,
+                        ss.rrl_slipped);
 }

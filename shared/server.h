@@ -42,12 +42,19 @@ typedef struct glb_server_cfg {
     glb_qsbr *qsbr;           /* if set, each batch runs inside enter/leave */
     glb_dns_handler handler;
     void *arg;
+    /* Response rate limiting of UDP answers (shared/rrl.h); TCP is never
+     * limited. rrl_rate 0: off. */
+    unsigned rrl_rate;        /* responses per second and source prefix */
+    unsigned rrl_slip;        /* every Nth limited response goes out truncated (TC); 0: none */
+    unsigned rrl_v4_prefix;   /* source prefix length for IPv4 (0: 24) */
+    unsigned rrl_v6_prefix;   /* and IPv6 (0: 56) */
 } glb_server_cfg;
 
 /* Counters, summed over workers by glb_server_stats(). */
 typedef struct glb_server_stats {
     unsigned long long udp_queries, udp_answers, tcp_queries, tcp_answers;
     unsigned long long tcp_conns, tcp_refused, tcp_timeouts, send_errors, tcp_evicted;
+    unsigned long long rrl_limited, rrl_slipped; /* UDP answers over the rate; of them sent truncated */
 } glb_server_stats;
 
 typedef struct glb_server glb_server;

@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include "shared/connpool.h"
+#include "shared/rrl.h"
 #include "shared/server.h"
 
 struct event;
@@ -37,6 +38,7 @@ typedef struct glb_srv_stats {
     _Alignas(GLB_SRV_CACHELINE) _Atomic unsigned long long udp_queries;
     _Atomic unsigned long long udp_answers, tcp_queries, tcp_answers;
     _Atomic unsigned long long tcp_conns, tcp_refused, tcp_timeouts, send_errors, tcp_evicted;
+    _Atomic unsigned long long rrl_limited, rrl_slipped;
 } glb_srv_stats;
 
 /* Single-writer increment: a relaxed load and store, no locked instruction. */
@@ -65,6 +67,7 @@ typedef struct glb_udp_sock {
     const glb_addr *local;    /* its listen address, as configured */
     pthread_t thread;
     int started;
+    unsigned rrl_slipctr;     /* this thread's limited responses, for the slip */
 
     /* Batch state, preallocated: slot i receives into in + i*MSG_MAX and its
      * answer is built in out + i*MSG_MAX. */
@@ -124,6 +127,7 @@ struct glb_server {
     glb_qsbr *qsbr;
     glb_dns_handler handler;
     void *arg;
+    glb_rrl *rrl;             /* response rate limiting of UDP answers; NULL: off */
     int state;                /* GLB_SRV_NEW, _RUNNING, _STOPPED */
     pid_t owner;              /* process that created the event bases */
     atomic_int stopping;

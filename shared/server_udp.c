@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "shared/dnsresp.h"
 #include "shared/log.h"
 #include "shared/qsbr.h"
 #include "shared/server.h"
@@ -108,7 +109,8 @@ static void udp_batch(glb_udp_sock *u)
             log_debug("server: recvmmsg: %s", strerror(errno));
         return; /* the receive timeout: time to look at the stop flag */
     }
-    unsigned nout = 0, nq = 0;
+    unsigned nout = 0, nq = 0, limited = 0, slipped = 0;
+    uint64_t now = s->rrl ? glb_rrl_now() : 0;
     if (s->qsbr)
         glb_qsbr_enter(s->qsbr, u->id);
     for (unsigned i = 0; i < (unsigned)n; i++) {
@@ -136,6 +138,15 @@ static void udp_batch(glb_udp_sock *u)
             glb_srv_stat_add(&u->stats.send_errors, 1);
             continue;
         }
+        if (s->rrl) {
+            enum glb_rrl_verdict v = glb_rrl_check(s->rrl, &u->from[i], now, &u->rrl_slipctr);
+            if (v != GLB_RRL_PASS) {
+                limited++;
+                if (v == GLB_RRL_DROP || (rlen = glb_resp_slip(out, rlen)) == 0)
+                    continue;
+                slipped++;
+            }
+        }
         struct msghdr *o = &u->out_msg[nout].msg_hdr;
         u->out_iov[nout].iov_base = out;
         u->out_iov[nout].iov_len = rlen;
@@ -153,6 +164,10 @@ static void udp_batch(glb_udp_sock *u)
         glb_qsbr_leave(s->qsbr, u->id);
     if (nq)
         glb_srv_stat_add(&u->stats.udp_queries, nq);
+    if (limited)
+        glb_srv_stat_add(&u->stats.rrl_limited, limited);
+    if (slipped)
+        glb_srv_stat_add(&u->stats.rrl_slipped, slipped);
     if (nout)
         send_batch(u, fd, nout);
 }

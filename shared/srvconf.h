@@ -22,8 +22,8 @@
     {"server", "workers", GLB_CFG_INT, 0, 1, 64, 0, glb_cfg_set_uint, "answering threads (default 1)", \
      offsetof(T, workers)}
 
-/* edns-buffer-size, tcp-*, username, pidfile, verbosity, use-syslog: members
- * of T with these names (GLB_SERVER_KEYS_CHECK checks their types). */
+/* edns-buffer-size, tcp-*, rrl-* (response rate limiting, shared/rrl.h),
+ * username, pidfile, verbosity, use-syslog: members of T with these names (GLB_SERVER_KEYS_CHECK checks their types). */
 #define GLB_SERVER_KEYS(T)                                                                                \
     {"server", "edns-buffer-size", GLB_CFG_INT, 0, 512, 4096, 0, glb_cfg_set_uint,                       \
      "largest UDP answer sent (default 1232)", offsetof(T, edns_size)},                                   \
@@ -37,6 +37,16 @@
     {"server", "tcp-max-per-source", GLB_CFG_INT, 0, 1, 100000, 0, glb_cfg_set_uint,                     \
      "TCP connections per client address and worker; more close its oldest (default 64)",                \
      offsetof(T, tcp_per_source)},                                                                        \
+    {"server", "rrl-ratelimit", GLB_CFG_INT, 0, 0, 100000, 0, glb_cfg_set_uint,                          \
+     "UDP responses per second to one source prefix, burst one second's worth; 0: no limit (default 200)", \
+     offsetof(T, rrl_rate)},                                                                              \
+    {"server", "rrl-slip", GLB_CFG_INT, 0, 0, 100, 0, glb_cfg_set_uint,                                   \
+     "every Nth response over the limit is sent truncated (TC) so clients retry over TCP; 0: none (default 2)", \
+     offsetof(T, rrl_slip)},                                                                              \
+    {"server", "rrl-ipv4-prefix", GLB_CFG_INT, 0, 1, 32, 0, glb_cfg_set_uint,                             \
+     "IPv4 source prefix length that rrl-ratelimit counts together (default 24)", offsetof(T, rrl_v4_prefix)}, \
+    {"server", "rrl-ipv6-prefix", GLB_CFG_INT, 0, 1, 128, 0, glb_cfg_set_uint,                            \
+     "IPv6 source prefix length that rrl-ratelimit counts together (default 56)", offsetof(T, rrl_v6_prefix)}, \
     {"server", "username", GLB_CFG_STR, 0, 0, 64, 0, glb_cfg_set_str,                                     \
      "user to switch to after binding, when root", offsetof(T, username)},                                \
     {"server", "pidfile", GLB_CFG_STR, 0, 0, 256, 0, glb_cfg_set_str, "where to write the process id",   \
@@ -54,6 +64,10 @@
                        _Generic(((T *)0)->tcp_max_conns, unsigned: 1, default: 0) &&               \
                        _Generic(((T *)0)->tcp_msg_ms, unsigned: 1, default: 0) &&                  \
                        _Generic(((T *)0)->tcp_per_source, unsigned: 1, default: 0) &&              \
+                       _Generic(((T *)0)->rrl_rate, unsigned: 1, default: 0) &&                    \
+                       _Generic(((T *)0)->rrl_slip, unsigned: 1, default: 0) &&                    \
+                       _Generic(((T *)0)->rrl_v4_prefix, unsigned: 1, default: 0) &&               \
+                       _Generic(((T *)0)->rrl_v6_prefix, unsigned: 1, default: 0) &&               \
                        sizeof(((T *)0)->username) == 64 && sizeof(((T *)0)->pidfile) == 256 &&    \
                        _Generic(((T *)0)->verbosity, unsigned: 1, default: 0) &&                   \
                        _Generic(((T *)0)->use_syslog, int: 1, default: 0),                         \

@@ -853,3 +853,60 @@ void glb_http_check_cancel(glb_http_check *c)
     teardown(c);
     free(c);
 }
+
+/* ------------------------------------------------------------------ */
+/* The parser without a network (glb_http_parse_response) */
+
+typedef struct parse_outcome {
+    int done;
+    glb_http_result r;
+} parse_outcome;
+
+static void parse_cb(void *arg, const glb_http_result *r)
+{
+    parse_outcome *o = arg;
+    o->done++;
+    o->r = *r;
+}
+
+int glb_http_parse_response(const uint8_t *data, size_t len, size_t step, size_t max_body, glb_http_result *out)
+{
+    parse_outcome o = {0};
+    struct event_base *base = event_base_new();
+    glb_http_check *c = base ? calloc(1, sizeof(*c)) : NULL;
+    if (!c) {
+        if (base)
+            event_base_free(base);
+        return -1;
+    }
+    c->base = base;
+    c->cb = parse_cb;
+    c->arg = &o;
+    c->fd = -1;
+    c->host = "parse";
+    c->max_body = max_body;
+    c->r.connect_ms = c->r.tls_ms = c->r.ttfb_ms = c->r.total_ms = -1;
+    clock_gettime(CLOCK_MONOTONIC, &c->t0);
+    c->bev = bufferevent_socket_new(base, -1, 0);
+    if (!c->bev) {
+        free(c);
+        event_base_free(base);
+        return -1;
+    }
+    c->ph = PH_STATUS;
+    if (step == 0)
+        step = len ? len : 1;
+    for (size_t off = 0; off < len && !o.done; off += step) {
+        size_t n = len - off < step ? len - off : step;
+        if (evbuffer_add(bufferevent_get_input(c->bev), data + off, n) != 0) {
+            finish(c, GLB_HTTP_ERR_RESET);
+            break;
+        }
+        read_cb(c->bev, c);
+    }
+    if (!o.done)
+        event_cb(c->bev, BEV_EVENT_READING | BEV_EVENT_EOF, c);
+    event_base_free(base);
+    *out = o.r;
+    return 0;
+}

@@ -56,6 +56,13 @@ glb_http_check *glb_http_check_start(struct event_base *base, SSL_CTX *ctx, cons
                                      const glb_addr *addr, unsigned timeout_ms, int verify, size_t max_body,
                                      glb_http_cb cb, void *arg);
 
+/* For the tests and the fuzzer: the response parser alone, no network.
+ * data is fed to a check's reader as if it arrived in pieces of step bytes
+ * (0: at once), then the connection ends (EOF); *out is what the check
+ * would report (the times are meaningless). Returns 0, or -1 when out of
+ * memory. */
+int glb_http_parse_response(const uint8_t *data, size_t len, size_t step, size_t max_body, glb_http_result *out);
+
 /* Same, the connection leaving from src (its port ignored) when src is not
  * NULL: a box with several uplinks measures through the one it serves from. */
 glb_http_check *glb_http_check_start_from(struct event_base *base, SSL_CTX *ctx, const glb_url *u,

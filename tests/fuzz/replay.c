@@ -1,5 +1,6 @@
 /* Runs the fuzz entry point over every file of corpus directories (the
- * arguments, or $top_srcdir/tests/fuzz/corpus/proto), so `make check`
+ * arguments, or $top_srcdir/tests/fuzz/corpus/GLB_FUZZ_CORPUS, the target's
+ * name: proto unless the build says otherwise), so `make check`
  * exercises the fuzz target's checks without libFuzzer. Fails when a
  * directory holds no file. Writes TAP (one test point per directory) for
  * the tap-driver.sh that `make check` reads. SPDX-License-Identifier: BSD-3-Clause */
@@ -9,6 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#ifndef GLB_FUZZ_CORPUS
+#define GLB_FUZZ_CORPUS "proto"
+#endif
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -76,7 +81,7 @@ int main(int argc, char **argv)
     char def[4096];
     if (argc < 2) {
         const char *top = getenv("top_srcdir");
-        snprintf(def, sizeof(def), "%s/tests/fuzz/corpus/proto", top && *top ? top : ".");
+        snprintf(def, sizeof(def), "%s/tests/fuzz/corpus/" GLB_FUZZ_CORPUS, top && *top ? top : ".");
         printf("1..1\n");
         return run_dir(1, def) == 0 ? 0 : 1;
     }

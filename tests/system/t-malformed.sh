@@ -9,6 +9,7 @@ cat >"$TMP/dnsb.conf" <<CONF
 server:
     listen: 127.0.0.1@$PORT
     workers: 2
+    rrl-ratelimit: 0    # 3000 junk queries from one address; t-rrl tests the limit
     zone: glb.example.net.
     zone-ns: b1.glb.example.net. 127.0.0.1
 service:

@@ -81,12 +81,17 @@ static void test_defaults(void **state)
     assert_int_equal(c->tcp_max_conns, 512);
     assert_int_equal(c->tcp_msg_ms, 3000);
     assert_int_equal(c->tcp_per_source, 64);
+    assert_int_equal(c->rrl_rate, 200);
+    assert_int_equal(c->rrl_slip, 2);
+    assert_int_equal(c->rrl_v4_prefix, 24);
+    assert_int_equal(c->rrl_v6_prefix, 56);
     assert_int_equal(c->map.max_connections, 20000);
     assert_int_equal(c->map.max_handshakes, 1000);
     assert_int_equal(c->map.max_handshakes_per_source, 250);
     dnsb_conf_free(c);
     c = dnsb_conf_parse("t.conf",
-                        BASE "  tcp-message-timeout: 1500\n  tcp-max-per-source: 8\nmap:\n  listen: 127.0.0.1@5380\n"
+                        BASE "  tcp-message-timeout: 1500\n  tcp-max-per-source: 8\n  rrl-ratelimit: 0\n  rrl-slip: 0\n"
+                             "  rrl-ipv4-prefix: 32\n  rrl-ipv6-prefix: 48\nmap:\n  listen: 127.0.0.1@5380\n"
                              "  tls-cert-file: c\n  tls-key-file: k\n  tls-ca-file: a\n  max-handshakes: 50\n"
                              "  max-handshakes-per-source: 5\nservice:\n  name: a.example.\n  site: x 192.0.2.1\n",
                         err, sizeof(err));
@@ -94,6 +99,10 @@ static void test_defaults(void **state)
         fail_msg("%s", err);
     assert_int_equal(c->tcp_msg_ms, 1500);
     assert_int_equal(c->tcp_per_source, 8);
+    assert_int_equal(c->rrl_rate, 0);
+    assert_int_equal(c->rrl_slip, 0);
+    assert_int_equal(c->rrl_v4_prefix, 32);
+    assert_int_equal(c->rrl_v6_prefix, 48);
     assert_int_equal(c->map.max_handshakes, 50);
     assert_int_equal(c->map.max_handshakes_per_source, 5);
     dnsb_conf_free(c);
@@ -161,6 +170,11 @@ static void test_errors(void **state)
     (void)state;
     expect("server:\n  listen: 127.0.0.1@5300\n", "t.conf:1: key 'zone': missing");
     expect(BASE "  workers: 0\n", "t.conf:5: key 'workers': 0 out of range 1..64");
+    expect(BASE "  rrl-ratelimit: 100001\n", "t.conf:5: key 'rrl-ratelimit': 100001 out of range 0..100000");
+    expect(BASE "  rrl-slip: -1\n", "t.conf:5: key 'rrl-slip': -1 out of range 0..100");
+    expect(BASE "  rrl-ipv4-prefix: 33\n", "t.conf:5: key 'rrl-ipv4-prefix': 33 out of range 1..32");
+    expect(BASE "  rrl-ipv6-prefix: 0\n", "t.conf:5: key 'rrl-ipv6-prefix': 0 out of range 1..128");
+    expect(BASE "  rrl-ratelimit: lots\n", "t.conf:5: key 'rrl-ratelimit'");
     expect(BASE "map:\n  listen: 127.0.0.1@5380\n  tls-cert-file: c\n  tls-key-file: k\n  tls-ca-file: a\n"
                 "  allow: lb42 10.0.0.0/8\n  allow: lb42 192.0.2.0/24\n",
            "t.conf:11: key 'allow': identity 'lb42' repeats: one allow line per identity");

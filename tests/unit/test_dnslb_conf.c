@@ -88,6 +88,10 @@ static void test_defaults_and_penalty(void **state)
     assert_int_equal(c->workers, 1);
     assert_int_equal(c->tcp_msg_ms, 3000);
     assert_int_equal(c->tcp_per_source, 64);
+    assert_int_equal(c->rrl_rate, 200);
+    assert_int_equal(c->rrl_slip, 2);
+    assert_int_equal(c->rrl_v4_prefix, 24);
+    assert_int_equal(c->rrl_v6_prefix, 56);
     assert_int_equal(c->services[0].ttl_answer, 300);
     assert_false(c->probe.has_src4 || c->probe.has_src6);
     lb_conf_free(c);
@@ -130,6 +134,10 @@ static void test_errors(void **state)
     expect("server:\n  listen: 127.0.0.42@5300\n  id: LB_42\n", "t.conf:3: key 'id': bad id 'LB_42'");
     expect(BASE "  tcp-message-timeout: 600001\n", "t.conf:4: key 'tcp-message-timeout': 600001 out of range");
     expect(BASE "  tcp-max-per-source: 0\n", "t.conf:4: key 'tcp-max-per-source': 0 out of range");
+    expect(BASE "  rrl-ratelimit: 100001\n", "t.conf:4: key 'rrl-ratelimit': 100001 out of range 0..100000");
+    expect(BASE "  rrl-slip: 101\n", "t.conf:4: key 'rrl-slip': 101 out of range 0..100");
+    expect(BASE "  rrl-ipv4-prefix: 0\n", "t.conf:4: key 'rrl-ipv4-prefix': 0 out of range 1..32");
+    expect(BASE "  rrl-ipv6-prefix: 129\n", "t.conf:4: key 'rrl-ipv6-prefix': 129 out of range 1..128");
     expect(BASE "  control: 192.0.2.1@8954\n", "t.conf:4: key 'control': must be a loopback address");
     expect(BASE "  location: 95,0\n", "t.conf:4: key 'location': bad location '95,0'");
     expect(BASE "probe:\n  http-interval: 0\n", "t.conf:5: key 'http-interval': 0 out of range");

@@ -1010,6 +1010,31 @@ static void test_damaged_fields(void **state)
  * reports it during the load (MDB_CORRUPTED), which is then refused or
  * moved aside like damage found at open, nothing handed out. The load used
  * to stop at the error as if the database ended there: empty, silently. */
+/* The pure decoders (dnsb_store_decode_seq, _reg), found by fuzz_store: a
+ * key with a NUL inside ("42\0\0") was read as another id ("42"). */
+static void test_decoders(void **state)
+{
+    (void)state;
+    static const uint8_t seq[16] = {0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 1, 0x8b, 0, 0, 0, 1};
+    char id[GLB_MAP_MAX_ID + 1];
+    uint64_t sq = 0, at = 0;
+    assert_int_equal(dnsb_store_decode_seq("lb42", 4, seq, 16, id, &sq, &at), 0);
+    assert_string_equal(id, "lb42");
+    assert_true(sq == 7 && at == 0x18b00000001ULL);
+    assert_int_equal(dnsb_store_decode_seq("42\0\0", 4, seq, 16, id, &sq, &at), -1);
+    assert_int_equal(dnsb_store_decode_seq("lb\0x", 4, seq, 16, id, &sq, &at), -1);
+    assert_int_equal(dnsb_store_decode_seq("LB_1", 4, seq, 16, id, &sq, &at), -1);
+    assert_int_equal(dnsb_store_decode_seq("lb42", 4, seq, 15, id, &sq, &at), -1);
+    assert_int_equal(dnsb_store_decode_seq("", 0, seq, 16, id, &sq, &at), -1);
+    glb_map_msg msg;
+    uint8_t *arena = NULL;
+    size_t cap = 0;
+    uint64_t exp = 0;
+    static const uint8_t shortrec[8] = {'g', 'l', 'b', 'r', 1, 0, 0, 0};
+    assert_string_equal(dnsb_store_decode_reg("lb42", 4, shortrec, 8, &msg, &arena, &cap, &exp), "record too short");
+    free(arena);
+}
+
 static void test_damaged_at_load(void **state)
 {
     (void)state;
@@ -1070,6 +1095,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_damaged_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_at_load, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sound_after_churn, setup, teardown),
+        cmocka_unit_test(test_decoders),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,49 @@
+/* libFuzzer target for dnslb's egress discovery parsers (dnslb/whoami_parse.c):
+ * the whoami TXT record a DNS-B answers (lb_whoami_parse_txt) and
+ * resolv.conf's nameserver lines (lb_resolvconf_parse). Input: one byte
+ * choosing the parser (even: TXT rdata, odd: resolv.conf text), then the
+ * input. Properties: no crash or sanitizer report; a TXT accepted has a
+ * unicast src with no port and at most one ECS prefix of a valid length;
+ * resolv.conf gives at most max servers, each with a v4/v6 address and a
+ * NUL-terminated forwarder string.
+ * SPDX-License-Identifier: BSD-3-Clause */
+#include <string.h>
+#include <sys/socket.h>
+
+#include "dnslb/whoami.h"
+#include "tests/fuzz/fuzz.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    unsigned ctl = data[0];
+    data++, size--;
+    if (!(ctl & 1)) {
+        lb_whoami_txt t;
+        if (lb_whoami_parse_txt(data, size, &t) == 0) {
+            FUZZ_CHECK(t.has_src && (t.src.family == AF_INET || t.src.family == AF_INET6), "src");
+            FUZZ_CHECK(t.src.port == 0, "src with a port");
+            if (t.has_ecs)
+                FUZZ_CHECK((t.ecs.family == AF_INET && t.ecs.len <= 32) ||
+                               (t.ecs.family == AF_INET6 && t.ecs.len <= 128),
+                           "ecs prefix");
+        }
+        return 0;
+    }
+    char *text = malloc(size + 1);
+    if (!text)
+        return 0;
+    memcpy(text, data, size);
+    text[size] = '\0';
+    lb_nameserver ns[4];
+    size_t max = 1 + (ctl >> 1) % 4;
+    size_t n = lb_resolvconf_parse(text, ns, max);
+    FUZZ_CHECK(n <= max, "more servers than room");
+    for (size_t i = 0; i < n; i++) {
+        FUZZ_CHECK(ns[i].addr.family == AF_INET || ns[i].addr.family == AF_INET6, "server family");
+        FUZZ_CHECK(memchr(ns[i].fwd, 0, sizeof(ns[i].fwd)) != NULL, "forwarder not terminated");
+    }
+    free(text);
+    return 0;
+}
