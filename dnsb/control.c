@@ -76,24 +76,17 @@ static void count_static(void *arg, const dnsb_reg *g)
     *(size_t *)arg += g->is_static != 0;
 }
 
-static int as_json(const char *args, struct evbuffer *out);
-static int json_of(struct evbuffer *t, struct evbuffer *out, int stats);
-
 static int status_text(dnsb_ctl *c, struct evbuffer *out);
+
+static void status_lines(void *arg, struct evbuffer *out)
+{
+    status_text(arg, out);
+}
 
 static int cmd_status(void *arg, const char *args, struct evbuffer *out, glb_control_conn *conn)
 {
     (void)conn;
-    int j = as_json(args, out);
-    if (j < 0)
-        return -1;
-    struct evbuffer *t = j ? evbuffer_new() : out;
-    if (!t) {
-        evbuffer_add_printf(out, "out of memory\n");
-        return -1;
-    }
-    status_text(arg, t);
-    return j ? json_of(t, out, 0) : 0;
+    return glb_lines_reply(args, out, 0, status_lines, arg);
 }
 
 static int status_text(dnsb_ctl *c, struct evbuffer *out)
@@ -575,53 +568,20 @@ static const glb_metric_rule dnsb_metric_rules[] = {
     {NULL, NULL, NULL, NULL, NULL, NULL},
 };
 
+static void stats_lines(void *arg, struct evbuffer *out)
+{
+    dnsb_stats_text(arg, out);
+}
+
 void dnsb_metrics(void *arg, struct evbuffer *out)
 {
-    struct evbuffer *t = evbuffer_new();
-    if (!t)
-        return;
-    dnsb_stats_text(arg, t);
-    size_t len = evbuffer_get_length(t);
-    glb_metrics_render(out, len ? (const char *)evbuffer_pullup(t, -1) : "", len, dnsb_metric_rules, "glb");
-    evbuffer_free(t);
-}
-
-/* "json" as the argument: the text above rendered as JSON. */
-static int as_json(const char *args, struct evbuffer *out)
-{
-    if (!*args)
-        return 0;
-    if (strcmp(args, "json") == 0)
-        return 1;
-    evbuffer_add_printf(out, "usage: stats [json] | status [json]\n");
-    return -1;
-}
-
-static int json_of(struct evbuffer *t, struct evbuffer *out, int stats)
-{
-    size_t len = evbuffer_get_length(t);
-    const char *text = len ? (const char *)evbuffer_pullup(t, -1) : "";
-    if (stats)
-        glb_stats_json(out, text, len);
-    else
-        glb_status_json(out, text, len);
-    evbuffer_free(t);
-    return 0;
+    glb_metrics_from(out, stats_lines, arg, dnsb_metric_rules, "glb");
 }
 
 static int cmd_stats(void *arg, const char *args, struct evbuffer *out, glb_control_conn *conn)
 {
     (void)conn;
-    int j = as_json(args, out);
-    if (j < 0)
-        return -1;
-    struct evbuffer *t = j ? evbuffer_new() : out;
-    if (!t) {
-        evbuffer_add_printf(out, "out of memory\n");
-        return -1;
-    }
-    dnsb_stats_text(arg, t);
-    return j ? json_of(t, out, 1) : 0;
+    return glb_lines_reply(args, out, 1, stats_lines, arg);
 }
 
 const glb_control_cmd dnsb_control_cmds[] = {

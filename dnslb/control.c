@@ -13,27 +13,20 @@
 #include "shared/dname.h"
 #include "shared/metrics.h"
 
-static int as_json(const char *args, struct evbuffer *out);
-static int json_of(struct evbuffer *t, struct evbuffer *out, int stats);
+static void status_lines(void *arg, struct evbuffer *out)
+{
+    lb_ctl *c = arg;
+    evbuffer_add_printf(out, "version: dnslb %s\nid: %s\nuptime: %.0f s\n", PACKAGE_VERSION, c->id,
+                        difftime(time(NULL), (time_t)c->started));
+    lb_prober_report_status(c->prober, out);
+    if (c->proxy)
+        lb_proxy_report(c->proxy, out);
+}
 
 static int cmd_status(void *arg, const char *args, struct evbuffer *out, glb_control_conn *conn)
 {
     (void)conn;
-    lb_ctl *c = arg;
-    int j = as_json(args, out);
-    if (j < 0)
-        return -1;
-    struct evbuffer *t = j ? evbuffer_new() : out;
-    if (!t) {
-        evbuffer_add_printf(out, "out of memory\n");
-        return -1;
-    }
-    evbuffer_add_printf(t, "version: dnslb %s\nid: %s\nuptime: %.0f s\n", PACKAGE_VERSION, c->id,
-                        difftime(time(NULL), (time_t)c->started));
-    lb_prober_report_status(c->prober, t);
-    if (c->proxy)
-        lb_proxy_report(c->proxy, t);
-    return j ? json_of(t, out, 0) : 0;
+    return glb_lines_reply(args, out, 0, status_lines, arg);
 }
 
 static int cmd_sites(void *arg, const char *args, struct evbuffer *out, glb_control_conn *conn)
@@ -211,53 +204,20 @@ static const glb_metric_rule lb_metric_rules[] = {
     {NULL, NULL, NULL, NULL, NULL, NULL},
 };
 
+static void stats_lines(void *arg, struct evbuffer *out)
+{
+    lb_stats_text(arg, out);
+}
+
 void lb_metrics(void *arg, struct evbuffer *out)
 {
-    struct evbuffer *t = evbuffer_new();
-    if (!t)
-        return;
-    lb_stats_text(arg, t);
-    size_t len = evbuffer_get_length(t);
-    glb_metrics_render(out, len ? (const char *)evbuffer_pullup(t, -1) : "", len, lb_metric_rules, "glb");
-    evbuffer_free(t);
-}
-
-/* "json" as the argument: 1; none: 0; else -1 with the usage. */
-static int as_json(const char *args, struct evbuffer *out)
-{
-    if (!*args)
-        return 0;
-    if (strcmp(args, "json") == 0)
-        return 1;
-    evbuffer_add_printf(out, "usage: stats [json] | status [json]\n");
-    return -1;
-}
-
-static int json_of(struct evbuffer *t, struct evbuffer *out, int stats)
-{
-    size_t len = evbuffer_get_length(t);
-    const char *text = len ? (const char *)evbuffer_pullup(t, -1) : "";
-    if (stats)
-        glb_stats_json(out, text, len);
-    else
-        glb_status_json(out, text, len);
-    evbuffer_free(t);
-    return 0;
+    glb_metrics_from(out, stats_lines, arg, lb_metric_rules, "glb");
 }
 
 static int cmd_stats(void *arg, const char *args, struct evbuffer *out, glb_control_conn *conn)
 {
     (void)conn;
-    int j = as_json(args, out);
-    if (j < 0)
-        return -1;
-    struct evbuffer *t = j ? evbuffer_new() : out;
-    if (!t) {
-        evbuffer_add_printf(out, "out of memory\n");
-        return -1;
-    }
-    lb_stats_text(arg, t);
-    return j ? json_of(t, out, 1) : 0;
+    return glb_lines_reply(args, out, 1, stats_lines, arg);
 }
 
 static int cmd_map(void *arg, const char *args, struct evbuffer *out, glb_control_conn *conn)

@@ -450,3 +450,41 @@ void glb_status_json(struct evbuffer *out, const char *text, size_t len)
     }
     evbuffer_add(out, "\n}\n", 3);
 }
+
+void glb_metrics_from(struct evbuffer *out, glb_lines_fn fill, void *arg, const glb_metric_rule *rules,
+                      const char *prefix)
+{
+    struct evbuffer *t = evbuffer_new();
+    if (!t)
+        return;
+    fill(arg, t);
+    size_t len = evbuffer_get_length(t);
+    glb_metrics_render(out, len ? (const char *)evbuffer_pullup(t, -1) : "", len, rules, prefix);
+    evbuffer_free(t);
+}
+
+int glb_lines_reply(const char *args, struct evbuffer *out, int stats, glb_lines_fn fill, void *arg)
+{
+    if (!*args) {
+        fill(arg, out);
+        return 0;
+    }
+    if (strcmp(args, "json") != 0) {
+        evbuffer_add_printf(out, "usage: stats [json] | status [json]\n");
+        return -1;
+    }
+    struct evbuffer *t = evbuffer_new();
+    if (!t) {
+        evbuffer_add_printf(out, "out of memory\n");
+        return -1;
+    }
+    fill(arg, t);
+    size_t len = evbuffer_get_length(t);
+    const char *text = len ? (const char *)evbuffer_pullup(t, -1) : "";
+    if (stats)
+        glb_stats_json(out, text, len);
+    else
+        glb_status_json(out, text, len);
+    evbuffer_free(t);
+    return 0;
+}

@@ -64,6 +64,19 @@ size_t glb_stats_json(struct evbuffer *out, const char *text, size_t len);
  * strings, or numbers where the whole value is one. */
 void glb_status_json(struct evbuffer *out, const char *text, size_t len);
 
+/* Fills a buffer with a command's lines: stat lines or "key: value" lines. */
+typedef void (*glb_lines_fn)(void *arg, struct evbuffer *out);
+
+/* Renders fill(arg)'s stat lines as the Prometheus text format into out
+ * (glb_metrics_render). */
+void glb_metrics_from(struct evbuffer *out, glb_lines_fn fill, void *arg, const glb_metric_rule *rules,
+                      const char *prefix);
+
+/* The reply of a control command that takes "[json]": fill(arg)'s lines as
+ * they are (args ""), or as JSON (args "json": glb_stats_json when stats,
+ * else glb_status_json); any other args: the usage, and -1. 0, or -1. */
+int glb_lines_reply(const char *args, struct evbuffer *out, int stats, glb_lines_fn fill, void *arg);
+
 /* Appends s as a JSON string (quoted, escaped). */
 void glb_json_string(struct evbuffer *out, const char *s, size_t len);
 
