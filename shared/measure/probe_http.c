@@ -17,6 +17,7 @@
  * a no-op.
  * SPDX-License-Identifier: BSD-3-Clause */
 #include "shared/measure/probe_http.h"
+#include "shared/measure/probe_http_int.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -40,8 +41,6 @@
 
 #include "shared/log.h"
 
-#define MAX_HEADER (16 * 1024) /* status line + headers (+ trailers), all interim responses included */
-#define MAX_CHUNK_LINE 1024    /* one chunk-size line, extensions included */
 #define REQUEST_FMT \
     "GET %s HTTP/1.1\r\nHost: %s%s%s%s\r\nUser-Agent: glb-probe/0.1\r\nConnection: close\r\nAccept: */*\r\n\r\n"
 
@@ -123,50 +122,7 @@ fail:
 /* ------------------------------------------------------------------ */
 /* Checks */
 
-enum phase {
-    PH_CONNECT = 0,  /* waiting for the TCP connection */
-    PH_HANDSHAKE,    /* TLS handshake running */
-    PH_STATUS,       /* reading the status line */
-    PH_HEADERS,      /* reading header lines */
-    PH_BODY_LEN,     /* Content-Length body */
-    PH_BODY_CLOSE,   /* body delimited by the end of the connection */
-    PH_CHUNK_SIZE,   /* chunk-size line */
-    PH_CHUNK_DATA,   /* chunk data */
-    PH_CHUNK_END,    /* the CRLF after chunk data */
-    PH_TRAILERS      /* trailer lines after the last chunk */
-};
-
-struct glb_http_check {
-    struct event_base *base;
-    SSL_CTX *ctx;
-    glb_http_cb cb;
-    void *arg;
-    struct event *timer;   /* whole-check timeout; also reports immediate failures */
-    struct event *conn_ev; /* writability of the connecting socket */
-    struct bufferevent *bev;
-    int fd;                /* owned here until the bufferevent takes it */
-    int tls, verify;
-    int fail;              /* an error to report from the timer, 0 when none */
-    int in_cb;
-    int ev_assigned;       /* event_assign done: bit 0 timer, bit 1 conn_ev */
-    enum phase ph;
-    int interim;           /* the current response is a 1xx */
-    int chunked;           /* 0 no Transfer-Encoding, 1 chunked, -1 another coding */
-    int have_len;
-    uint64_t remaining;    /* of the Content-Length body or the current chunk */
-    uint64_t content_length;
-    size_t max_body;
-    size_t hdr_bytes;
-    struct timespec t0;
-    glb_http_result r;
-    uint16_t port;
-    glb_addr addr;
-    const char *host;      /* in the same allocation, after the events */
-    const char *req;       /* the request text, likewise */
-    size_t req_len;
-};
-
-static double ms_since(const struct timespec *t0)
+double glb_http_ms_since(const struct timespec *t0)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -211,7 +167,7 @@ static void teardown(glb_http_check *c)
 /* Reports and frees. Once a final status outside 200..399 has been read,
  * any later failure (reset, timeout, oversized or malformed body) is
  * reported as STATUS: that is what the site said. */
-static void finish(glb_http_check *c, enum glb_http_error err)
+void glb_http_finish(glb_http_check *c, enum glb_http_error err)
 {
     int st = c->r.status;
 
@@ -225,322 +181,10 @@ static void finish(glb_http_check *c, enum glb_http_error err)
 }
 
 /* The response is complete. */
-static void complete(glb_http_check *c)
+void glb_http_complete(glb_http_check *c)
 {
-    c->r.total_ms = ms_since(&c->t0);
-    finish(c, c->r.status >= 200 && c->r.status <= 399 ? GLB_HTTP_OK : GLB_HTTP_ERR_STATUS);
-}
-
-static int lower_eq(const char *s, size_t n, const char *lit)
-{
-    return strlen(lit) == n && strncasecmp(s, lit, n) == 0;
-}
-
-/* "HTTP/1.x DDD[ reason]". Returns the status or -1. */
-static int parse_status_line(const char *s, size_t n)
-{
-    int st;
-    if (n < 12 || memcmp(s, "HTTP/1.", 7) != 0 || (s[7] != '0' && s[7] != '1') || s[8] != ' ')
-        return -1;
-    if (s[9] < '1' || s[9] > '9' || s[10] < '0' || s[10] > '9' || s[11] < '0' || s[11] > '9')
-        return -1;
-    if (n > 12 && s[12] != ' ')
-        return -1;
-    st = (s[9] - '0') * 100 + (s[10] - '0') * 10 + (s[11] - '0');
-    return st;
-}
-
-/* A token character (RFC 9110 §5.6.2). */
-static int tchar(unsigned char ch)
-{
-    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-           (ch && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
-}
-
-/* A field line (RFC 9112 §5): a token, a colon, a value without control
- * bytes but HTAB. Returns the colon, or NULL when malformed. Spaces before
- * the colon are refused, which also refuses obsolete line folding. */
-static const char *field_line(const char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n && tchar((unsigned char)s[i]))
-        i++;
-    if (i == 0 || i == n || s[i] != ':')
-        return NULL;
-    for (size_t k = i + 1; k < n; k++) {
-        unsigned char ch = (unsigned char)s[k];
-        if ((ch < 0x20 && ch != '\t') || ch == 0x7F)
-            return NULL;
-    }
-    return s + i;
-}
-
-/* A header line (no EOL). Returns 0 or -1 (malformed). */
-static int parse_header(glb_http_check *c, const char *s, size_t n)
-{
-    const char *colon = field_line(s, n);
-    const char *v, *ve;
-    size_t nlen;
-
-    if (!colon)
-        return -1;
-    nlen = (size_t)(colon - s);
-    v = colon + 1;
-    ve = s + n;
-    while (v < ve && (*v == ' ' || *v == '\t'))
-        v++;
-    while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
-        ve--;
-    if (c->interim)
-        return 0;
-    if (lower_eq(s, nlen, "content-length")) {
-        uint64_t len = 0;
-        if (v == ve)
-            return -1;
-        for (const char *d = v; d < ve; d++) {
-            if (*d < '0' || *d > '9' || len > (UINT64_MAX - 9) / 10)
-                return -1;
-            len = len * 10 + (uint64_t)(*d - '0');
-        }
-        if (c->have_len && len != c->content_length)
-            return -1;
-        c->have_len = 1;
-        c->content_length = len;
-    } else if (lower_eq(s, nlen, "transfer-encoding")) {
-        /* chunked when it is the last coding */
-        const char *last = ve;
-        while (last > v && last[-1] != ',')
-            last--;
-        while (last < ve && (*last == ' ' || *last == '\t'))
-            last++;
-        /* Transfer-Encoding overrides Content-Length; a final coding other
-         * than chunked leaves the body delimited by the close */
-        c->chunked = lower_eq(last, (size_t)(ve - last), "chunked") ? 1 : -1;
-    }
-    return 0;
-}
-
-/* The blank line after the headers. Returns 1 when the check finished. */
-static int headers_done(glb_http_check *c)
-{
-    int st = c->r.status;
-
-    if (c->interim) { /* 1xx: another status line follows */
-        c->interim = 0;
-        c->ph = PH_STATUS;
-        return 0;
-    }
-    if (st == 204 || st == 304) {
-        complete(c);
-        return 1;
-    }
-    if (c->chunked == 1) {
-        c->ph = PH_CHUNK_SIZE;
-    } else if (c->chunked == 0 && c->have_len) {
-        if (c->content_length > c->max_body) {
-            finish(c, GLB_HTTP_ERR_TOO_BIG);
-            return 1;
-        }
-        if (c->content_length == 0) {
-            complete(c);
-            return 1;
-        }
-        c->remaining = c->content_length;
-        c->ph = PH_BODY_LEN;
-    } else {
-        c->ph = PH_BODY_CLOSE;
-    }
-    return 0;
-}
-
-/* Counts n body bytes. Returns 1 when the check finished (too big; then
- * body_bytes keeps what was counted before). */
-static int count_body(glb_http_check *c, size_t n)
-{
-    if (n > c->max_body - c->r.body_bytes) {
-        finish(c, GLB_HTTP_ERR_TOO_BIG);
-        return 1;
-    }
-    c->r.body_bytes += n;
-    return 0;
-}
-
-/* One line in a line-oriented phase. Returns 1 when the check finished. */
-static int handle_line(glb_http_check *c, const char *s, size_t n)
-{
-    switch (c->ph) {
-    case PH_STATUS: {
-        int st = parse_status_line(s, n);
-        if (st < 100 || st == 101) {
-            finish(c, GLB_HTTP_ERR_PROTOCOL);
-            return 1;
-        }
-        c->r.status = st;
-        c->interim = st < 200;
-        c->have_len = 0;
-        c->chunked = 0;
-        c->content_length = 0;
-        c->ph = PH_HEADERS;
-        return 0;
-    }
-    case PH_HEADERS:
-        if (n == 0)
-            return headers_done(c);
-        if (parse_header(c, s, n) != 0) {
-            finish(c, GLB_HTTP_ERR_PROTOCOL);
-            return 1;
-        }
-        return 0;
-    case PH_CHUNK_SIZE: {
-        uint64_t size = 0;
-        size_t i;
-        for (i = 0; i < n; i++) {
-            int ch = (unsigned char)s[i], d;
-            if (ch >= '0' && ch <= '9')
-                d = ch - '0';
-            else if (ch >= 'a' && ch <= 'f')
-                d = ch - 'a' + 10;
-            else if (ch >= 'A' && ch <= 'F')
-                d = ch - 'A' + 10;
-            else
-                break;
-            if (size > (UINT64_MAX >> 4)) {
-                finish(c, GLB_HTTP_ERR_PROTOCOL);
-                return 1;
-            }
-            size = size << 4 | (uint64_t)d;
-        }
-        /* at least one digit, then optional whitespace and extensions */
-        if (i == 0 || (i < n && s[i] != ';' && s[i] != ' ' && s[i] != '\t')) {
-            finish(c, GLB_HTTP_ERR_PROTOCOL);
-            return 1;
-        }
-        if (size == 0) {
-            c->ph = PH_TRAILERS;
-            return 0;
-        }
-        if (size > (uint64_t)(c->max_body - c->r.body_bytes)) {
-            finish(c, GLB_HTTP_ERR_TOO_BIG);
-            return 1;
-        }
-        c->remaining = size;
-        c->ph = PH_CHUNK_DATA;
-        return 0;
-    }
-    case PH_CHUNK_END:
-        if (n != 0) {
-            finish(c, GLB_HTTP_ERR_PROTOCOL);
-            return 1;
-        }
-        c->ph = PH_CHUNK_SIZE;
-        return 0;
-    case PH_TRAILERS:
-        if (n == 0) {
-            complete(c);
-            return 1;
-        }
-        if (!field_line(s, n)) {
-            finish(c, GLB_HTTP_ERR_PROTOCOL);
-            return 1;
-        }
-        return 0;
-    default:
-        return 0;
-    }
-}
-
-/* Consumes what the input holds. Returns 1 when the check finished (and is
- * freed), 0 when it needs more. */
-static int process_input(glb_http_check *c)
-{
-    struct evbuffer *in = bufferevent_get_input(c->bev);
-
-    for (;;) {
-        size_t avail = evbuffer_get_length(in);
-
-        switch (c->ph) {
-        case PH_STATUS:
-        case PH_HEADERS:
-        case PH_TRAILERS:
-        case PH_CHUNK_SIZE:
-        case PH_CHUNK_END: {
-            size_t eol_len = 0, len, limit;
-            struct evbuffer_ptr p;
-            unsigned char *line;
-            int hdr = c->ph == PH_STATUS || c->ph == PH_HEADERS || c->ph == PH_TRAILERS;
-
-            if (avail == 0)
-                return 0;
-            if (c->ph == PH_STATUS) {
-                /* fail fast on something that is not HTTP at all */
-                char start[5];
-                size_t k = avail < 5 ? avail : 5;
-                if (evbuffer_copyout(in, start, k) != (ev_ssize_t)k || memcmp(start, "HTTP/", k) != 0) {
-                    finish(c, GLB_HTTP_ERR_PROTOCOL);
-                    return 1;
-                }
-            }
-            limit = hdr ? MAX_HEADER - c->hdr_bytes : MAX_CHUNK_LINE;
-            /* Lines end with CRLF: a bare LF, or a CR or NUL inside the
-             * line, is not HTTP a healthy site sends. */
-            p = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
-            if (p.pos < 0) {
-                if (avail > limit) {
-                    finish(c, GLB_HTTP_ERR_PROTOCOL);
-                    return 1;
-                }
-                return 0;
-            }
-            eol_len = 2;
-            if (p.pos == 0 || (size_t)p.pos + 1 > limit ||
-                !(line = evbuffer_pullup(in, (ev_ssize_t)p.pos + 1)) || line[p.pos - 1] != '\r') {
-                finish(c, GLB_HTTP_ERR_PROTOCOL);
-                return 1;
-            }
-            len = (size_t)p.pos - 1;
-            if (memchr(line, '\r', len) || memchr(line, '\0', len)) {
-                finish(c, GLB_HTTP_ERR_PROTOCOL);
-                return 1;
-            }
-            if (hdr)
-                c->hdr_bytes += len + eol_len;
-            if (handle_line(c, (const char *)line, len))
-                return 1;
-            evbuffer_drain(in, len + eol_len);
-            break;
-        }
-        case PH_BODY_LEN:
-        case PH_CHUNK_DATA: {
-            size_t n = avail;
-            if (n == 0)
-                return 0;
-            if ((uint64_t)n > c->remaining)
-                n = (size_t)c->remaining;
-            /* a Content-Length body was checked against max_body already,
-             * a chunk when its size was read */
-            c->r.body_bytes += n;
-            evbuffer_drain(in, n);
-            c->remaining -= n;
-            if (c->remaining == 0) {
-                if (c->ph == PH_BODY_LEN) {
-                    complete(c);
-                    return 1;
-                }
-                c->ph = PH_CHUNK_END;
-            }
-            break;
-        }
-        case PH_BODY_CLOSE:
-            if (avail == 0)
-                return 0;
-            if (count_body(c, avail))
-                return 1;
-            evbuffer_drain(in, avail);
-            return 0;
-        default:
-            return 0;
-        }
-    }
+    c->r.total_ms = glb_http_ms_since(&c->t0);
+    glb_http_finish(c, c->r.status >= 200 && c->r.status <= 399 ? GLB_HTTP_OK : GLB_HTTP_ERR_STATUS);
 }
 
 static void read_cb(struct bufferevent *bev, void *arg)
@@ -550,8 +194,8 @@ static void read_cb(struct bufferevent *bev, void *arg)
     if (c->ph < PH_STATUS) /* nothing is read before the handshake event */
         return;
     if (c->r.ttfb_ms < 0 && evbuffer_get_length(bufferevent_get_input(bev)) > 0)
-        c->r.ttfb_ms = ms_since(&c->t0);
-    process_input(c);
+        c->r.ttfb_ms = glb_http_ms_since(&c->t0);
+    glb_http_process_input(c);
 }
 
 static void event_cb(struct bufferevent *bev, short what, void *arg)
@@ -560,7 +204,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 
     if (what & BEV_EVENT_CONNECTED) { /* TLS handshake done */
         if (c->ph == PH_HANDSHAKE) {
-            c->r.tls_ms = ms_since(&c->t0);
+            c->r.tls_ms = glb_http_ms_since(&c->t0);
             c->ph = PH_STATUS;
             if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
                 read_cb(bev, c);
@@ -586,23 +230,23 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
         }
         /* a reset with no TLS error is a reset; anything else is TLS */
         if (!first && vr == X509_V_OK && (what & BEV_EVENT_ERROR) && (err == ECONNRESET || err == EPIPE))
-            finish(c, GLB_HTTP_ERR_RESET);
+            glb_http_finish(c, GLB_HTTP_ERR_RESET);
         else
-            finish(c, GLB_HTTP_ERR_TLS);
+            glb_http_finish(c, GLB_HTTP_ERR_TLS);
         return;
     }
 
     /* use what arrived before the end, then judge */
     if (evbuffer_get_length(bufferevent_get_input(bev)) > 0) {
         if (c->r.ttfb_ms < 0)
-            c->r.ttfb_ms = ms_since(&c->t0);
-        if (process_input(c))
+            c->r.ttfb_ms = glb_http_ms_since(&c->t0);
+        if (glb_http_process_input(c))
             return;
     }
     if ((what & BEV_EVENT_EOF) && c->ph == PH_BODY_CLOSE)
-        complete(c);
+        glb_http_complete(c);
     else
-        finish(c, GLB_HTTP_ERR_RESET);
+        glb_http_finish(c, GLB_HTTP_ERR_RESET);
 }
 
 /* A TLS client bufferevent on the connected socket: SNI when the host is a
@@ -658,7 +302,7 @@ static void connected(glb_http_check *c)
 {
     struct bufferevent *bev;
 
-    c->r.connect_ms = ms_since(&c->t0);
+    c->r.connect_ms = glb_http_ms_since(&c->t0);
     if (c->tls) {
         bev = tls_bev(c);
     } else {
@@ -667,7 +311,7 @@ static void connected(glb_http_check *c)
             log_warn("http %s@%u: cannot create a bufferevent", c->host, (unsigned)c->port);
     }
     if (!bev) {
-        finish(c, c->tls ? GLB_HTTP_ERR_TLS : GLB_HTTP_ERR_CONNECT);
+        glb_http_finish(c, c->tls ? GLB_HTTP_ERR_TLS : GLB_HTTP_ERR_CONNECT);
         return;
     }
     c->fd = -1; /* the bufferevent's now */
@@ -675,7 +319,7 @@ static void connected(glb_http_check *c)
     c->ph = c->tls ? PH_HANDSHAKE : PH_STATUS;
     bufferevent_setcb(bev, read_cb, NULL, event_cb, c);
     if (bufferevent_write(bev, c->req, c->req_len) != 0 || bufferevent_enable(bev, EV_READ | EV_WRITE) != 0)
-        finish(c, c->tls ? GLB_HTTP_ERR_TLS : GLB_HTTP_ERR_CONNECT);
+        glb_http_finish(c, c->tls ? GLB_HTTP_ERR_TLS : GLB_HTTP_ERR_CONNECT);
 }
 
 static void conn_cb(evutil_socket_t fd, short what, void *arg)
@@ -693,7 +337,7 @@ static void conn_cb(evutil_socket_t fd, short what, void *arg)
         char a[GLB_ADDRSTRLEN];
         log_debug("http %s@%u: connect to %s: %s", c->host, (unsigned)c->port,
                   glb_addrport_str(&c->addr, a, sizeof(a)), strerror(err));
-        finish(c, GLB_HTTP_ERR_CONNECT);
+        glb_http_finish(c, GLB_HTTP_ERR_CONNECT);
         return;
     }
     connected(c);
@@ -705,7 +349,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    finish(c, c->fail ? (enum glb_http_error)c->fail : GLB_HTTP_ERR_TIMEOUT);
+    glb_http_finish(c, c->fail ? (enum glb_http_error)c->fail : GLB_HTTP_ERR_TIMEOUT);
 }
 
 /* A non-empty NUL-terminated string of visible ASCII within n bytes (what
@@ -899,7 +543,7 @@ int glb_http_parse_response(const uint8_t *data, size_t len, size_t step, size_t
     for (size_t off = 0; off < len && !o.done; off += step) {
         size_t n = len - off < step ? len - off : step;
         if (evbuffer_add(bufferevent_get_input(c->bev), data + off, n) != 0) {
-            finish(c, GLB_HTTP_ERR_RESET);
+            glb_http_finish(c, GLB_HTTP_ERR_RESET);
             break;
         }
         read_cb(c->bev, c);
