@@ -28,12 +28,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A free TCP+UDP port on 127.0.0.1 (tries random ones in 20000..59999).
+# A free TCP+UDP port on 127.0.0.1, below the kernel's ephemeral range: a
+# port in that range may be the local port of any client's connection or
+# query (dig, resolvers, the tests' own) at the moment the daemon binds it.
+# Not in use by any socket at all (ss -a, not only listeners).
 free_port() {
-    local p i
+    local p i lo
+    lo=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+    [ "${lo:-0}" -gt 12000 ] || lo=32768
     for i in $(seq 1 50); do
-        p=$((20000 + RANDOM % 40000))
-        if ! ss -Htuln "sport = :$p" 2>/dev/null | grep -q .; then
+        p=$((10000 + RANDOM % (lo - 10000)))
+        if ! ss -Htuan "sport = :$p" 2>/dev/null | grep -q .; then
             echo "$p"
             return 0
         fi
