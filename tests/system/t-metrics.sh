@@ -26,20 +26,9 @@ done
 DNSB_CONTROL="$BUILDDIR/dnsb/dnsb-control"
 SCRAPE="$PY $SRCDIR/tests/system/promscrape.py"
 
-# Ports below the ephemeral range (net.ipv4.ip_local_port_range), unused in
-# any state: clients elsewhere on the box may hold thousands of ephemeral ones.
-low_port() {
-    local p i lo
-    lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-    for i in $(seq 1 100); do
-        p=$((10000 + RANDOM % (lo - 10000)))
-        ss -Htuan "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return 0; }
-    done
-    return 1
-}
 ports=()
 while [ ${#ports[@]} -lt 8 ]; do
-    p=$(low_port) || { echo "no free port"; exit 1; }
+    p=$(free_port) || { echo "no free port"; exit 1; }
     case " ${ports[*]:-} " in *" $p "*) ;; *) ports+=("$p") ;; esac
 done
 BPORT=${ports[0]} BCPORT=${ports[1]} BMPORT=${ports[2]} PORT=${ports[3]} CPORT=${ports[4]} MPORT=${ports[5]}
