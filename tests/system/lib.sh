@@ -57,6 +57,45 @@ wait_dns() {
     return 1
 }
 
+# start_mirror_nsd PORT: NSD on 127.0.0.53@PORT serving the unsigned zone
+# mirror.example (www = 127.0.0.14), the host name of a site given by name;
+# its state and log in $TMP/nsd.
+start_mirror_nsd() {
+    mkdir -p "$TMP/nsd"
+    cat >"$TMP/nsd/mirror.example.zone" <<'ZONE'
+$ORIGIN mirror.example.
+$TTL 300
+@    IN SOA ns hostmaster 1 3600 600 86400 60
+@    IN NS  ns
+ns   IN A   127.0.0.53
+www  IN A   127.0.0.14
+ZONE
+    cat >"$TMP/nsd/nsd.conf" <<CONF
+server:
+    ip-address: 127.0.0.53@$1
+    do-ip6: no
+    server-count: 1
+    username: ""
+    chroot: ""
+    database: ""
+    zonesdir: "$TMP/nsd"
+    zonelistfile: "$TMP/nsd/zone.list"
+    xfrdfile: "$TMP/nsd/xfrd.state"
+    xfrdir: "$TMP/nsd"
+    pidfile: "$TMP/nsd/nsd.pid"
+    cookie-secret-file: "$TMP/nsd/cookiesecrets.txt"
+    verbosity: 1
+    rrl-ratelimit: 0
+remote-control:
+    control-enable: no
+zone:
+    name: "mirror.example"
+    zonefile: "mirror.example.zone"
+CONF
+    nsd -d -c "$TMP/nsd/nsd.conf" >>"$TMP/nsd.log" 2>&1 &
+    PIDS+=("$!")
+}
+
 # start_dnsb CONF [LOG]: runs dnsb in the foreground, in the background;
 # sets DNSB_PID.
 start_dnsb() {

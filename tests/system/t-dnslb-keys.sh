@@ -23,39 +23,7 @@ done
 PORT=${ports[0]} CPORT=${ports[1]} HP=${ports[2]} NSDPORT=${ports[3]}
 LBCTL_ADDR=127.0.0.42@$CPORT
 
-mkdir -p "$TMP/nsd"
-cat >"$TMP/nsd/mirror.example.zone" <<'ZONE'
-$ORIGIN mirror.example.
-$TTL 300
-@    IN SOA ns hostmaster 1 3600 600 86400 60
-@    IN NS  ns
-ns   IN A   127.0.0.53
-www  IN A   127.0.0.14
-ZONE
-cat >"$TMP/nsd/nsd.conf" <<CONF
-server:
-    ip-address: 127.0.0.53@$NSDPORT
-    do-ip6: no
-    server-count: 1
-    username: ""
-    chroot: ""
-    database: ""
-    zonesdir: "$TMP/nsd"
-    zonelistfile: "$TMP/nsd/zone.list"
-    xfrdfile: "$TMP/nsd/xfrd.state"
-    xfrdir: "$TMP/nsd"
-    pidfile: "$TMP/nsd/nsd.pid"
-    cookie-secret-file: "$TMP/nsd/cookiesecrets.txt"
-    verbosity: 1
-    rrl-ratelimit: 0
-remote-control:
-    control-enable: no
-zone:
-    name: "mirror.example"
-    zonefile: "mirror.example.zone"
-CONF
-nsd -d -c "$TMP/nsd/nsd.conf" >>"$TMP/nsd.log" 2>&1 &
-PIDS+=("$!")
+start_mirror_nsd "$NSDPORT"
 start_fixture --listen 127.0.0.11:$HP --listen 127.0.0.12:$HP --listen 127.0.0.14:$HP --control 127.0.0.1:0 || exit 1
 fx "/set?addr=127.0.0.11&port=$HP&body_size=100" >/dev/null
 fx "/set?addr=127.0.0.12&port=$HP&body_size=5000" >/dev/null

@@ -34,39 +34,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=glb-systest \
     { cat "$TMP/openssl.log"; echo "openssl cannot make a certificate"; exit 77; }
 
 # --- NSD: zone mirror.example, www = 127.0.0.14
-mkdir -p "$TMP/nsd"
-cat >"$TMP/nsd/mirror.example.zone" <<'ZONE'
-$ORIGIN mirror.example.
-$TTL 300
-@                    IN SOA ns hostmaster 1 3600 600 86400 60
-@                    IN NS  ns
-ns                   IN A   127.0.0.53
-www                  IN A   127.0.0.14
-ZONE
-cat >"$TMP/nsd/nsd.conf" <<CONF
-server:
-    ip-address: 127.0.0.53@$NSDPORT
-    do-ip6: no
-    server-count: 1
-    username: ""
-    chroot: ""
-    database: ""
-    zonesdir: "$TMP/nsd"
-    zonelistfile: "$TMP/nsd/zone.list"
-    xfrdfile: "$TMP/nsd/xfrd.state"
-    xfrdir: "$TMP/nsd"
-    pidfile: "$TMP/nsd/nsd.pid"
-    cookie-secret-file: "$TMP/nsd/cookiesecrets.txt"
-    verbosity: 1
-    rrl-ratelimit: 0
-remote-control:
-    control-enable: no
-zone:
-    name: "mirror.example"
-    zonefile: "mirror.example.zone"
-CONF
-nsd -d -c "$TMP/nsd/nsd.conf" >>"$TMP/nsd.log" 2>&1 &
-PIDS+=("$!")
+start_mirror_nsd "$NSDPORT"
 
 start_fixture --listen 127.0.0.11:$HP --listen 127.0.0.12:$HP --listen 127.0.0.13:$HP --listen 127.0.0.14:$HP \
     --tls-listen 127.0.0.15:$TP --tls-listen 127.0.0.16:$TP --cert "$TMP/cert.pem" --key "$TMP/key.pem" \
