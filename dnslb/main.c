@@ -16,6 +16,7 @@
 #include "dnslb/answer.h"
 #include "dnslb/conf.h"
 #include "dnslb/control.h"
+#include "dnslb/status.h"
 #include "shared/metrics_http.h"
 #include "dnslb/mapclient.h"
 #include "dnslb/proxy.h"
@@ -363,6 +364,7 @@ int main(int argc, char **argv)
             return 1;
         }
         d.ctl.metrics = d.metrics;
+        glb_metrics_http_set_pages(d.metrics, lb_status_http, &d.ctl); /* the status page, same ACL */
     }
     struct event *ev_hup = evsignal_new(d.base, SIGHUP, on_hup, &d);
     struct event *ev_term = evsignal_new(d.base, SIGTERM, on_term, &d);

@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
+#include "shared/measure/history.h"
 #include "shared/measure/mconf.h"
 #include "shared/site.h"
 
@@ -106,7 +107,16 @@ typedef struct lb_site_view {
     int state;                   /* enum lb_state (dnslb/health.h) */
     double latency_ms, loss, score_ms; /* NaN while not measured */
     unsigned long checks, failures, changes;
+    const char *answer;          /* in the answers or not, and why: in:best, in:margin, in:failopen,
+                                  * out:dead, out:unmeasured, out:slower (dnslb-control sites) */
+    const char *last;            /* the last check's result, "" before the first */
+    double last_check;           /* when, the prober's clock; 0: never */
+    const lb_history *history;   /* the last hour (status page); lives as service does */
 } lb_site_view;
+
+/* The prober's clock now (lb_prober_set_clock): what last_check and the
+ * history are measured against. */
+double lb_prober_now(const lb_prober *p);
 
 /* Site i (0 .. sites - 1, the order of the sites table) into *v: 0, or -1
  * past the last. */
