@@ -104,6 +104,8 @@ wait_until 10 both_up || not_ok "sites a and b alive within 10 s"
 # the page's one-second refresh and the jitter of 5 %), a screenshot.
 ROW='document.querySelector("tr.site[data-site=\"b\"]")'
 PATHS='document.querySelectorAll("section[data-service=\"www.foobar.example.\"] svg[data-plot=\"latency\"] path.series")'
+DOWNBAR='document.querySelector("section[data-service=\"www.foobar.example.\"] svg[data-plot=\"state\"] rect[data-state=\"down\"]")'
+ANSWER='document.querySelector("section[data-service=\"www.foobar.example.\"] .answer")'
 RED="$ROW && $ROW.getAttribute(\"data-state\") === \"down\" && getComputedStyle($ROW.querySelector(\".state\")).backgroundColor === \"rgb(207, 34, 46)\""
 cdp --url "$PAGE" --timeout 40 \
     --wait "rows=document.querySelectorAll(\"tr.site\").length === 3 && $ROW.getAttribute(\"data-state\") === \"up\"" \
@@ -113,9 +115,10 @@ cdp --url "$PAGE" --timeout 40 \
     --screenshot "$ART/t-status-page-dnslb-up.png" \
     --run "curl -sS --max-time 5 'http://$FIXTURE_CTL/set?addr=127.0.0.12&port=$HP&mode=reset' >/dev/null" \
     --wait "red=$RED" \
-    --eval "answer=document.querySelector(\"section[data-service=\\\"www.foobar.example.\\\"] .answer\").textContent" \
+    --eval "answer=$ANSWER.textContent" \
     --eval "whyb=$ROW.textContent" \
     --eval "hostile=document.querySelectorAll(\"img\").length + \" \" + Array.from(document.querySelectorAll(\"h2\")).map(function (h) { return h.textContent; }).join(\"|\")" \
+    --wait "statebar=$DOWNBAR" \
     --screenshot "$ART/t-status-page-dnslb.png" >"$TMP/cdp1" 2>&1
 cat "$TMP/cdp1" | sed 's/^/# /'
 check "dnslb page: the sites' rows, b up (green)" "$(field rows "$TMP/cdp1")" '^ok '
@@ -129,6 +132,7 @@ if [ -n "$red" ] && python3 -c "import sys; sys.exit(0 if $red <= $limit else 1)
 else
     not_ok "dnslb page: red after ${red:-never}s, more than ${limit}s"
 fi
+check "dnslb page: and b's down plotted in the state history (a red bar)" "$(field statebar "$TMP/cdp1")" '^ok '
 check "dnslb page: the answer set is a alone, and why" "$(field answer "$TMP/cdp1")" '^"Answer set: a \(best score\)"$'
 check "dnslb page: b out, why: down" "$(field whyb "$TMP/cdp1")" 'outdown'
 check "dnslb page: markup in a name is text (no img element)" "$(field hostile "$TMP/cdp1")" '^"0 .*x<img'
