@@ -37,16 +37,24 @@ static const char *why_of(const char *answer)
     return answer;
 }
 
+/* ,"key":value: a member after the first. */
 static void key_string(struct evbuffer *out, const char *key, const char *s)
 {
-    evbuffer_add_printf(out, "\"%s\":", key);
+    evbuffer_add_printf(out, ",\"%s\":", key);
     glb_json_string(out, s, strlen(s));
 }
 
 static void key_number(struct evbuffer *out, const char *key, double v)
 {
-    evbuffer_add_printf(out, "\"%s\":", key);
+    evbuffer_add_printf(out, ",\"%s\":", key);
     glb_json_number(out, v);
+}
+
+/* {"name":"..." : an object's start, the first member. */
+static void start_named(struct evbuffer *out, const char *name)
+{
+    evbuffer_add_printf(out, "{\"name\":");
+    glb_json_string(out, name, strlen(name));
 }
 
 /* "services":[{"name":..,"sites":[site(), ...]}, ...]: the sites of a
@@ -59,12 +67,12 @@ static void each_service(lb_prober *p, struct evbuffer *out, site_fn site)
     const uint8_t *cur = NULL;
     double now = lb_prober_now(p);
     char name[1024];
-    evbuffer_add_printf(out, "\"services\":[");
+    evbuffer_add_printf(out, ",\"services\":[");
     for (size_t i = 0; lb_prober_site_view(p, i, &v) == 0; i++) {
         if (v.service != cur) {
             glb_dname_to_str(v.service, name, sizeof(name));
-            evbuffer_add_printf(out, "%s{", cur ? "]}," : "");
-            key_string(out, "name", name);
+            evbuffer_add_printf(out, "%s", cur ? "]}," : "");
+            start_named(out, name);
             evbuffer_add_printf(out, ",\"sites\":[");
             cur = v.service;
         } else {
@@ -77,23 +85,15 @@ static void each_service(lb_prober *p, struct evbuffer *out, site_fn site)
 
 static void site_status(struct evbuffer *out, const lb_site_view *v, double now)
 {
-    evbuffer_add_printf(out, "{");
-    key_string(out, "name", v->site);
-    evbuffer_add_printf(out, ",");
+    start_named(out, v->site);
     key_string(out, "state", state_name(v->state));
-    evbuffer_add_printf(out, ",");
     key_number(out, "latency_ms", v->latency_ms);
-    evbuffer_add_printf(out, ",");
     key_number(out, "loss", v->loss);
-    evbuffer_add_printf(out, ",");
     key_number(out, "score_ms", v->score_ms);
-    evbuffer_add_printf(out, ",\"in_answer\":%s,", strncmp(v->answer, "in:", 3) == 0 ? "true" : "false");
+    evbuffer_add_printf(out, ",\"in_answer\":%s", strncmp(v->answer, "in:", 3) == 0 ? "true" : "false");
     key_string(out, "answer", v->answer);
-    evbuffer_add_printf(out, ",");
     key_string(out, "why", why_of(v->answer));
-    evbuffer_add_printf(out, ",");
     key_string(out, "last", v->last);
-    evbuffer_add_printf(out, ",");
     key_number(out, "last_check_age_s", v->last_check > 0 ? now - v->last_check : NAN);
     evbuffer_add_printf(out, ",\"checks\":%lu,\"failures\":%lu,\"changes\":%lu}", v->checks, v->failures,
                         v->changes);
@@ -103,8 +103,7 @@ static void site_history(struct evbuffer *out, const lb_site_view *v, double now
 {
     static lb_history_sample s[LB_HISTORY_LEN]; /* the main thread only */
     size_t n = lb_history_get(v->history, now, s, LB_HISTORY_LEN);
-    evbuffer_add_printf(out, "{");
-    key_string(out, "name", v->site);
+    start_named(out, v->site);
     /* [seconds before now, state, latency ms, loss]: oldest first */
     evbuffer_add_printf(out, ",\"samples\":[");
     for (size_t k = 0; k < n; k++) {
@@ -119,18 +118,17 @@ static void site_history(struct evbuffer *out, const lb_site_view *v, double now
 
 static void status_json(lb_ctl *c, struct evbuffer *out)
 {
-    evbuffer_add_printf(out, "{\"daemon\":\"dnslb\",");
+    evbuffer_add_printf(out, "{\"daemon\":\"dnslb\"");
     key_string(out, "id", c->id);
-    evbuffer_add_printf(out, ",");
     key_string(out, "version", PACKAGE_VERSION);
-    evbuffer_add_printf(out, ",\"uptime_s\":%.0f,", difftime(time(NULL), (time_t)c->started));
+    evbuffer_add_printf(out, ",\"uptime_s\":%.0f", difftime(time(NULL), (time_t)c->started));
     each_service(c->prober, out, site_status);
     evbuffer_add_printf(out, "}\n");
 }
 
 static void history_json(lb_ctl *c, struct evbuffer *out)
 {
-    evbuffer_add_printf(out, "{\"step_s\":%d,\"window_s\":%d,", LB_HISTORY_STEP, LB_HISTORY_STEP * LB_HISTORY_LEN);
+    evbuffer_add_printf(out, "{\"step_s\":%d,\"window_s\":%d", LB_HISTORY_STEP, LB_HISTORY_STEP * LB_HISTORY_LEN);
     each_service(c->prober, out, site_history);
     evbuffer_add_printf(out, "}\n");
 }
