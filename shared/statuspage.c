@@ -2,7 +2,6 @@
 #include "shared/statuspage.h"
 
 #include <event2/buffer.h>
-#include <math.h>
 #include <string.h>
 
 int glb_status_page(const char *path, struct evbuffer *out, const char **ctype)
@@ -13,12 +12,4 @@ int glb_status_page(const char *path, struct evbuffer *out, const char **ctype)
         evbuffer_add_printf(out, "%s\n", glb_status_html[i]);
     *ctype = "text/html; charset=utf-8";
     return 1;
-}
-
-void glb_json_number(struct evbuffer *out, double v)
-{
-    if (isnan(v) || isinf(v))
-        evbuffer_add(out, "null", 4);
-    else
-        evbuffer_add_printf(out, "%.6g", v);
 }

@@ -18,7 +18,4 @@ extern const char *const glb_status_html[];
  * *ctype, returns 1; else 0. */
 int glb_status_page(const char *path, struct evbuffer *out, const char **ctype);
 
-/* Appends v as a JSON number, or null when NaN or infinite. */
-void glb_json_number(struct evbuffer *out, double v);
-
 #endif
