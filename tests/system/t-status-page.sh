@@ -102,6 +102,7 @@ wait_until 10 both_up || not_ok "sites a and b alive within 10 s"
 # points per site: two history steps of 10 s), then b killed (its fixture
 # resets every connection) and b's row red within one check interval (plus
 # the page's one-second refresh and the jitter of 5 %), a screenshot.
+# cdp.py times the wait from the moment the --run command returns.
 ROW='document.querySelector("tr.site[data-site=\"b\"]")'
 PATHS='document.querySelectorAll("section[data-service=\"www.foobar.example.\"] svg[data-plot=\"latency\"] path.series")'
 DOWNBAR='document.querySelector("section[data-service=\"www.foobar.example.\"] svg[data-plot=\"state\"] rect[data-state=\"down\"]")'
@@ -126,9 +127,11 @@ check_eq "dnslb page: up is green" "$(field upcolor "$TMP/cdp1")" '"rgb(26, 127,
 check "dnslb page: latency plotted, a path of points per site" "$(field plot "$TMP/cdp1")" '^ok '
 check "dnslb page: b killed: red within one check interval" "$(field red "$TMP/cdp1")" '^ok '
 red=$(field red "$TMP/cdp1" | awk '{print $2}')
-limit=$(python3 -c "print($INTERVAL * 1.05 + 1.5)")
+# the next check comes within the interval (+5 % jitter), the page reads it
+# within its 1 s refresh; 1 s more for a loaded machine
+limit=$(python3 -c "print($INTERVAL * 1.05 + 2)")
 if [ -n "$red" ] && python3 -c "import sys; sys.exit(0 if $red <= $limit else 1)"; then
-    ok "dnslb page: red after ${red}s (interval ${INTERVAL}s, page refresh 1 s: at most ${limit}s)"
+    ok "dnslb page: red after ${red}s (interval ${INTERVAL}s, page refresh 1 s, slack 1 s: at most ${limit}s)"
 else
     not_ok "dnslb page: red after ${red:-never}s, more than ${limit}s"
 fi
