@@ -100,7 +100,7 @@ size_t lb_prober_services(const lb_prober *p);
 size_t lb_prober_order(const lb_prober *p, size_t svc, const uint8_t **service, const char **names,
                        double *score_ms, size_t max, size_t *share);
 
-/* One site as the metrics read it (dnslb/control.c). */
+/* One site as the metrics and the status page read it (dnslb/control.c, dnslb/status.c). */
 typedef struct lb_site_view {
     const uint8_t *service;      /* wire form; lives until the next lb_prober_configure */
     const char *site;
@@ -111,7 +111,7 @@ typedef struct lb_site_view {
                                   * out:dead, out:unmeasured, out:slower (dnslb-control sites) */
     const char *last;            /* the last check's result, "" before the first */
     double last_check;           /* when, the prober's clock; 0: never */
-    const lb_history *history;   /* the last hour (status page); lives as service does */
+    const lb_history *history;   /* the last hour (status page); until the next lb_prober_configure */
 } lb_site_view;
 
 /* The prober's clock now (lb_prober_set_clock): what last_check and the
