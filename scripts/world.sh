@@ -287,11 +287,12 @@ world_dnslb() {
 
 # world_combined: ISP 3's combined box cb (v4 loopback world): its clients'
 # resolver and their DNS-LB in one dnslb; sites measured from it: newyork
-# best, tokyo next, paris slow.
+# best, tokyo next, paris slow (WORLD_CB_SED: one more sed expression for
+# its dnslb.conf).
 world_combined() {
     mkdir -p "$W/cb"
     _w_render dnslb-combined.conf "$W/cb/dnslb.conf" -e "s|@ADDR@|$CB|g" -e "s|@CTL@|$CTL_CB|g" \
-        -e "s|@EGRESS@|$CBEG|g"
+        -e "s|@EGRESS@|$CBEG|g" -e "${WORLD_CB_SED:-}"
     world_delay "$SITE1" "$CB" 120 && world_delay "$SITE2" "$CB" 60 && world_delay "$SITE3" "$CB" 5 || return 1
     _w_start cb "$WB/dnslb/dnslb" -d -c "$W/cb/dnslb.conf"
     _w_wait 10 world_lbctl cb status || { tail "$W/cb.log" >&2; return 1; }

@@ -41,6 +41,36 @@ wait_until 30 cb_set_is "$C1" "$SITE2" && ok "newyork fails: the box's clients g
     not_ok "after newyork failed the box's clients get: $(cb_set "$C1" www.foobar.example)"
 world_site_status "$SITE3" 200
 
+# DNSSEC: the enterprise signs its zone; the box, given its key as trust
+# anchor, validates: AD for clients that ask, RRSIGs only with DO, and
+# SERVFAIL for a record changed after signing (ISP 1's unbound, which does
+# not validate, still passes that record on).
+cd "$W/nsd" || exit 1
+key=$(ldns-keygen -a ECDSAP256SHA256 -k foobar.example) && ldns-signzone foobar.example.zone "$key" &&
+    cp foobar.example.zone.signed foobar.example.zone && kill -HUP "${WPID[nsd]}" ||
+    not_ok "cannot sign the enterprise's zone"
+cd - >/dev/null
+wait_until 10 bash -c "dig +time=1 +tries=1 @$DNSA foobar.example DNSKEY | grep -q 'IN[[:space:]]*DNSKEY'" ||
+    not_ok "NSD does not serve the signed zone"
+world_stop cb TERM
+WORLD_CB_SED="s|^recursion:|recursion:\n    trust-anchor-file: $W/nsd/$key.key|" world_combined ||
+    not_ok "the box does not start with a trust anchor"
+a=$(cb_ask "$C1" foobar.example SOA +dnssec)
+check "validated: AD to a client that sets DO" "$a" "flags: qr rd ra ad;"
+check "  with the RRSIG" "$a" "RRSIG[[:space:]]+SOA"
+a=$(cb_ask "$C1" foobar.example SOA +noadflag) # dig sets AD unless told not to
+check_not "  no RRSIG without DO" "$a" "RRSIG"
+check_not "  and no AD for a client that asks neither" "$a" "flags: qr rd ra ad"
+check "  AD to a client that sets AD only" "$(cb_ask "$C1" foobar.example SOA +adflag)" "flags: qr rd ra ad;"
+check "the delegated, unsigned www still resolves" "$(cb_ask "$C1" www.foobar.example A)" "status: NOERROR"
+sed -i -E "s/^(ns1\.foobar\.example\.[[:space:]].*[[:space:]]A[[:space:]]+)$DNSA\$/\1127.0.0.99/" "$W/nsd/foobar.example.zone"
+grep -q "127.0.0.99" "$W/nsd/foobar.example.zone" || not_ok "could not change the signed record"
+kill -HUP "${WPID[nsd]}"
+wait_until 10 bash -c "dig +short +time=1 +tries=1 @$DNSA ns1.foobar.example A | grep -qx 127.0.0.99" ||
+    not_ok "NSD does not serve the changed record"
+check "a record changed after signing: SERVFAIL from the box" "$(cb_ask "$C1" ns1.foobar.example A)" "status: SERVFAIL"
+check "  while ISP 1's unbound (no validation) passes it on" "$(world_ask isp1 ns1.foobar.example A)" "127.0.0.99"
+
 s=$(world_lbctl cb stats)
 n=$(stat_of dns.recursion <<<"$s")
 [ "${n:-0}" -gt 5 ] && ok "dnslb-control stats counts the recursion (dns.recursion=$n)" || not_ok "dns.recursion=$n"
