@@ -470,6 +470,9 @@ const glb_cfg_key lb_conf_keys[] = {
      "DNSSEC trust anchor: answers are validated (default: none)", offsetof(lb_recurse_conf, trust_anchor)},
     {"recursion", "unbound-option", GLB_CFG_STR, GLB_CFG_REPEAT, 0, 512, 0, h_rec_option,
      "\"name: value\": an unbound.conf server option for the resolver (repeatable)", 0},
+    {"recursion", "answer-cache", GLB_CFG_INT, 0, 0, 16777216, 0, glb_cfg_set_uint,
+     "answers kept by question in front of the resolver (default 65536; 0: none)",
+     offsetof(lb_recurse_conf, cache_slots)},
     {"recursion", "max-inflight", GLB_CFG_INT, 0, 1, 1000000, 0, glb_cfg_set_uint,
      "queries being resolved at once; more are dropped (default 10000)", offsetof(lb_recurse_conf, max_pending)},
     {"resolver", "address", GLB_CFG_ADDRPORT, GLB_CFG_REPEAT, 0, 0, 53, h_resolver_address,
@@ -630,6 +633,7 @@ static lb_conf *conf_new(void)
     c->rrl_slip = GLB_RRL_DEFAULT_SLIP;
     c->rrl_v4_prefix = GLB_RRL_DEFAULT_V4;
     c->rrl_v6_prefix = GLB_RRL_DEFAULT_V6;
+    c->recursion.cache_slots = LB_RECURSE_CACHE_DEFAULT;
     glb_addrport_parse("127.0.0.1@8954", 8954, &c->control);
     lb_probe_conf *p = &c->probe;
     p->http_interval = 10;

@@ -66,7 +66,8 @@ static int dnssec_only(uint16_t type, const glb_query *q)
 
 /* Copies one RR from m at *pos into r's section sec. 0, 1 when left out on
  * purpose or not fitting, -1 when m is malformed. */
-static int copy_rr(glb_resp *r, int sec, const uint8_t *m, size_t mlen, size_t *pos, const glb_query *q)
+static int copy_rr(glb_resp *r, int sec, const uint8_t *m, size_t mlen, size_t *pos, const glb_query *q,
+                   uint32_t age)
 {
     uint8_t owner[GLB_DNAME_MAX], n1[GLB_DNAME_MAX], n2[GLB_DNAME_MAX], raw[GLB_DNAME_MAX + 2];
     if (read_name(m, mlen, pos, owner) < 0 || *pos + 10 > mlen)
@@ -74,6 +75,7 @@ static int copy_rr(glb_resp *r, int sec, const uint8_t *m, size_t mlen, size_t *
     const uint8_t *f = m + *pos;
     uint16_t type = rd16(f), cls = rd16(f + 2), rdlen = rd16(f + 8);
     uint32_t ttl = (uint32_t)f[4] << 24 | (uint32_t)f[5] << 16 | (uint32_t)f[6] << 8 | f[7];
+    ttl = ttl > age ? ttl - age : 0; /* time spent in the cache */
     size_t rd = *pos + 10, end = rd + rdlen;
     if (end > mlen)
         return -1;
@@ -138,7 +140,7 @@ size_t lb_rec_error(const uint8_t *qpkt, size_t qlen, int tcp, unsigned rcode, u
 }
 
 size_t lb_rec_answer(const uint8_t *qpkt, size_t qlen, int tcp, const uint8_t *up, size_t uplen, int secure,
-                     uint8_t *out, size_t outcap)
+                     uint32_t age, uint8_t *out, size_t outcap)
 {
     glb_resp r;
     glb_query q;
@@ -154,11 +156,40 @@ size_t lb_rec_answer(const uint8_t *qpkt, size_t qlen, int tcp, const uint8_t *u
     for (int sec = GLB_SEC_ANSWER; sec <= GLB_SEC_ADDITIONAL; sec++) {
         unsigned n = rd16(up + 6 + 2 * sec);
         for (unsigned i = 0; i < n; i++)
-            if (copy_rr(&r, sec, up, uplen, &pos, &q) < 0)
+            if (copy_rr(&r, sec, up, uplen, &pos, &q, age) < 0)
                 return lb_rec_error(qpkt, qlen, tcp, GLB_RCODE_SERVFAIL, out, outcap);
     }
     /* AD only to a client that shows it understands it (RFC 6840 5.7). */
     if (secure && (q.edns_do || (qpkt[3] & FLAG_AD)))
         out[3] |= FLAG_AD;
     return glb_resp_finish(&r, LB_REC_EDNS_SIZE, -1);
+}
+
+int lb_rec_min_ttl(const uint8_t *up, size_t uplen, uint32_t *ttl)
+{
+    uint8_t n[GLB_DNAME_MAX];
+    size_t pos = GLB_DNS_HDRLEN;
+    unsigned rcode = uplen >= GLB_DNS_HDRLEN ? up[3] & 0x0F : 0;
+    if (uplen < GLB_DNS_HDRLEN || rd16(up + 4) != 1 || (rcode != GLB_RCODE_NOERROR && rcode != GLB_RCODE_NXDOMAIN) ||
+        read_name(up, uplen, &pos, n) < 0 || (pos += 4) > uplen)
+        return -1;
+    unsigned total = 0;
+    uint32_t min = UINT32_MAX;
+    for (int sec = 0; sec < 3; sec++)
+        for (unsigned i = 0, k = rd16(up + 6 + 2 * sec); i < k; i++) {
+            if (read_name(up, uplen, &pos, n) < 0 || pos + 10 > uplen)
+                return -1;
+            const uint8_t *f = up + pos;
+            uint32_t t = (uint32_t)f[4] << 24 | (uint32_t)f[5] << 16 | (uint32_t)f[6] << 8 | f[7];
+            if (rd16(f) != GLB_TYPE_OPT) {
+                min = t < min ? t : min;
+                total++;
+            }
+            if ((pos += 10 + rd16(f + 8)) > uplen)
+                return -1;
+        }
+    if (total == 0)
+        return -1; /* nothing says how long it holds (a negative answer without SOA) */
+    *ttl = min;
+    return 0;
 }

@@ -17,10 +17,16 @@
 
 /* Writes into out the answer to the client's query qpkt[0..qlen) (already
  * parsed well-formed once) from the upstream reply up[0..uplen); secure: the
- * reply validated (AD for clients that ask). A reply that does not parse, or
- * up NULL, gives SERVFAIL. Returns the length, 0 when nothing can be sent. */
+ * reply validated (AD for clients that ask); age: seconds the reply has been
+ * kept, taken off every TTL. A reply that does not parse, or up NULL, gives
+ * SERVFAIL. Returns the length, 0 when nothing can be sent. */
 size_t lb_rec_answer(const uint8_t *qpkt, size_t qlen, int tcp, const uint8_t *up, size_t uplen, int secure,
-                     uint8_t *out, size_t outcap);
+                     uint32_t age, uint8_t *out, size_t outcap);
+
+/* The smallest TTL of the records of a NOERROR or NXDOMAIN reply: how long
+ * it may be kept. 0, or -1 when the reply does not parse, is another rcode,
+ * or has no record. */
+int lb_rec_min_ttl(const uint8_t *up, size_t uplen, uint32_t *ttl);
 
 /* The answer with only rcode (SERVFAIL, REFUSED) to the query qpkt, with RA
  * set. Returns the length, 0 when nothing can be sent. */

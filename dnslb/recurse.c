@@ -14,7 +14,9 @@
 #include <unbound.h>
 
 #include "dnslb/recanswer.h"
+#include "dnslb/reccache.h"
 #include "dnslb/recurse.h"
+#include "shared/clock.h"
 #include "shared/cfg.h"
 #include "shared/log.h"
 #include "shared/measure/resolve.h"
@@ -37,6 +39,7 @@ struct lb_recurse {
     pthread_mutex_t lock;     /* the list and npending */
     pend *head;
     unsigned npending;
+    lb_reccache *cache;       /* answers by question; NULL: off */
     uint8_t buf[65535];       /* answers are built here, in the loop's thread */
     _Atomic unsigned long long queries, answers, servfail, dropped;
 };
@@ -56,6 +59,9 @@ lb_recurse *lb_recurse_new(struct event_base *base, const lb_recurse_conf *c, ch
         return NULL;
     }
     r->max_pending = c->max_pending ? c->max_pending : LB_RECURSE_MAX_PENDING;
+    size_t slots = c->cache_slots == LB_RECURSE_CACHE_DEFAULT ? LB_RECCACHE_SLOTS : c->cache_slots;
+    if (slots && !(r->cache = lb_reccache_new(slots)))
+        goto nomem;
     if (c->nallow && !(r->allow = malloc(c->nallow * sizeof(*r->allow))))
         goto nomem;
     if (c->nallow)
@@ -144,8 +150,12 @@ static void answered(void *arg, int err, struct ub_result *res)
         len = lb_rec_error(p->q, p->qlen, p->tcp, GLB_RCODE_SERVFAIL, r->buf, sizeof(r->buf));
         atomic_fetch_add_explicit(&r->servfail, 1, memory_order_relaxed);
     } else {
-        len = lb_rec_answer(p->q, p->qlen, p->tcp, res->answer_packet, (size_t)res->answer_len, res->secure,
+        len = lb_rec_answer(p->q, p->qlen, p->tcp, res->answer_packet, (size_t)res->answer_len, res->secure, 0,
                             r->buf, sizeof(r->buf));
+        glb_query q;
+        if (r->cache && glb_query_parse(p->q, p->qlen, &q) == GLB_PARSE_OK)
+            lb_reccache_put(r->cache, &q, res->answer_packet, (size_t)res->answer_len, res->secure, glb_mono(),
+                            LB_RECURSE_CACHE_MAX_TTL);
         atomic_fetch_add_explicit(&r->answers, 1, memory_order_relaxed);
     }
     glb_deferred_reply(p->d, r->buf, len);
@@ -158,6 +168,9 @@ size_t lb_recurse_query(lb_recurse *r, const glb_request *req, const glb_query *
 {
     char name[1024]; /* glb_dname_to_str: at most 1010 */
     atomic_fetch_add_explicit(&r->queries, 1, memory_order_relaxed);
+    size_t n = lb_reccache_answer(r->cache, q, req->pkt, req->len, req->tcp, glb_mono(), req->out, req->outcap);
+    if (n)
+        return n;
     pend *p = malloc(sizeof(*p) + req->len);
     if (!p)
         goto servfail;
@@ -208,10 +221,13 @@ void lb_recurse_stats(const lb_recurse *r, struct evbuffer *out)
     pthread_mutex_lock(&w->lock);
     unsigned inflight = w->npending;
     pthread_mutex_unlock(&w->lock);
+    unsigned long long hits, misses;
+    lb_reccache_counts(w->cache, &hits, &misses);
     evbuffer_add_printf(out, "recursion.queries=%llu\nrecursion.answers=%llu\nrecursion.servfail=%llu\n"
-                             "recursion.dropped=%llu\nrecursion.inflight=%u\n",
+                             "recursion.dropped=%llu\nrecursion.inflight=%u\nrecursion.cache_hits=%llu\n"
+                             "recursion.cache_misses=%llu\n",
                         atomic_load(&w->queries), atomic_load(&w->answers), atomic_load(&w->servfail),
-                        atomic_load(&w->dropped), inflight);
+                        atomic_load(&w->dropped), inflight, hits, misses);
 }
 
 void lb_recurse_free(lb_recurse *r)
@@ -229,6 +245,7 @@ void lb_recurse_free(lb_recurse *r)
         free(p);
     }
     pthread_mutex_destroy(&r->lock);
+    lb_reccache_free(r->cache);
     free(r->allow);
     free(r);
 }

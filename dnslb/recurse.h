@@ -9,6 +9,7 @@
 #define DNSLB_RECURSE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "shared/addr.h"
 #include "shared/dnsquery.h"
@@ -35,9 +36,12 @@ typedef struct lb_recurse_conf {
     char **options;           /* unbound-option: "name: value" lines */
     size_t noptions;
     unsigned max_pending;     /* queries in flight; more are dropped */
+    unsigned cache_slots;     /* answer cache (reccache.h); 0: off; LB_RECURSE_CACHE_DEFAULT */
 } lb_recurse_conf;
 
 #define LB_RECURSE_MAX_PENDING 10000
+#define LB_RECURSE_CACHE_DEFAULT UINT32_MAX  /* cache_slots not set: LB_RECCACHE_SLOTS */
+#define LB_RECURSE_CACHE_MAX_TTL 86400       /* an answer is kept at most a day */
 
 typedef struct lb_recurse lb_recurse;
 
