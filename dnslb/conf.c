@@ -2,6 +2,7 @@
 #include "dnslb/conf.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -385,7 +386,7 @@ static void *section_target(void *ctx, const char *section)
         return &c->probe;
     if (strcmp(section, "resolver") == 0)
         return &c->resolver;
-    if (strcmp(section, "dnsb") == 0)
+    if (strcmp(section, "dnsb") == 0 || strcmp(section, "box") == 0)
         return &c->map;
     if (strcmp(section, "proxy") == 0)
         return &c->proxy;
@@ -533,7 +534,7 @@ static const glb_cfg_schema lb_schema = {lb_conf_keys, section_begin, NULL, sect
 static int finish(lb_conf *c, const char *file, char *err, size_t errlen)
 {
     if (c->id[0] == 0) {
-        snprintf(err, errlen, "%s: section 'server:' with 'listen' and 'id' is required", file);
+        snprintf(err, errlen, "%s: section 'server:' with %s is required", file, c->agent ? "'id'" : "'listen' and 'id'");
         return -1;
     }
     for (size_t i = 0; i < c->nservices; i++) {
@@ -711,4 +712,108 @@ lb_measure_conf lb_conf_measure(const lb_conf *c)
 {
     lb_measure_conf m = {&c->probe, &c->resolver, c->has_location, c->lat, c->lon, c->services, c->nservices};
     return m;
+}
+
+/* The agent's rows: dnslb's, less what serves DNS, the dnsb: rows as box:
+ * (less whoami and proxy), and metrics-interval. Built once. */
+static const char *const agent_drop[] = {
+    "server listen", "server workers", "server mode", "server metrics", "server metrics-allow",
+    "server ns-address", "server edns-buffer-size", "dnsb whoami-interval", "dnsb proxy-address",
+    "service proxy-answer", NULL,
+};
+static const glb_cfg_key agent_extra[] = {
+    {"box", "metrics-interval", GLB_CFG_INT, 0, 5, 86400, 0, glb_cfg_set_uint,
+     "seconds between two METRICS pushed to the box (default 300; at once on a state change)", MAP(metrics_interval)},
+};
+static glb_cfg_key agent_keys[sizeof(lb_conf_keys) / sizeof(lb_conf_keys[0]) + 2];
+static pthread_once_t agent_once = PTHREAD_ONCE_INIT;
+
+static int agent_row(const glb_cfg_key *k)
+{
+    static const char *const keep[] = {"server", "probe", "resolver", "dnsb", "service"};
+    int sec = 0;
+    for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+        sec |= strcmp(k->section, keep[i]) == 0;
+    if (!sec || strncmp(k->key, "tcp-", 4) == 0 || strncmp(k->key, "rrl-", 4) == 0)
+        return 0;
+    char sk[96];
+    snprintf(sk, sizeof(sk), "%s %s", k->section, k->key);
+    for (size_t i = 0; agent_drop[i]; i++)
+        if (strcmp(sk, agent_drop[i]) == 0)
+            return 0;
+    return 1;
+}
+
+/* Help lines that name the agent's peers, not the DNS-LB's. */
+static const char *const agent_help[][2] = {
+    {"id", "this agent's identity (a DNS label, its certificate's CN)"},
+    {"map-server", "ADDR[@PORT] of a combined box's agent service; registers with every one (repeatable)"},
+    {"tls-cert-file", "this agent's certificate (its CN is its id)"},
+    {"tls-ca-file", "CA the boxes' certificates must chain to"},
+    {"client-prefix", "a client prefix this agent measures for (repeatable)"},
+    {"services-file", "where the boxes' last services are kept, so a restart measures at once"},
+};
+
+static void agent_build(void)
+{
+    size_t n = 0;
+    for (const glb_cfg_key *k = lb_conf_keys; k->section; k++)
+        if (agent_row(k)) {
+            agent_keys[n] = *k;
+            if (strcmp(k->section, "dnsb") == 0)
+                agent_keys[n].section = "box";
+            for (size_t i = 0; i < sizeof(agent_help) / sizeof(agent_help[0]); i++)
+                if (strcmp(k->key, agent_help[i][0]) == 0 && strcmp(k->section, "service") != 0)
+                    agent_keys[n].help = agent_help[i][1];
+            n++;
+        }
+    size_t at = n; /* after the last box: row, so that --help shows one box: */
+    while (at > 0 && strcmp(agent_keys[at - 1].section, "box") != 0)
+        at--;
+    memmove(&agent_keys[at + 1], &agent_keys[at], (n - at) * sizeof(agent_keys[0]));
+    agent_keys[at] = agent_extra[0];
+    n++;
+    memset(&agent_keys[n], 0, sizeof(agent_keys[n]));
+}
+
+const glb_cfg_key *lb_agent_conf_keys(void)
+{
+    pthread_once(&agent_once, agent_build);
+    return agent_keys;
+}
+
+static lb_conf *agent_done(lb_conf *c, int rc, const char *file, char *err, size_t errlen)
+{
+    c->agent = 1;
+    c = conf_done(c, rc, file, err, errlen);
+    if (c && c->map.nservers == 0) {
+        snprintf(err, errlen, "%s: section 'box:' with 'map-server' is required", file);
+        lb_conf_free(c);
+        return NULL;
+    }
+    if (c && c->map.metrics_interval == 0)
+        c->map.metrics_interval = 300;
+    return c;
+}
+
+lb_conf *lb_conf_load_agent(const char *file, char *err, size_t errlen)
+{
+    glb_cfg_schema schema = {lb_agent_conf_keys(), section_begin, NULL, section_target};
+    lb_conf *c = conf_new();
+    if (!c) {
+        snprintf(err, errlen, "%s: out of memory", file);
+        return NULL;
+    }
+    return agent_done(c, glb_cfg_parse_file(file, &schema, c, err, errlen), file, err, errlen);
+}
+
+lb_conf *lb_conf_parse_agent(const char *name, const char *text, char *err, size_t errlen)
+{
+    glb_cfg_schema schema = {lb_agent_conf_keys(), section_begin, NULL, section_target};
+    lb_conf *c = conf_new();
+    if (!c) {
+        snprintf(err, errlen, "%s: out of memory", name);
+        return NULL;
+    }
+    return agent_done(c, glb_cfg_parse_string(name, text, &schema, c, err, errlen), name, err, errlen);
 }

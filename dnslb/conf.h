@@ -28,6 +28,7 @@ typedef struct lb_map_conf {
     size_t nclient_prefixes;
     glb_addr *proxy;          /* this box's HTTP proxy, announced for proxy mode */
     size_t nproxy;
+    unsigned metrics_interval; /* agent: seconds between two METRICS (default 300) */
 } lb_map_conf;
 
 /* The proxy: section: the cache engine (Varnish) this box drives as a
@@ -80,6 +81,7 @@ typedef struct lb_conf {
     lb_resolver_conf resolver;
     lb_map_conf map;
     lb_proxy_conf proxy;
+    int agent;                /* an mservice agent's (lb_conf_load_agent) */
     int combined;             /* mode: combined: also the clients' recursive resolver */
     int has_recursion;        /* a recursion: section was given */
     lb_recurse_conf recursion;
@@ -93,6 +95,17 @@ lb_conf *lb_conf_load(const char *file, char *err, size_t errlen);
 
 /* Same from text (tests); name is used in messages. */
 lb_conf *lb_conf_parse(const char *name, const char *text, char *err, size_t errlen);
+
+/* An mservice agent's configuration (mservice.conf(5)): dnslb.conf's
+ * grammar without DNS serving (no listen:, mode:, tcp-*, rrl-*, recursion:,
+ * proxy:), its box: section the map client's (dnsb: here, with
+ * metrics-interval and without whoami-interval and proxy-address); the
+ * result has agent set. NULL with "FILE:LINE: key 'K': reason" in err. */
+lb_conf *lb_conf_load_agent(const char *file, char *err, size_t errlen);
+lb_conf *lb_conf_parse_agent(const char *name, const char *text, char *err, size_t errlen);
+
+/* The agent's schema, for --help. */
+const glb_cfg_key *lb_agent_conf_keys(void);
 
 void lb_conf_free(lb_conf *c);
 

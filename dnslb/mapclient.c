@@ -218,9 +218,11 @@ lb_mapclient *lb_mapclient_new(struct event_base *base, const lb_conf *conf, con
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
+    mc->agent = conf->agent;
     lb_whoami_params wp = mc->t.whoami;
     wp.interval = conf->map.whoami_interval;
-    if (!(mc->whoami = lb_whoami_new(base, &conf->resolver, &wp, whoami_cb, mc, err, errlen)))
+    /* An agent claims client prefixes only: no resolvers to discover. */
+    if (!mc->agent && !(mc->whoami = lb_whoami_new(base, &conf->resolver, &wp, whoami_cb, mc, err, errlen)))
         goto fail;
     if (mc->services_file[0]) {
         lb_svcfile_block *b = calloc(mc->ns ? mc->ns : 1, sizeof(*b));
@@ -256,7 +258,8 @@ void lb_mapclient_start(lb_mapclient *mc)
     if (mc->started || mc->stopping)
         return;
     mc->started = 1;
-    lb_whoami_start(mc->whoami);
+    if (mc->whoami)
+        lb_whoami_start(mc->whoami);
     lbmc_registration_check(mc);
     for (size_t i = 0; i < mc->ns; i++)
         if (mc->s[i]->state == ST_IDLE)
@@ -277,7 +280,7 @@ int lb_mapclient_reconfigure(lb_mapclient *mc, const lb_conf *conf, char *err, s
         SSL_CTX_free(ctx);
         return -1;
     }
-    if (lb_whoami_reconfigure(mc->whoami, &conf->resolver, conf->map.whoami_interval, err, errlen) != 0) {
+    if (mc->whoami && lb_whoami_reconfigure(mc->whoami, &conf->resolver, conf->map.whoami_interval, err, errlen) != 0) {
         for (size_t i = 0; i < n; i++) /* undo: the new sessions go */
             if (find_sess(old, nold, &arr[i]->addr) < 0)
                 lbmc_sess_free(arr[i]);
@@ -458,6 +461,11 @@ void lb_mapclient_report(const lb_mapclient *mc, struct evbuffer *out)
     }
     if (mc->whoami)
         lb_whoami_report(mc->whoami, out);
+}
+
+void lb_mapclient_on_request(lb_mapclient *mc, void (*fn)(void *arg))
+{
+    mc->on_request = fn;
 }
 
 lb_whoami *lb_mapclient_whoami(lb_mapclient *mc)

@@ -130,6 +130,14 @@ void lb_mapclient_shutdown(lb_mapclient *mc, void (*done)(void *arg), void *arg)
  * to each new session after its first REGISTER_ACK. r is copied. */
 void lb_mapclient_ranking(lb_mapclient *mc, const glb_map_ranking *r);
 
+/* An agent's (conf->agent) measurements (METRICS, PROTOCOL.md §10.3): sent
+ * to every box that uses them, at most once a second, and to each new
+ * session after its first REGISTER_ACK. m is copied; empty: nothing. */
+void lb_mapclient_metrics(lb_mapclient *mc, const glb_map_metrics *m);
+
+/* An agent's callback for a box's request for fresh metrics. */
+void lb_mapclient_on_request(lb_mapclient *mc, void (*fn)(void *arg));
+
 /* Maintenance: withdraw 1 makes every REGISTER say lifetime 0 from now on
  * (the DNS-Bs drop this box's registrations at once; its resolvers get the
  * standby and fail-open), 0 registers again. Returns the sessions up. */

@@ -86,7 +86,9 @@ struct lb_mapclient {
     char services_file[256];
     sess **s;                    /* configuration order */
     size_t ns;
-    lb_whoami *whoami;
+    lb_whoami *whoami;           /* NULL for an agent */
+    int agent;                   /* an mservice agent: role mservice, METRICS for RANKING, box: for dnsb: */
+    void (*on_request)(void *arg); /* agent: the box asked for fresh metrics (empty METRICS) */
     int started, stopping;
     int withdrawn;               /* REGISTERs say lifetime 0 (withdraw, or stopping) */
     uint64_t last_seq;
@@ -96,7 +98,7 @@ struct lb_mapclient {
     size_t image_len;
     struct event *ev_notify, *ev_done, *t_shutdown;
     glb_map_reader rd;           /* decodes every session's frames, one at a time */
-    uint8_t *rk_frame;           /* the last RANKING, encoded once for every session */
+    uint8_t *rk_frame;           /* the last RANKING (agent: METRICS), encoded once for every session */
     size_t rk_len;
     struct event *t_rank;        /* sends it, at most once a second */
     double rk_last;

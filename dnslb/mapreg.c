@@ -240,7 +240,8 @@ void lbmc_on_ack(sess *s, const glb_map_register_ack *a)
 void lbmc_send_ranking(sess *s)
 {
     lb_mapclient *mc = s->mc;
-    if (!mc->rk_frame || s->state != ST_UP || !s->acked || !(s->peer_caps & GLB_MAP_CAP_RANKING))
+    uint64_t cap = mc->agent ? GLB_MAP_CAP_METRICS : GLB_MAP_CAP_RANKING;
+    if (!mc->rk_frame || s->state != ST_UP || !s->acked || !(s->peer_caps & cap))
         return;
     if (bufferevent_write(s->bev, mc->rk_frame, mc->rk_len) != 0) {
         s->send_failed = 1;
@@ -257,6 +258,35 @@ void lbmc_rank_cb(evutil_socket_t fd, short what, void *arg)
     mc->rk_last = glb_mono();
     for (size_t i = 0; i < mc->ns; i++)
         lbmc_send_ranking(mc->s[i]);
+}
+
+/* Queues frame f (malloc'd, len bytes) as the one every session gets, at
+ * most once a second. */
+static void publish_frame(lb_mapclient *mc, uint8_t *f, size_t len)
+{
+    free(mc->rk_frame);
+    mc->rk_frame = f;
+    mc->rk_len = len;
+    if (mc->t_rank && !evtimer_pending(mc->t_rank, NULL)) {
+        double wait = mc->rk_last + 1.0 - glb_mono();
+        struct timeval tv = lbmc_tv(wait > 0 ? wait : 0);
+        evtimer_add(mc->t_rank, &tv);
+    }
+}
+
+void lb_mapclient_metrics(lb_mapclient *mc, const glb_map_metrics *m)
+{
+    size_t len = 0;
+    uint8_t *f = NULL;
+    if (!mc->agent || m->nmetrics == 0 || glb_map_encode_metrics(m, NULL, 0, &len) != GLB_MAP_OK ||
+        !(f = malloc(len)) || glb_map_encode_metrics(m, f, len, &len) != GLB_MAP_OK) {
+        free(f);
+        if (mc->agent && m->nmetrics)
+            log_err("map: cannot encode the metrics");
+        return;
+    }
+    mc->st.rankings++; /* counted with rankings: one kind or the other per process */
+    publish_frame(mc, f, len);
 }
 
 void lb_mapclient_ranking(lb_mapclient *mc, const glb_map_ranking *r)
@@ -278,14 +308,7 @@ void lb_mapclient_ranking(lb_mapclient *mc, const glb_map_ranking *r)
         log_err("map: cannot encode the rankings");
         return;
     }
-    free(mc->rk_frame);
-    mc->rk_frame = f;
-    mc->rk_len = len;
-    if (mc->t_rank && !evtimer_pending(mc->t_rank, NULL)) {
-        double wait = mc->rk_last + 1.0 - glb_mono();
-        struct timeval tv = lbmc_tv(wait > 0 ? wait : 0);
-        evtimer_add(mc->t_rank, &tv);
-    }
+    publish_frame(mc, f, len);
 }
 
 /* ---- SERVICES and the services file -------------------------------------- */

@@ -50,10 +50,10 @@ static void send_hello(sess *s)
     memset(&m, 0, sizeof(m));
     m.type = GLB_MAP_HELLO;
     glb_map_hello_defaults(&m.u.hello);
-    m.u.hello.role = GLB_MAP_ROLE_LB;
+    m.u.hello.role = s->mc->agent ? GLB_MAP_ROLE_MSERVICE : GLB_MAP_ROLE_LB;
     m.u.hello.version = GLB_MAP_VERSION;
     m.u.hello.node_id = s->mc->id;
-    m.u.hello.caps = GLB_MAP_CAP_DELTA | GLB_MAP_CAP_RANKING;
+    m.u.hello.caps = GLB_MAP_CAP_DELTA | (s->mc->agent ? GLB_MAP_CAP_METRICS : GLB_MAP_CAP_RANKING);
     m.u.hello.keepalive = GLB_MAP_KEEPALIVE_DEFAULT;
     m.u.hello.has_serial = s->set.serial != 0;
     m.u.hello.serial = s->set.serial;
@@ -346,8 +346,9 @@ static void on_hello(sess *s, const glb_map_hello *h)
 {
     lb_mapclient *mc = s->mc;
     char buf[128];
-    if (h->role != GLB_MAP_ROLE_DNSB) {
-        snprintf(buf, sizeof(buf), "role %s, expected dnsb", glb_map_role_name(h->role));
+    int want = mc->agent ? GLB_MAP_ROLE_LB : GLB_MAP_ROLE_DNSB;
+    if (h->role != want) {
+        snprintf(buf, sizeof(buf), "role %s, expected %s", glb_map_role_name(h->role), glb_map_role_name(want));
         lbmc_sess_error(s, GLB_MAP_E_UNEXPECTED, buf, GLB_MAP_HELLO);
         return;
     }
@@ -428,8 +429,15 @@ static void on_msg(sess *s, const glb_map_msg *m)
         }
         (void)mc;
         return;
+    case GLB_MAP_METRICS: /* the box asks an agent for fresh metrics (PROTOCOL.md §10.3) */
+        if (!mc->agent || m->u.metrics.nmetrics != 0)
+            lbmc_sess_error(s, GLB_MAP_E_UNEXPECTED, "METRICS with metrics, or to a DNS-LB", m->type);
+        else if (mc->on_request)
+            mc->on_request(mc->arg);
+        return;
     default:
-        lbmc_sess_error(s, GLB_MAP_E_UNEXPECTED, "message not sent by a DNS-B", m->type);
+        lbmc_sess_error(s, GLB_MAP_E_UNEXPECTED, mc->agent ? "message not sent by a DNS-LB" : "message not sent by a DNS-B",
+                        m->type);
         return;
     }
 }

@@ -186,6 +186,7 @@ static const glb_map_field metric_fields[] = {
     SCALAR(glb_map_metric, GLB_MAP_METRIC_LOSS, U32, REQ, "loss", loss, 0, GLB_MAP_MAX_LOSS, 0),
     SCALAR(glb_map_metric, GLB_MAP_METRIC_SAMPLES, U32, REQ, "samples", samples, 0, UINT32_MAX, 0),
     SCALAR(glb_map_metric, GLB_MAP_METRIC_TIME, U64, REQ, "time", time, 0, UINT64_MAX, 0),
+    SCALAR(glb_map_metric, GLB_MAP_METRIC_STATE, U8, 0, "state", state, 0, 2, GLB_MAP_STATE_UNKNOWN),
 };
 static const glb_map_schema metric_schema = SCHEMA("metric", glb_map_metric, metric_fields, NULL);
 

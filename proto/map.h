@@ -180,7 +180,7 @@ enum { GLB_MAP_RSITE_NAME = 1, GLB_MAP_RSITE_SCORE = 2 };                       
 enum { GLB_MAP_MET_METRIC = 1 };
 enum { /* inside METRIC */
     GLB_MAP_METRIC_SITE = 1, GLB_MAP_METRIC_SERVICE = 2, GLB_MAP_METRIC_LATENCY = 3,
-    GLB_MAP_METRIC_LOSS = 4, GLB_MAP_METRIC_SAMPLES = 5, GLB_MAP_METRIC_TIME = 6,
+    GLB_MAP_METRIC_LOSS = 4, GLB_MAP_METRIC_SAMPLES = 5, GLB_MAP_METRIC_TIME = 6, GLB_MAP_METRIC_STATE = 7,
 };
 enum { GLB_MAP_KA_NONCE = 1, GLB_MAP_KA_REPLY = 2 };
 enum { GLB_MAP_BYE_REASON = 1, GLB_MAP_BYE_TEXT = 2 };
@@ -309,7 +309,12 @@ typedef struct glb_map_metric {
     uint32_t loss;            /* ppm, 0..1000000 (required) */
     uint32_t samples;         /* (required) */
     uint64_t time;            /* ms since the Unix epoch (required) */
+    uint8_t state;            /* GLB_MAP_STATE_* (default unknown); optional, added after
+                                 version 1's first release: older peers skip it */
 } glb_map_metric;
+
+/* A site's health in METRICS. */
+enum glb_map_state { GLB_MAP_STATE_UNKNOWN = 0, GLB_MAP_STATE_UP = 1, GLB_MAP_STATE_DOWN = 2 };
 
 typedef struct glb_map_metrics {
     const glb_map_metric *metrics;

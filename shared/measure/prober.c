@@ -662,6 +662,8 @@ static void check_one_done(void *arg, size_t found)
  * dot) name site s? */
 static int names_site(const lb_prober *p, const psite *s, const char *name)
 {
+    if (strcmp(name, "*") == 0)
+        return 1; /* no site is named so: site names are ids */
     const char *slash = strchr(name, '/');
     if (strcmp(slash ? slash + 1 : name, s->site.name) != 0)
         return 0;

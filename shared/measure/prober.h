@@ -64,7 +64,7 @@ int lb_prober_check_tls(const lb_prober *p, const lb_measure_conf *conf, char *e
 void lb_prober_free(lb_prober *p);
 
 /* Runs the checks of every site named site (in any service, or
- * "SERVICE/SITE") now, unless that site had an on-demand check (this or a
+ * "SERVICE/SITE", or "*" for every site) now, unless that site had an on-demand check (this or a
  * stale-data refresh) less than on-demand-interval ago; checks in flight are
  * joined. One line per site into out (when not NULL) says started, joined,
  * rate-limited or nothing to check. done(arg, found) runs when the started

@@ -726,8 +726,8 @@ static void test_metrics(void **state)
     (void)state;
     glb_map_msg m, d;
     glb_map_metric x[2] = {
-        {"paris", NULL, 27000, 125000, 12, 1700000000000ULL},
-        {"tokyo", N("www.foobar.example."), 71000, 0, 3, 1700000000500ULL},
+        {"paris", NULL, 27000, 125000, 12, 1700000000000ULL, GLB_MAP_STATE_UNKNOWN},
+        {"tokyo", N("www.foobar.example."), 71000, 0, 3, 1700000000500ULL, GLB_MAP_STATE_DOWN},
     };
     memset(&m, 0, sizeof(m));
     m.type = GLB_MAP_METRICS;
@@ -742,6 +742,7 @@ static void test_metrics(void **state)
         assert_int_equal(r->metrics[i].loss, x[i].loss);
         assert_int_equal(r->metrics[i].samples, x[i].samples);
         assert_true(r->metrics[i].time == x[i].time);
+        assert_int_equal(r->metrics[i].state, x[i].state);
     }
     assert_null(r->metrics[0].service);
     name_equal(r->metrics[1].service, x[1].service);
