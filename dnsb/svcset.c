@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "proto/map.h"
+#include "proto/mapsite.h"
 #include "shared/dname.h"
 
 _Static_assert((int)GLB_SVC_LATENCY == (int)GLB_MAP_POLICY_LATENCY && (int)GLB_SVC_COST == (int)GLB_MAP_POLICY_COST &&
@@ -53,14 +54,8 @@ void dnsb_svcset_free(dnsb_svcset *s)
     free(s);
 }
 
-static int32_t micro(double deg)
-{
-    return (int32_t)lround(deg * 1e6);
-}
-
 static int svc_build(svc *s, const dnsb_service_conf *c, char *err, size_t errlen)
 {
-    char nm[1024];
     memcpy(s->name, c->name, glb_dname_len(c->name));
     glb_map_service_defaults(&s->m);
     s->m.name = s->name;
@@ -87,39 +82,10 @@ static int svc_build(svc *s, const dnsb_service_conf *c, char *err, size_t errle
     }
     glb_addr *a = s->addrs;
     for (size_t i = 0; i < c->nsites; i++) {
-        const glb_site *cs = &c->sites[i];
-        glb_map_site *ms = &s->sites[i];
-        glb_map_site_defaults(ms);
-        ms->name = cs->name;  /* re-pointed below: conf may go away */
-        for (size_t k = 0; k < cs->naddrs; k++) {
-            a[k] = cs->addrs[k];
-            a[k].port = 0;
-        }
-        ms->addrs = a;
-        ms->naddrs = cs->naddrs;
-        a += cs->naddrs;
-        if (cs->host[0]) {
-            if (!glb_dname_from_str(cs->host, s->hosts[i])) {
-                snprintf(err, errlen, "service %s: site %s: bad host name", glb_dname_to_str(c->name, nm, sizeof(nm)),
-                         cs->name);
-                return -1;
-            }
-            ms->host = s->hosts[i];
-        }
-        ms->weight = cs->weight;
-        double cost = round(cs->cost * 1000.0); /* thousandths in 32 bits: refuse, never wrap */
-        if (!(cost >= 0 && cost <= UINT32_MAX)) {
-            snprintf(err, errlen, "service %s: site %s: cost %g over the map protocol's limit (4294967.295)",
-                     glb_dname_to_str(c->name, nm, sizeof(nm)), cs->name, cs->cost);
+        /* name and check point into conf: re-pointed by svc_own_strings */
+        if (glb_map_site_from(&c->sites[i], c->name, &s->sites[i], a, s->hosts[i], err, errlen) != 0)
             return -1;
-        }
-        ms->cost = (uint32_t)cost;
-        if (cs->has_location) {
-            ms->has_location = 1;
-            ms->location = (glb_map_location){micro(cs->lat), micro(cs->lon)};
-        }
-        ms->check = cs->check[0] ? cs->check : NULL;
-        ms->check_verify = (uint8_t)(cs->check_verify != 0);
+        a += c->sites[i].naddrs;
     }
     s->m.sites = s->sites;
     s->m.nsites = c->nsites;
