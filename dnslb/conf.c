@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "proto/map.h"
 #include "shared/rrl.h"
 #include "shared/measure/probe_http.h"
 #include "shared/srvconf.h"
@@ -155,6 +156,37 @@ static const char *h_rec_option(void *ctx, const glb_cfg_val *v, char *e, size_t
     char **slot = glb_cfg_push(&r->options, &r->noptions, sizeof(*slot));
     if (!slot || !(*slot = strdup(v->str)))
         return "out of memory";
+    return NULL;
+}
+
+static const char *h_agent_allow(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    lb_agents_conf *a = &((lb_conf *)ctx)->agents;
+    if (!glb_map_id_valid(v->words[0])) {
+        snprintf(e, el, "'%s': not an id (a DNS label)", v->words[0]);
+        return e;
+    }
+    for (size_t i = 0; i < a->nallow; i++)
+        if (strcmp(a->allow[i].id, v->words[0]) == 0) {
+            snprintf(e, el, "'%s': given twice", v->words[0]);
+            return e;
+        }
+    lb_agent_allow *slot = glb_cfg_push(&a->allow, &a->nallow, sizeof(*slot));
+    if (!slot)
+        return "out of memory";
+    snprintf(slot->id, sizeof(slot->id), "%s", v->words[0]);
+    for (int i = 1; i < v->nwords; i++) {
+        glb_prefix p;
+        const char *why = NULL;
+        if (glb_prefix_parse(v->words[i], &p, &why) != 0) {
+            snprintf(e, el, "'%s': %s", v->words[i], why ? why : "not a prefix");
+            return e;
+        }
+        glb_prefix *ps = glb_cfg_push(&slot->prefixes, &slot->nprefixes, sizeof(*ps));
+        if (!ps)
+            return "out of memory";
+        *ps = p;
+    }
     return NULL;
 }
 
@@ -390,6 +422,10 @@ static void *section_target(void *ctx, const char *section)
         return &c->map;
     if (strcmp(section, "proxy") == 0)
         return &c->proxy;
+    if (strcmp(section, "agents") == 0) {
+        c->agents.enabled = 1;
+        return &c->agents;
+    }
     if (strcmp(section, "recursion") == 0) {
         c->has_recursion = 1;
         return &c->recursion;
@@ -476,6 +512,20 @@ const glb_cfg_key lb_conf_keys[] = {
      offsetof(lb_recurse_conf, cache_slots)},
     {"recursion", "max-inflight", GLB_CFG_INT, 0, 1, 1000000, 0, glb_cfg_set_uint,
      "queries being resolved at once; more are dropped (default 10000)", offsetof(lb_recurse_conf, max_pending)},
+    {"agents", "listen", GLB_CFG_ADDRPORT, GLB_CFG_REQUIRED, 0, 0, 5381, glb_cfg_set_addr,
+     "ADDR[@PORT] where measurement agents (mservice) connect (TLS; default port 5381)",
+     offsetof(lb_agents_conf, listen)},
+    {"agents", "tls-cert-file", GLB_CFG_STR, GLB_CFG_REQUIRED, 0, 256, 0, glb_cfg_set_str,
+     "this box's certificate for the agents (its CN is its id)", offsetof(lb_agents_conf, tls_cert)},
+    {"agents", "tls-key-file", GLB_CFG_STR, GLB_CFG_REQUIRED, 0, 256, 0, glb_cfg_set_str, "its key",
+     offsetof(lb_agents_conf, tls_key)},
+    {"agents", "tls-ca-file", GLB_CFG_STR, GLB_CFG_REQUIRED, 0, 256, 0, glb_cfg_set_str,
+     "CA the agents' certificates must chain to", offsetof(lb_agents_conf, tls_ca)},
+    {"agents", "allow", GLB_CFG_WORDS, GLB_CFG_REPEAT, 1, 65, 0, h_agent_allow,
+     "ID PREFIX...: agent ID (its certificate's CN) may claim clients within these prefixes (repeatable)", 0},
+    {"agents", "max-age", GLB_CFG_INT, 0, 10, 86400, 0, glb_cfg_set_uint,
+     "seconds an agent's metrics count; older, the box's own measurements answer (default 900)",
+     offsetof(lb_agents_conf, max_age)},
     {"resolver", "address", GLB_CFG_ADDRPORT, GLB_CFG_REPEAT, 0, 0, 53, h_resolver_address,
      "resolver for site host names, ADDR[@PORT] (default: /etc/resolv.conf)", 0},
     {"resolver", "trust-anchor-file", GLB_CFG_STR, 0, 0, 256, 0, glb_cfg_set_str,
@@ -573,6 +623,12 @@ static int finish(lb_conf *c, const char *file, char *err, size_t errlen)
         snprintf(err, errlen, "%s: mode combined: no recursion: access-control (an open resolver is not made)", file);
         return -1;
     }
+    if (c->agents.enabled && !c->combined) {
+        snprintf(err, errlen, "%s: an agents: section needs server: mode: combined", file);
+        return -1;
+    }
+    if (c->agents.enabled && c->agents.max_age == 0)
+        c->agents.max_age = 900;
     if (!c->combined && c->has_recursion) {
         snprintf(err, errlen, "%s: a recursion: section needs server: mode: combined", file);
         return -1;
@@ -702,6 +758,9 @@ void lb_conf_free(lb_conf *c)
     free(c->ns_addrs);
     free(c->resolver.addrs);
     lb_recurse_conf_fini(&c->recursion);
+    for (size_t i = 0; i < c->agents.nallow; i++)
+        free(c->agents.allow[i].prefixes);
+    free(c->agents.allow);
     free(c->map.servers);
     free(c->map.client_prefixes);
     free(c->map.proxy);

@@ -55,6 +55,23 @@ typedef struct lb_proxy_conf {
     unsigned line;
 } lb_proxy_conf;
 
+/* The agents: section (mode combined): where measurement agents (mservice)
+ * connect and who may claim what. */
+typedef struct lb_agent_allow {
+    char id[64];
+    glb_prefix *prefixes;     /* client prefixes this agent may claim */
+    size_t nprefixes;
+} lb_agent_allow;
+
+typedef struct lb_agents_conf {
+    int enabled;              /* an agents: section was given */
+    glb_addr listen;
+    char tls_cert[256], tls_key[256], tls_ca[256];
+    lb_agent_allow *allow;
+    size_t nallow;
+    unsigned max_age;         /* seconds an agent's metrics count (default 900) */
+} lb_agents_conf;
+
 typedef struct lb_conf {
     /* server: */
     glb_addr *listen;
@@ -85,6 +102,7 @@ typedef struct lb_conf {
     int combined;             /* mode: combined: also the clients' recursive resolver */
     int has_recursion;        /* a recursion: section was given */
     lb_recurse_conf recursion;
+    lb_agents_conf agents;
     lb_service_conf *services;
     size_t nservices;
 } lb_conf;

@@ -1,5 +1,6 @@
 /* dnslb's control commands. SPDX-License-Identifier: BSD-3-Clause */
 #include "dnslb/control.h"
+#include "dnslb/agents.h"
 
 #include <event2/buffer.h>
 #include <math.h>
@@ -133,6 +134,7 @@ void lb_stats_text(lb_ctl *c, struct evbuffer *out)
         evbuffer_add_printf(out, "dns.%s=%llu\n", lb_stat_names[i], sum[i]);
     glb_server_stats_print(c->server, out);
     lb_recurse_stats(c->rec, out);
+    lb_agents_stats(c->agents, out);
     lb_prober_stats ps;
     lb_prober_stats_get(c->prober, &ps);
     evbuffer_add_printf(out,
@@ -252,6 +254,18 @@ static int cmd_withdraw(void *arg, const char *args, struct evbuffer *out, glb_c
     return set_withdrawn(arg, 1, out);
 }
 
+static int cmd_agents(void *arg, const char *args, struct evbuffer *out, glb_control_conn *conn)
+{
+    (void)args, (void)conn;
+    lb_ctl *c = arg;
+    if (!c->agents) {
+        evbuffer_add_printf(out, "error: no agents: section (mode combined)\n");
+        return -1;
+    }
+    lb_agents_report(c->agents, out);
+    return 0;
+}
+
 static int cmd_register(void *arg, const char *args, struct evbuffer *out, glb_control_conn *conn)
 {
     (void)args, (void)conn;
@@ -266,5 +280,6 @@ const glb_control_cmd lb_control_cmds[] = {
     {"map", cmd_map, "per DNS-B: session state, services serial, registration; the claims; whoami"},
     {"withdraw", cmd_withdraw, "maintenance: withdraw the registrations at every DNS-B (lifetime 0)"},
     {"register", cmd_register, "end of maintenance: register again"},
+    {"agents", cmd_agents, "combined box: per measurement agent its session, claims, metrics and their age"},
     {NULL, NULL, NULL},
 };

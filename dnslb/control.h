@@ -25,6 +25,7 @@ typedef struct lb_ctl {
     glb_control *control;     /* for its own counters; may be NULL */
     glb_metrics_http *metrics; /* for its own counters; NULL without metrics: */
     lb_recurse *rec;          /* mode combined: the recursive resolver; else NULL */
+    struct lb_agents *agents; /* mode combined with an agents: section; else NULL */
 } lb_ctl;
 
 /* The command table; the handlers take an lb_ctl * as their argument. */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "dnslb/agents.h"
 #include "dnslb/answer.h"
 #include "dnslb/conf.h"
 #include "dnslb/control.h"
@@ -41,6 +42,7 @@ typedef struct dnslb {
     lb_mapclient *map;        /* NULL without a dnsb: section */
     lb_proxy *proxy;          /* the cache engine driven (proxy: section) */
     lb_recurse *rec;          /* mode combined: the clients' recursive resolver */
+    lb_agents *agents;        /* mode combined with agents: their measurements per client */
     _Atomic(void *) table;    /* lb_table *, read by the answering threads under QSBR */
     glb_qsbr *qsbr;
     lb_table_pub pub;         /* the prober's rankings into table */
@@ -84,7 +86,35 @@ static size_t handle_combined(void *arg, const glb_request *req)
         d->stats[req->worker].n[LB_ST_RECURSION]++;
         return lb_recurse_query(d->rec, req, &q);
     }
-    return handle(arg, req);
+    /* The services' names: ranked by the client's agent when one measures for it. */
+    const lb_table *at = lb_agents_table(d->agents, req->from);
+    return lb_answer(at ? at : t, req->pkt, req->len, req->tcp, mono_now(), req->out, req->outcap,
+                     &d->stats[req->worker]);
+}
+
+/* The recursion's hook (lb_rec_lbfn): the answer of the client's agent's
+ * table to (name, qtype), when an agent measures for the client and name
+ * is a service's; 0 otherwise (the box's own answer, which the recursion
+ * got from this box, stands). */
+static size_t lb_for_client(void *arg, const glb_addr *client, const uint8_t *name, uint16_t qtype, uint8_t *out,
+                            size_t cap)
+{
+    dnslb *d = arg;
+    const lb_table *t = lb_agents_table(d->agents, client);
+    uint8_t q[GLB_DNS_HDRLEN + GLB_DNAME_MAX + 4] = {0, 0, 0, 0, 0, 1};
+    size_t nl = glb_dname_len(name);
+    if (!t || nl > GLB_DNAME_MAX)
+        return 0;
+    memcpy(q + GLB_DNS_HDRLEN, name, nl);
+    q[GLB_DNS_HDRLEN + nl] = (uint8_t)(qtype >> 8);
+    q[GLB_DNS_HDRLEN + nl + 1] = (uint8_t)qtype;
+    q[GLB_DNS_HDRLEN + nl + 3] = GLB_CLASS_IN;
+    lb_stats scratch; /* not counted as queries: the recursion's are */
+    size_t n = lb_answer(t, q, GLB_DNS_HDRLEN + nl + 4, 1, mono_now(), out, cap, &scratch);
+    /* only an authoritative answer with records (an apex A/AAAA) replaces */
+    if (n < GLB_DNS_HDRLEN || !(out[2] & 0x04) || (out[3] & 0x0F) != GLB_RCODE_NOERROR || (out[6] | out[7]) == 0)
+        return 0;
+    return n;
 }
 
 /* Whether two recursion: sections say the same. */
@@ -138,6 +168,8 @@ static int apply_conf(dnslb *d, lb_conf *c, const char *what)
     d->conf = c;
     lb_proxy_configure(d->proxy, c);
     lb_proxy_update(d->proxy, atomic_load(&d->table), c);
+    if (d->agents)
+        lb_agents_configure(d->agents, c);
     return 0;
 }
 
@@ -382,11 +414,19 @@ int main(int argc, char **argv)
         log_err("%s: %s", d.conf_file, err);
         return 1;
     }
+    if (cf->agents.enabled) { /* binds, and reads the key, while still root */
+        if (!(d.agents = lb_agents_new(d.base, d.conf, d.qsbr, err, sizeof(err)))) {
+            log_err("%s: %s", d.conf_file, err);
+            return 1;
+        }
+        lb_agents_configure(d.agents, d.conf);
+        lb_recurse_set_lb(d.rec, lb_for_client, &d);
+    }
     if (glb_drop_privileges(cf->username, err, sizeof(err)) != 0) {
         log_err("%s: %s", d.conf_file, err);
         return 1;
     }
-    d.ctl = (lb_ctl){d.prober, d.stats, d.threads, d.server, "", (double)time(NULL), d.map, d.proxy, NULL, NULL, d.rec};
+    d.ctl = (lb_ctl){d.prober, d.stats, d.threads, d.server, "", (double)time(NULL), d.map, d.proxy, NULL, NULL, d.rec, d.agents};
     if (d.map)
         lb_mapclient_start(d.map);
     snprintf(d.ctl.id, sizeof(d.ctl.id), "%s", cf->id);
@@ -415,6 +455,10 @@ int main(int argc, char **argv)
         log_err("cannot set up signal handling");
         return 1;
     }
+    if (d.agents && lb_agents_start(d.agents, err, sizeof(err)) != 0) {
+        log_err("%s", err);
+        return 1;
+    }
     if (glb_server_start(d.server) != 0) {
         log_err("cannot start the workers");
         return 1;
@@ -425,6 +469,7 @@ int main(int argc, char **argv)
 
     glb_server_stop(d.server);
     lb_recurse_free(d.rec); /* its queries in flight end before the server's sockets */
+    lb_agents_free(d.agents); /* the answering threads are gone */
     glb_server_free(d.server);
     lb_prober_free(d.prober); /* answers pending control requests first */
     glb_control_free(d.control);

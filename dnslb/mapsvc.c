@@ -501,6 +501,12 @@ static lb_conf *conf_clone(const lb_conf *l)
     c->metrics_allow = glb_cfg_dup(l->metrics_allow, l->nmetrics_allow, sizeof(*l->metrics_allow), &fail);
     if (lb_recurse_conf_copy(&c->recursion, &l->recursion) != 0)
         fail = 1;
+    c->agents.allow = glb_cfg_dup(l->agents.allow, l->agents.nallow, sizeof(*l->agents.allow), &fail);
+    for (size_t i = 0; c->agents.allow && i < l->agents.nallow; i++)
+        c->agents.allow[i].prefixes = glb_cfg_dup(l->agents.allow[i].prefixes, l->agents.allow[i].nprefixes,
+                                                  sizeof(glb_prefix), &fail);
+    if (!c->agents.allow)
+        c->agents.nallow = 0;
     c->resolver.addrs = glb_cfg_dup(l->resolver.addrs, l->resolver.naddrs, sizeof(glb_addr), &fail);
     c->map.servers = glb_cfg_dup(l->map.servers, l->map.nservers, sizeof(glb_addr), &fail);
     c->map.client_prefixes = glb_cfg_dup(l->map.client_prefixes, l->map.nclient_prefixes, sizeof(glb_prefix), &fail);

@@ -58,6 +58,8 @@ static int read_name(const uint8_t *m, size_t mlen, size_t *pos, uint8_t *out)
     return -1;
 }
 
+static int lower_equal(const uint8_t *a, const uint8_t *b);
+
 /* DNSSEC records a client without DO does not get (RFC 4035 3.2.1), unless asked for. */
 static int dnssec_only(uint16_t type, const glb_query *q)
 {
@@ -67,7 +69,7 @@ static int dnssec_only(uint16_t type, const glb_query *q)
 /* Copies one RR from m at *pos into r's section sec. 0, 1 when left out on
  * purpose or not fitting, -1 when m is malformed. */
 static int copy_rr(glb_resp *r, int sec, const uint8_t *m, size_t mlen, size_t *pos, const glb_query *q,
-                   uint32_t age)
+                   uint32_t age, const uint8_t *skip)
 {
     uint8_t owner[GLB_DNAME_MAX], n1[GLB_DNAME_MAX], n2[GLB_DNAME_MAX], raw[GLB_DNAME_MAX + 2];
     if (read_name(m, mlen, pos, owner) < 0 || *pos + 10 > mlen)
@@ -82,6 +84,8 @@ static int copy_rr(glb_resp *r, int sec, const uint8_t *m, size_t mlen, size_t *
     *pos = end;
     if (type == GLB_TYPE_OPT || cls != GLB_CLASS_IN || dnssec_only(type, q))
         return 1; /* our own OPT goes in at the end */
+    if (skip && (type == q->qtype || type == TYPE_RRSIG) && lower_equal(owner, skip))
+        return 1; /* replaced by the client's own answer for that name */
     size_t p = rd;
     int rc;
     switch (type) {
@@ -117,6 +121,53 @@ static int copy_rr(glb_resp *r, int sec, const uint8_t *m, size_t mlen, size_t *
     return rc < 0 ? 1 : 0;
 }
 
+/* Case-insensitive equality of two wire names. */
+static int lower_equal(const uint8_t *a, const uint8_t *b)
+{
+    uint8_t x[GLB_DNAME_MAX], y[GLB_DNAME_MAX];
+    size_t la = glb_dname_len(a), lb = glb_dname_len(b);
+    if (la != lb)
+        return 0;
+    memcpy(x, a, la);
+    memcpy(y, b, lb);
+    glb_dname_tolower(x);
+    glb_dname_tolower(y);
+    return memcmp(x, y, la) == 0;
+}
+
+/* The name the answer section ends at: qname, followed through CNAMEs (in
+ * the order given, as resolvers send them). -1 when malformed. */
+static int answer_target(const uint8_t *up, size_t uplen, size_t pos, const uint8_t *qname, uint8_t *target)
+{
+    uint8_t owner[GLB_DNAME_MAX];
+    memcpy(target, qname, glb_dname_len(qname));
+    for (unsigned i = 0, n = rd16(up + 6); i < n; i++) {
+        if (read_name(up, uplen, &pos, owner) < 0 || pos + 10 > uplen)
+            return -1;
+        size_t rd = pos + 10, end = rd + rd16(up + pos + 8);
+        if (end > uplen)
+            return -1;
+        size_t p = rd;
+        if (rd16(up + pos) == GLB_TYPE_CNAME && lower_equal(owner, target) &&
+            (read_name(up, end, &p, target) < 0 || p != end))
+            return -1;
+        pos = end;
+    }
+    return 0;
+}
+
+/* Appends the answer section of the DNS-LB's answer lbp to r. */
+static void append_lb(glb_resp *r, const uint8_t *lbp, size_t lblen, const glb_query *q)
+{
+    uint8_t n[GLB_DNAME_MAX];
+    size_t pos = GLB_DNS_HDRLEN;
+    if (lblen < GLB_DNS_HDRLEN || read_name(lbp, lblen, &pos, n) < 0 || (pos += 4) > lblen)
+        return;
+    for (unsigned i = 0, k = rd16(lbp + 6); i < k; i++)
+        if (copy_rr(r, GLB_SEC_ANSWER, lbp, lblen, &pos, q, 0, NULL) < 0)
+            return;
+}
+
 /* Parses the client's query again (it was parsed once) and starts r. */
 static int start(glb_resp *r, glb_query *q, const uint8_t *qpkt, size_t qlen, int tcp, uint8_t *out,
                  size_t outcap)
@@ -140,7 +191,7 @@ size_t lb_rec_error(const uint8_t *qpkt, size_t qlen, int tcp, unsigned rcode, u
 }
 
 size_t lb_rec_answer(const uint8_t *qpkt, size_t qlen, int tcp, const uint8_t *up, size_t uplen, int secure,
-                     uint32_t age, uint8_t *out, size_t outcap)
+                     uint32_t age, const lb_rec_lb *lb, uint8_t *out, size_t outcap)
 {
     glb_resp r;
     glb_query q;
@@ -153,11 +204,18 @@ size_t lb_rec_answer(const uint8_t *qpkt, size_t qlen, int tcp, const uint8_t *u
     if (start(&r, &q, qpkt, qlen, tcp, out, outcap) < 0)
         return 0;
     glb_resp_set_rcode(&r, up[3] & 0x0F);
+    /* A load-balanced name at the end of the answer: the client's own records. */
+    uint8_t target[GLB_DNAME_MAX], lbp[4096];
+    size_t lblen = 0;
+    if (lb && lb->fn && (up[3] & 0x0F) == GLB_RCODE_NOERROR && answer_target(up, uplen, pos, q.qname, target) == 0)
+        lblen = lb->fn(lb->arg, lb->client, target, q.qtype, lbp, sizeof(lbp));
     for (int sec = GLB_SEC_ANSWER; sec <= GLB_SEC_ADDITIONAL; sec++) {
         unsigned n = rd16(up + 6 + 2 * sec);
         for (unsigned i = 0; i < n; i++)
-            if (copy_rr(&r, sec, up, uplen, &pos, &q, age) < 0)
+            if (copy_rr(&r, sec, up, uplen, &pos, &q, age, lblen ? target : NULL) < 0)
                 return lb_rec_error(qpkt, qlen, tcp, GLB_RCODE_SERVFAIL, out, outcap);
+        if (sec == GLB_SEC_ANSWER && lblen)
+            append_lb(&r, lbp, lblen, &q);
     }
     /* AD only to a client that shows it understands it (RFC 6840 5.7). */
     if (secure && (q.edns_do || (qpkt[3] & FLAG_AD)))

@@ -10,18 +10,33 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "shared/addr.h"
 #include "shared/dnsquery.h"
 
 /* Our EDNS UDP size (DNS flag day 2020). */
 #define LB_REC_EDNS_SIZE 1232
 
+/* Per-client answers for load-balanced names inside recursive replies
+ * (combined box with agents): fn writes into out the DNS-LB's answer to
+ * (name, qtype) for client and returns its length, or 0 when the reply's
+ * own records stand. */
+typedef size_t (*lb_rec_lbfn)(void *arg, const glb_addr *client, const uint8_t *name, uint16_t qtype,
+                              uint8_t *out, size_t cap);
+typedef struct lb_rec_lb {
+    lb_rec_lbfn fn;
+    void *arg;
+    const glb_addr *client;
+} lb_rec_lb;
+
 /* Writes into out the answer to the client's query qpkt[0..qlen) (already
  * parsed well-formed once) from the upstream reply up[0..uplen); secure: the
  * reply validated (AD for clients that ask); age: seconds the reply has been
- * kept, taken off every TTL. A reply that does not parse, or up NULL, gives
+ * kept, taken off every TTL; lb (may be NULL): when the reply's answer ends
+ * (directly or through CNAMEs) at a name lb->fn answers for this client,
+ * that name's records of the asked type are lb's. A reply that does not parse, or up NULL, gives
  * SERVFAIL. Returns the length, 0 when nothing can be sent. */
 size_t lb_rec_answer(const uint8_t *qpkt, size_t qlen, int tcp, const uint8_t *up, size_t uplen, int secure,
-                     uint32_t age, uint8_t *out, size_t outcap);
+                     uint32_t age, const lb_rec_lb *lb, uint8_t *out, size_t outcap);
 
 /* The smallest TTL of the records of a NOERROR or NXDOMAIN reply: how long
  * it may be kept. 0, or -1 when the reply does not parse, is another rcode,

@@ -103,7 +103,7 @@ void lb_reccache_put(lb_reccache *c, const glb_query *q, const uint8_t *up, size
 }
 
 size_t lb_reccache_answer(lb_reccache *c, const glb_query *q, const uint8_t *pkt, size_t len, int tcp, double now,
-                          uint8_t *out, size_t outcap)
+                          const lb_rec_lb *lb, uint8_t *out, size_t outcap)
 {
     if (!c)
         return 0;
@@ -113,7 +113,7 @@ size_t lb_reccache_answer(lb_reccache *c, const glb_query *q, const uint8_t *pkt
     pthread_rwlock_rdlock(l);
     const entry *e = c->slots[i];
     if (e && same_key(e, h, q) && now < e->expires)
-        n = lb_rec_answer(pkt, len, tcp, e->pkt, e->len, e->secure, (uint32_t)(now - e->stored), out, outcap);
+        n = lb_rec_answer(pkt, len, tcp, e->pkt, e->len, e->secure, (uint32_t)(now - e->stored), lb, out, outcap);
     pthread_rwlock_unlock(l);
     atomic_fetch_add_explicit(n ? &c->hits : &c->misses, 1, memory_order_relaxed);
     return n;

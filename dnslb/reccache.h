@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dnslb/recanswer.h"
 #include "shared/dnsquery.h"
 
 typedef struct lb_reccache lb_reccache;
@@ -29,10 +30,10 @@ void lb_reccache_put(lb_reccache *c, const glb_query *q, const uint8_t *up, size
                      uint32_t max_ttl);
 
 /* Answers the client's query pkt (parsed into q) from the cache into out,
- * its TTLs lowered by the time kept. Returns the length, 0 on a miss. Any
+ * its TTLs lowered by the time kept (lb: as lb_rec_answer's). Returns the length, 0 on a miss. Any
  * thread. */
 size_t lb_reccache_answer(lb_reccache *c, const glb_query *q, const uint8_t *pkt, size_t len, int tcp, double now,
-                          uint8_t *out, size_t outcap);
+                          const lb_rec_lb *lb, uint8_t *out, size_t outcap);
 
 /* Hits and misses so far. */
 void lb_reccache_counts(const lb_reccache *c, unsigned long long *hits, unsigned long long *misses);

@@ -25,6 +25,7 @@ typedef struct pend {
     struct pend *prev, *next;
     struct lb_recurse *r;
     glb_deferred *d;
+    glb_addr client;          /* for per-client answers (lb_recurse_set_lb) */
     int tcp;
     size_t qlen;
     uint8_t q[]; /* the client's query, for its answer */
@@ -40,6 +41,8 @@ struct lb_recurse {
     pend *head;
     unsigned npending;
     lb_reccache *cache;       /* answers by question; NULL: off */
+    lb_rec_lbfn lbfn;         /* per-client answers of load-balanced names; NULL: none */
+    void *lbarg;
     uint8_t buf[65535];       /* answers are built here, in the loop's thread */
     _Atomic unsigned long long queries, answers, servfail, dropped;
 };
@@ -150,7 +153,8 @@ static void answered(void *arg, int err, struct ub_result *res)
         len = lb_rec_error(p->q, p->qlen, p->tcp, GLB_RCODE_SERVFAIL, r->buf, sizeof(r->buf));
         atomic_fetch_add_explicit(&r->servfail, 1, memory_order_relaxed);
     } else {
-        len = lb_rec_answer(p->q, p->qlen, p->tcp, res->answer_packet, (size_t)res->answer_len, res->secure, 0,
+        lb_rec_lb lb = {r->lbfn, r->lbarg, &p->client};
+        len = lb_rec_answer(p->q, p->qlen, p->tcp, res->answer_packet, (size_t)res->answer_len, res->secure, 0, &lb,
                             r->buf, sizeof(r->buf));
         glb_query q;
         if (r->cache && glb_query_parse(p->q, p->qlen, &q) == GLB_PARSE_OK)
@@ -168,13 +172,15 @@ size_t lb_recurse_query(lb_recurse *r, const glb_request *req, const glb_query *
 {
     char name[1024]; /* glb_dname_to_str: at most 1010 */
     atomic_fetch_add_explicit(&r->queries, 1, memory_order_relaxed);
-    size_t n = lb_reccache_answer(r->cache, q, req->pkt, req->len, req->tcp, glb_mono(), req->out, req->outcap);
+    lb_rec_lb lb = {r->lbfn, r->lbarg, req->from};
+    size_t n = lb_reccache_answer(r->cache, q, req->pkt, req->len, req->tcp, glb_mono(), &lb, req->out, req->outcap);
     if (n)
         return n;
     pend *p = malloc(sizeof(*p) + req->len);
     if (!p)
         goto servfail;
     p->r = r;
+    p->client = *req->from;
     p->tcp = req->tcp;
     p->qlen = req->len;
     memcpy(p->q, req->pkt, req->len);
@@ -211,6 +217,12 @@ size_t lb_recurse_query(lb_recurse *r, const glb_request *req, const glb_query *
 servfail:
     atomic_fetch_add_explicit(&r->servfail, 1, memory_order_relaxed);
     return lb_rec_error(req->pkt, req->len, req->tcp, GLB_RCODE_SERVFAIL, req->out, req->outcap);
+}
+
+void lb_recurse_set_lb(lb_recurse *r, lb_rec_lbfn fn, void *arg)
+{
+    r->lbfn = fn;
+    r->lbarg = arg;
 }
 
 void lb_recurse_stats(const lb_recurse *r, struct evbuffer *out)

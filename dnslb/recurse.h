@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dnslb/recanswer.h"
 #include "shared/addr.h"
 #include "shared/dnsquery.h"
 #include "shared/server.h"
@@ -57,6 +58,10 @@ int lb_recurse_allowed(const lb_recurse *r, const glb_addr *client);
  * (SERVFAIL when out of resources) is written to req->out and its length
  * returned. Any answering thread. */
 size_t lb_recurse_query(lb_recurse *r, const glb_request *req, const glb_query *q);
+
+/* Per-client answers of load-balanced names (recanswer.h), before the
+ * answering threads start: fn runs in them and in the event loop's thread. */
+void lb_recurse_set_lb(lb_recurse *r, lb_rec_lbfn fn, void *arg);
 
 /* "recursion.NAME=VALUE" counter lines, for dnslb-control stats. */
 void lb_recurse_stats(const lb_recurse *r, struct evbuffer *out);

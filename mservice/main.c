@@ -259,7 +259,7 @@ int main(int argc, char **argv)
         log_err("%s: %s", a.conf_file, err);
         return 1;
     }
-    a.ctl = (lb_ctl){a.prober, a.stats, 1, NULL, "", (double)time(NULL), a.map, NULL, NULL, NULL, NULL};
+    a.ctl = (lb_ctl){a.prober, a.stats, 1, NULL, "", (double)time(NULL), a.map, NULL, NULL, NULL, NULL, NULL};
     snprintf(a.ctl.id, sizeof(a.ctl.id), "%s", cf->id);
     a.control = glb_control_new(a.base, &cf->control, NULL, lb_control_cmds, &a.ctl, err, sizeof(err));
     if (!a.control) {

@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                     'l', 'e', 3, 'c', 'o', 'm', 0, 0, 1, 0, 1};
         static uint8_t out[65535];
         int tcp = (ctl >> 2) & 1;
-        size_t n = lb_rec_answer(q, sizeof(q), tcp, data, size, (ctl >> 3) & 1, ctl >> 4, out, sizeof(out));
+        size_t n = lb_rec_answer(q, sizeof(q), tcp, data, size, (ctl >> 3) & 1, ctl >> 4, NULL, out, sizeof(out));
         FUZZ_CHECK(n >= sizeof(q), "no answer");
         FUZZ_CHECK(tcp || n <= 512, "UDP answer over 512 bytes");
         FUZZ_CHECK(out[0] == 0x12 && out[1] == 0x34 && (out[2] & 0x80), "id or QR");

@@ -76,7 +76,7 @@ static size_t upstream(uint8_t *u, unsigned rcode, int ntxt)
 
 static ldns_pkt *answer(const uint8_t *q, size_t ql, int tcp, const uint8_t *u, size_t ul, int secure, size_t *len)
 {
-    *len = lb_rec_answer(q, ql, tcp, u, ul, secure, 0, out, sizeof(out));
+    *len = lb_rec_answer(q, ql, tcp, u, ul, secure, 0, NULL, out, sizeof(out));
     assert_true(*len >= 12);
     ldns_pkt *p = NULL;
     assert_int_equal(ldns_wire2pkt(&p, out, *len), LDNS_STATUS_OK);
@@ -172,7 +172,7 @@ static void test_broken_upstream(void **state)
     assert_true(ldns_pkt_ra(p));
     ldns_pkt_free(p);
     for (size_t cut = 0; cut < ul; cut++) { /* every truncation */
-        len = lb_rec_answer(q, ql, 0, u, cut, 0, 0, out, sizeof(out));
+        len = lb_rec_answer(q, ql, 0, u, cut, 0, 0, NULL, out, sizeof(out));
         assert_true(len >= 12);
         if ((out[3] & 0x0f) != LDNS_RCODE_SERVFAIL)
             fail_msg("cut at %zu of %zu: rcode %d", cut, ul, out[3] & 0x0f);
@@ -183,7 +183,7 @@ static void test_broken_upstream(void **state)
     assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_SERVFAIL);
     ldns_pkt_free(p);
     /* A query that cannot be parsed gets nothing (it was checked before). */
-    assert_int_equal(lb_rec_answer(q, 5, 0, u, ul, 0, 0, out, sizeof(out)), 0);
+    assert_int_equal(lb_rec_answer(q, 5, 0, u, ul, 0, 0, NULL, out, sizeof(out)), 0);
     len = lb_rec_error(q, ql, 1, LDNS_RCODE_REFUSED, out, sizeof(out));
     assert_true(len >= 12);
     assert_int_equal(out[3] & 0x0f, LDNS_RCODE_REFUSED);
@@ -201,9 +201,9 @@ static void test_answer_cache(void **state)
     assert_int_equal(glb_query_parse(q, ql, &pq), GLB_PARSE_OK);
     lb_reccache *c = lb_reccache_new(100);
     assert_non_null(c);
-    assert_int_equal(lb_reccache_answer(c, &pq, q, ql, 0, 10.0, out, sizeof(out)), 0);
+    assert_int_equal(lb_reccache_answer(c, &pq, q, ql, 0, 10.0, NULL, out, sizeof(out)), 0);
     lb_reccache_put(c, &pq, u, ul, 1, 10.0, 86400);
-    len = lb_reccache_answer(c, &pq, q, ql, 0, 25.0, out, sizeof(out));
+    len = lb_reccache_answer(c, &pq, q, ql, 0, 25.0, NULL, out, sizeof(out));
     assert_true(len > 12);
     ldns_pkt *p = NULL;
     assert_int_equal(ldns_wire2pkt(&p, out, len), LDNS_STATUS_OK);
@@ -211,22 +211,22 @@ static void test_answer_cache(void **state)
     assert_int_equal(ldns_rr_list_rr_count(ldns_pkt_answer(p)), 2);
     assert_int_equal(ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_answer(p), 0)), 60 - 15); /* kept 15 s */
     ldns_pkt_free(p);
-    assert_int_equal(lb_reccache_answer(c, &pq, q, ql, 0, 70.5, out, sizeof(out)), 0); /* 60 s ran out */
+    assert_int_equal(lb_reccache_answer(c, &pq, q, ql, 0, 70.5, NULL, out, sizeof(out)), 0); /* 60 s ran out */
     /* the cap: kept at most max_ttl */
     lb_reccache_put(c, &pq, u, ul, 1, 100.0, 5);
-    assert_true(lb_reccache_answer(c, &pq, q, ql, 0, 104.0, out, sizeof(out)) > 0);
-    assert_int_equal(lb_reccache_answer(c, &pq, q, ql, 0, 105.5, out, sizeof(out)), 0);
+    assert_true(lb_reccache_answer(c, &pq, q, ql, 0, 104.0, NULL, out, sizeof(out)) > 0);
+    assert_int_equal(lb_reccache_answer(c, &pq, q, ql, 0, 105.5, NULL, out, sizeof(out)), 0);
     /* another type of the same name: a miss */
     uint8_t q2[512];
     size_t q2l = client_query(q2, LDNS_RR_TYPE_AAAA, 0, 0, 0);
     glb_query pq2;
     assert_int_equal(glb_query_parse(q2, q2l, &pq2), GLB_PARSE_OK);
     lb_reccache_put(c, &pq, u, ul, 0, 200.0, 86400);
-    assert_int_equal(lb_reccache_answer(c, &pq2, q2, q2l, 0, 201.0, out, sizeof(out)), 0);
+    assert_int_equal(lb_reccache_answer(c, &pq2, q2, q2l, 0, 201.0, NULL, out, sizeof(out)), 0);
     /* SERVFAIL is not kept */
     upstream(u, 2, 0);
     lb_reccache_put(c, &pq2, u, ul, 0, 200.0, 86400);
-    assert_int_equal(lb_reccache_answer(c, &pq2, q2, q2l, 0, 201.0, out, sizeof(out)), 0);
+    assert_int_equal(lb_reccache_answer(c, &pq2, q2, q2l, 0, 201.0, NULL, out, sizeof(out)), 0);
     unsigned long long hits, misses;
     lb_reccache_counts(c, &hits, &misses);
     assert_int_equal(hits, 2);
