@@ -233,6 +233,7 @@ static void on_frame(sess *s, const glb_map_msg *m)
 static void read_cb(struct bufferevent *bev, void *arg)
 {
     sess *s = arg;
+    lb_agents *a = s->a; /* s may be freed by a message */
     struct evbuffer *in = bufferevent_get_input(bev);
     while (s->state == S_HELLO || s->state == S_UP) {
         glb_map_msg m;
@@ -241,12 +242,12 @@ static void read_cb(struct bufferevent *bev, void *arg)
         if (rc == 0)
             return;
         if (rc < 0 || e.code != GLB_MAP_OK) {
-            s->a->st.refused++;
+            a->st.refused++;
             sess_end(s, e.code ? e.code : GLB_MAP_E_MALFORMED, e.text, 0);
             return;
         }
-        on_frame(s, &m); /* may free s: it then is no longer in S_HELLO/S_UP... */
-        if (!lba_sess_alive(s->a, s))
+        on_frame(s, &m);
+        if (!lba_sess_alive(a, s))
             return;
     }
 }

@@ -667,7 +667,7 @@ static int finish(lb_conf *c, const char *file, char *err, size_t errlen)
                 return -1;
             }
         }
-    if (c->nns_addrs == 0) {
+    if (c->nns_addrs == 0 && !c->agent) { /* an agent answers no DNS */
         snprintf(err, errlen, "%s: key 'ns-address': needed when every listen address is a wildcard", file);
         return -1;
     }

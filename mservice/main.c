@@ -48,6 +48,7 @@ typedef struct agent {
     char *states;             /* per site, the state last pushed: a change pushes at once */
     size_t nstates;
     int use_syslog;
+    int stopping;             /* the prober is being freed: its callbacks push nothing */
     struct event_base *base;
 } agent;
 
@@ -123,7 +124,9 @@ static void on_push_timer(evutil_socket_t fd, short what, void *arg)
 static void checked(void *arg, size_t found)
 {
     (void)found;
-    push_metrics(arg, "asked by a box");
+    agent *a = arg;
+    if (!a->stopping)
+        push_metrics(a, "asked by a box");
 }
 
 /* A box found our data stale: measure now (within on-demand-interval), then push. */
@@ -279,6 +282,7 @@ int main(int argc, char **argv)
     log_notice("mservice %s (%s) measuring for %zu boxes", PACKAGE_VERSION, cf->id, cf->map.nservers);
     event_base_dispatch(a.base);
 
+    a.stopping = 1;
     lb_prober_free(a.prober);
     glb_control_free(a.control);
     lb_mapclient_free(a.map);

@@ -134,7 +134,8 @@ _w_render() {
 world_certs() {
     . "$WTOP/tests/system/certs.sh"
     make_ca "$W/certs" ca && make_cert "$W/certs" ca b1 "$B1" && make_cert "$W/certs" ca b2 "$B2" &&
-        make_cert "$W/certs" ca lb1 && make_cert "$W/certs" ca lb2 && make_cert "$W/certs" ca rogue && make_cert "$W/certs" ca cb
+        make_cert "$W/certs" ca lb1 && make_cert "$W/certs" ca lb2 && make_cert "$W/certs" ca rogue && make_cert "$W/certs" ca cb "$CB" &&
+        make_cert "$W/certs" ca ag1 && make_cert "$W/certs" ca ag2
 }
 
 # _w_start NAME CMD...: a foreground daemon in the background, log in $W/NAME.log.
@@ -296,6 +297,25 @@ world_combined() {
     world_delay "$SITE1" "$CB" 120 && world_delay "$SITE2" "$CB" 60 && world_delay "$SITE3" "$CB" 5 || return 1
     _w_start cb "$WB/dnslb/dnslb" -d -c "$W/cb/dnslb.conf"
     _w_wait 10 world_lbctl cb status || { tail "$W/cb.log" >&2; return 1; }
+}
+
+# world_agent ID ADDR CLIENTS INTERVAL: a measurement agent (mservice) of the
+# combined box at ADDR, measuring for the clients CLIENTS (a prefix), pushing
+# every INTERVAL seconds (WORLD_AGENT_SED: one more sed expression).
+world_agent() {
+    local id=$1 addr=$2 clients=$3 interval=$4
+    mkdir -p "$W/$id"
+    _w_render mservice.conf "$W/$id/mservice.conf" -e "s|@ID@|$id|g" -e "s|@ADDR@|$addr|g" -e "s|@CB@|$CB|g" \
+        -e "s|@CLIENTS@|$clients|g" -e "s|@INTERVAL@|$interval|g" -e "${WORLD_AGENT_SED:-}"
+    _w_start "$id" "$WB/mservice/mservice" -d -c "$W/$id/mservice.conf"
+    _w_wait 10 world_agentctl "$id" "$addr" status || { tail "$W/$id.log" >&2; return 1; }
+}
+
+# world_agentctl ID ADDR COMMAND...: the control channel of agent ID at ADDR.
+world_agentctl() {
+    local id=$1 addr=$2
+    shift 2
+    "$WB/dnslb/dnslb-control" -s "$addr@8955" -t 5 "$@"
 }
 
 # world_lbctl lb1|lb2|rogue|cb COMMAND...: dnslb-control of that DNS-LB.

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Measurement agents (mservice) of a combined box (DESIGN §7), in the whole
+# system: ISP 3's box cb sees newyork best from where it stands; agent ag1
+# near one POP sees paris best and measures for the clients 127.0.6.32/28,
+# agent ag2 near another sees tokyo best, for 127.0.6.48/28 (the box's own
+# egress, 127.0.6.11, is in neither: its recursion asks its own zone). Each client,
+# through the box's recursion, gets the site its own agent measured best;
+# a client no agent measures for gets the box's own. Then: a state change
+# is pushed at once, a quiet agent is asked for fresh metrics, an agent that
+# vanishes ages out (its clients fall back to the box), comes back, and an
+# agent the box does not allow is refused.
+. "$(dirname "$0")/e2e.sh"
+[ -x "$BUILDDIR/mservice/mservice" ] || { echo "mservice not built in $BUILDDIR"; exit 77; }
+AG1=127.0.7.1 AG2=127.0.7.2 C1=127.0.6.40 C2=127.0.6.50 C3=127.0.6.100
+WORLD_CB_SED="s|^recursion:|agents:\n    listen: $CB@5381\n    tls-cert-file: $W/certs/cb.pem\n    tls-key-file: $W/certs/cb.key\n    tls-ca-file: $W/certs/ca.pem\n    allow: ag1 127.0.6.0/24\n    allow: ag2 127.0.6.0/24\n    max-age: 20\nrecursion:|"
+world_combined || { not_ok "the combined box did not start"; finish; }
+for a in $AG1 $AG2; do world_delay "$SITE1" "$a" 60; world_delay "$SITE2" "$a" 60; world_delay "$SITE3" "$a" 120; done
+world_delay "$SITE1" "$AG1" 5
+world_delay "$SITE2" "$AG2" 5
+world_agent ag1 "$AG1" 127.0.6.32/28 300 || { not_ok "agent ag1 did not start"; finish; }
+# ag2 pushes only on state changes and when asked: its interval is an hour
+world_agent ag2 "$AG2" 127.0.6.48/28 3600 || { not_ok "agent ag2 did not start"; finish; }
+
+cb_set() { dig +time=2 +tries=1 -b "$1" @"$CB" www.foobar.example A +short 2>/dev/null | grep -E '^[0-9.]+$' |
+    sort -u | tr '\n' ' ' | sed 's/ $//'; }
+cb_set_is() { local i; for i in 1 2 3; do [ "$(cb_set "$1")" = "$2" ] || return 1; done; }
+agent_line() { world_lbctl cb agents | grep "^agent $1:"; }
+used() { agent_line "$1" | grep -q "session up.*answering its clients"; }
+
+wait_until 30 used ag1 && wait_until 10 used ag2 && ok "both agents connected, registered and pushed metrics (${WAITED}s)" ||
+    not_ok "agents: $(world_lbctl cb agents)"
+check "ag1 measures the box's services, sent to it by the box" "$(world_agentctl ag1 "$AG1" sites)" \
+    "www.foobar.example.*paris"
+check "the box accepted ag1's client prefix" "$(world_lbctl cb agents)" "claim 127.0.6.32/28"
+wait_until 20 cb_set_is "$C1" "$SITE1" && ok "ag1's client gets paris ($SITE1), ag1's best (${WAITED}s)" ||
+    not_ok "ag1's client gets: $(cb_set "$C1")"
+wait_until 20 cb_set_is "$C2" "$SITE2" && ok "ag2's client gets tokyo ($SITE2), ag2's best" ||
+    not_ok "ag2's client gets: $(cb_set "$C2")"
+cb_set_is "$C3" "$SITE3" && ok "a client no agent measures for gets newyork ($SITE3), the box's own best" ||
+    not_ok "that client gets: $(cb_set "$C3")"
+
+# A state change reaches the box at once (ag2 would wait an hour otherwise).
+world_site_status "$SITE2" 500
+wait_until 15 cb_set_is "$C2" "$SITE1" && ok "tokyo fails: ag2 pushes at once, its client gets paris (${WAITED}s)" ||
+    not_ok "after tokyo failed ag2's client gets: $(cb_set "$C2")"
+world_site_status "$SITE2" 200
+wait_until 15 cb_set_is "$C2" "$SITE2" && ok "tokyo back: ag2's client gets tokyo again (${WAITED}s)" ||
+    not_ok "ag2's client gets: $(cb_set "$C2")"
+
+# ag2 is quiet now: past half of max-age the box asks it, and it answers.
+wait_until 25 bash -c "[ \"\$($WB/dnslb/dnslb-control -s $CTL_CB@8954 -t 5 stats | sed -n 's/^agents.requests=//p')\" -ge 1 ]" &&
+    ok "the box asked the quiet agent for fresh metrics (${WAITED}s)" || not_ok "no request: $(world_lbctl cb stats | grep ^agents)"
+sleep 12 # past max-age since ag2's last pushed state change
+used ag2 && cb_set_is "$C2" "$SITE2" && ok "  ag2 answered: still used past max-age, its client still gets tokyo" ||
+    not_ok "ag2 after max-age: $(agent_line ag2); its client gets $(cb_set "$C2")"
+
+# ag1 vanishes without a word: its metrics age out, its clients get the box's answer.
+world_stop ag1 KILL
+wait_until 40 cb_set_is "$C1" "$SITE3" && ok "ag1 killed: after max-age its client gets the box's own newyork (${WAITED}s)" ||
+    not_ok "ag1 gone, its client gets: $(cb_set "$C1")"
+check "  the box says so" "$(agent_line ag1)" "not used"
+world_agent ag1 "$AG1" 127.0.6.32/28 300 || not_ok "agent ag1 did not restart"
+wait_until 30 cb_set_is "$C1" "$SITE1" && ok "ag1 back: its client gets paris again (${WAITED}s)" ||
+    not_ok "ag1 restarted, its client gets: $(cb_set "$C1")"
+
+# An agent the box does not allow (a valid certificate of the same CA).
+refused0=$(world_lbctl cb stats | sed -n 's/^agents.refused=//p')
+WORLD_AGENT_SED="s|@ID@|rogue|" world_agent rogue 127.0.7.9 127.0.6.0/24 300 || not_ok "agent rogue did not start"
+wait_until 15 bash -c "[ \"\$($WB/dnslb/dnslb-control -s $CTL_CB@8954 -t 5 stats | sed -n 's/^agents.refused=//p')\" -gt $refused0 ]" &&
+    ok "an agent not in allow is refused" || not_ok "rogue was not refused: $(world_lbctl cb agents)"
+check_not "  and is not among the agents" "$(world_lbctl cb agents)" "^agent rogue"
+cb_set_is "$C1" "$SITE1" && ok "  ag1's client still gets paris" || not_ok "ag1's client gets: $(cb_set "$C1")"
+
+pid=${WPID[cb]}
+world_stop ag1 TERM
+world_stop ag2 TERM
+world_stop rogue TERM
+world_stop cb TERM
+kill -0 "$pid" 2>/dev/null && not_ok "the box does not exit on SIGTERM" || ok "SIGTERM: the box exits"
+for n in cb ag1 ag2; do
+    check_not "$n: no sanitizer report" "$(cat "$TMP/$n.log")" "ERROR: (Address|Leak)Sanitizer|runtime error"
+done
+finish
