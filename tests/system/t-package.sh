@@ -6,8 +6,8 @@
 # here) with a test configuration in /etc/glb on loopback, queried with dig,
 # reloaded with the unit's ExecReload (SIGHUP), stopped with SIGTERM, and
 # finally purged, leaving the machine as it was.
-# Packages: from $GLB_PACKAGES (default build/packages/, where scripts/package
-# puts them); built with scripts/package when none are there.
+# Packages: built now with scripts/package (into build/packages/, so they are
+# never stale), or taken from $GLB_PACKAGES (a directory of .debs) when set.
 . "$(dirname "$0")/lib.sh"
 PATH=$PATH:/usr/sbin:/sbin
 
@@ -22,14 +22,16 @@ for p in dnsb dnslb; do
     fi
 done
 
-PKGDIR=${GLB_PACKAGES:-$SRCDIR/build/packages}
-if ! ls "$PKGDIR"/dnsb_*.deb "$PKGDIR"/dnslb_*.deb >/dev/null 2>&1; then
+if [ -n "${GLB_PACKAGES:-}" ]; then
+    PKGDIR=$GLB_PACKAGES
+else
     start=$(date +%s)
-    "$SRCDIR/scripts/package" || { echo "scripts/package failed"; exit 1; }
-    echo "# scripts/package took $(( $(date +%s) - start )) s"
+    "$SRCDIR/scripts/package" >"$TMP/package.log" 2>&1 || { cat "$TMP/package.log"; echo "scripts/package failed"; exit 1; }
+    echo "# scripts/package took $(( $(date +%s) - start )) s; lintian:"
+    grep -E '^[EWI]: ' "$SRCDIR/build/packages/lintian.txt" | sed 's/^/#   /'
     PKGDIR=$SRCDIR/build/packages
 fi
-DEBS=$(ls "$PKGDIR"/dnsb_*.deb "$PKGDIR"/dnslb_*.deb)
+DEBS=$(ls "$PKGDIR"/dnsb_*.deb "$PKGDIR"/dnslb_*.deb) || { echo "no dnsb and dnslb packages in $PKGDIR"; exit 1; }
 
 # What we change outside $TMP, undone at exit whatever happens.
 had_user=no
