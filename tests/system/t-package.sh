@@ -48,6 +48,7 @@ pkg_cleanup() {
     [ "$had_group" = no ] && getent group glb >/dev/null && groupdel glb 2>/dev/null
     [ "$own_policy" = yes ] && rm -f /usr/sbin/policy-rc.d
 }
+# shellcheck disable=SC2154 # rc is set in the trap itself
 trap 'rc=$?; pkg_cleanup; (exit $rc); cleanup' EXIT
 
 # Where systemd runs, the postinst would start the units with the example
@@ -95,6 +96,7 @@ for u in dnsb dnslb; do
     check_eq "$u: ProtectSystem" "$(unit_get $u.service ProtectSystem)" strict
     check "$u: ReadWritePaths has /var/lib/glb" "$(unit_get $u.service ReadWritePaths)" "(^| )/var/lib/glb( |$)"
     check_eq "$u: User" "$(unit_get $u.service User)" glb
+    # shellcheck disable=SC2016 # the unit's text, $MAINPID unexpanded
     check_eq "$u: ExecReload is SIGHUP" "$(unit_get $u.service ExecReload)" '/bin/kill -HUP $MAINPID'
     check "$u: ExecStart in the foreground with /etc/glb/$u.conf" "$(unit_get $u.service ExecStart)" "^/usr/sbin/$u -d -c /etc/glb/$u\.conf$"
 done
@@ -115,7 +117,7 @@ caps() { unit_get "$1" "$2" | tr ' ' '\n' | sed -n 's/^CAP_\(.*\)/+\L\1/p' | pas
 # RuntimeDirectory made, as User/Group, with exactly its ambient and bounding
 # capabilities and no new privileges; stderr (the journal) to $TMP/NAME.log.
 start_unit() {
-    local u=$1.service cmd amb bnd
+    local u=$1.service cmd amb bnd nnp
     cmd=$(unit_get "$u" ExecStart)
     amb=$(caps "$u" AmbientCapabilities)
     bnd=$(caps "$u" CapabilityBoundingSet)
@@ -134,8 +136,8 @@ reload_unit() { local c; c=$(unit_get "$1.service" ExecReload); ${c//\$MAINPID/$
 # A privileged port (< 1024) that no socket uses on these addresses: binding
 # it as glb shows the unit's CAP_NET_BIND_SERVICE at work.
 priv_port() {
-    local p i
-    for i in $(seq 1 50); do
+    local p
+    for _ in $(seq 1 50); do
         p=$((600 + RANDOM % 400))
         ss -Htuan "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return 0; }
     done
@@ -211,7 +213,7 @@ check_eq "dnslb: the service's answer" "$(lshort)" 127.0.0.11
 check_eq "dnslb runs as glb" "$(ps -o user= -p "$DNSLB_PID")" glb
 check "dnslb: effective capabilities only net_bind_service and net_raw" "$(grep ^CapEff /proc/$DNSLB_PID/status)" '0000000000002400$'
 check "dnslb: raw ICMP sockets with CAP_NET_RAW (dnslb-control status)" \
-    "$(/usr/sbin/dnslb-control -s 127.0.0.232@$CPORT status 2>&1)" '^icmp: v4 raw'
+    "$(/usr/sbin/dnslb-control -s 127.0.0.232@"$CPORT" status 2>&1)" '^icmp: v4 raw'
 
 write_dnslb_conf 127.0.0.12
 reload_unit dnslb "$DNSLB_PID"
