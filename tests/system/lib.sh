@@ -350,3 +350,27 @@ check_death_after() {
         fi
     fi
 }
+
+# ---- helpers of the fault-injection tests (t-fault-*) ----------------------
+
+# need TOOL...: the test is skipped (exit 77) unless every TOOL is installed.
+need() {
+    local t
+    for t in "$@"; do
+        command -v "$t" >/dev/null 2>&1 || { echo "$t not installed"; exit 77; }
+    done
+}
+
+# free_ports N: N different free ports (free_port) in the array PORTS.
+free_ports() {
+    local p
+    PORTS=()
+    while [ ${#PORTS[@]} -lt "$1" ]; do
+        p=$(free_port) || { echo "no free port"; exit 1; }
+        case " ${PORTS[*]:-} " in *" $p "*) ;; *) PORTS+=("$p") ;; esac
+    done
+}
+
+# fd_count PID: the descriptors PID has open. rss_kb PID: its resident memory.
+fd_count() { ls "/proc/$1/fd" | wc -l; }
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }

@@ -13,20 +13,14 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/certs.sh"
 
-for t in dig python3 openssl; do
-    command -v "$t" >/dev/null 2>&1 || { echo "$t not installed"; exit 77; }
-done
+need dig python3 openssl
 FT=
 for f in /usr/lib/*/faketime/libfaketime.so.1 /usr/lib/faketime/libfaketime.so.1; do
     [ -f "$f" ] && FT=$f && break
 done
 [ -n "$FT" ] || { echo "libfaketime not installed (Debian package faketime)"; exit 77; }
-ports=()
-while [ ${#ports[@]} -lt 3 ]; do
-    p=$(free_port) || { echo "no free port"; exit 1; }
-    case " ${ports[*]:-} " in *" $p "*) ;; *) ports+=("$p") ;; esac
-done
-PORT=${ports[0]} MPORT=${ports[1]} CPORT=${ports[2]}
+free_ports 3
+PORT=${PORTS[0]} MPORT=${PORTS[1]} CPORT=${PORTS[2]}
 
 C=$TMP/certs
 mkdir -p "$C"

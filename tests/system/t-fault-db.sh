@@ -20,15 +20,9 @@ fi
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/certs.sh"
 
-for t in dig python3 openssl mkfs.ext4; do
-    command -v "$t" >/dev/null 2>&1 || { echo "$t not installed"; exit 77; }
-done
-ports=()
-while [ ${#ports[@]} -lt 3 ]; do
-    p=$(free_port) || { echo "no free port"; exit 1; }
-    case " ${ports[*]:-} " in *" $p "*) ;; *) ports+=("$p") ;; esac
-done
-PORT=${ports[0]} MPORT=${ports[1]} CPORT=${ports[2]}
+need dig python3 openssl mkfs.ext4
+free_ports 3
+PORT=${PORTS[0]} MPORT=${PORTS[1]} CPORT=${PORTS[2]}
 C=$TMP/certs
 mkdir -p "$C"
 make_ca "$C" ca && make_cert "$C" ca b1 127.0.0.1 || { echo "openssl cannot make certificates"; exit 77; }

@@ -14,15 +14,9 @@
 #                      all on HPORT (hostile_http.py)
 . "$(dirname "$0")/lib.sh"
 
-for t in dig python3; do
-    command -v "$t" >/dev/null 2>&1 || { echo "$t not installed"; exit 77; }
-done
-ports=()
-while [ ${#ports[@]} -lt 3 ]; do
-    p=$(free_port) || { echo "no free port"; exit 1; }
-    case " ${ports[*]:-} " in *" $p "*) ;; *) ports+=("$p") ;; esac
-done
-LPORT=${ports[0]} LCPORT=${ports[1]} HPORT=${ports[2]}
+need dig python3
+free_ports 3
+LPORT=${PORTS[0]} LCPORT=${PORTS[1]} HPORT=${PORTS[2]}
 LBCTL_ADDR=127.0.0.1@$LCPORT
 # ASan's quarantine (256 MiB of freed memory) would hide growth of RSS.
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0"
@@ -64,7 +58,6 @@ statj() {
     python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print([v for v in d.values() if v["mode"] == sys.argv[2]][0][sys.argv[3]])' \
         "$TMP/stats.json" "$1" "$2"
 }
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 start_dnslb "$TMP/dnslb.conf" || exit 1
 sleep 2
 rss0=$(rss_kb "$DNSLB_PID") ok0=$(statj ok conns)

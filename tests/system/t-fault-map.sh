@@ -12,15 +12,9 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/certs.sh"
 
-for t in dig python3 openssl; do
-    command -v "$t" >/dev/null 2>&1 || { echo "$t not installed"; exit 77; }
-done
-ports=()
-while [ ${#ports[@]} -lt 3 ]; do
-    p=$(free_port) || { echo "no free port"; exit 1; }
-    case " ${ports[*]:-} " in *" $p "*) ;; *) ports+=("$p") ;; esac
-done
-PORT=${ports[0]} MPORT=${ports[1]} CPORT=${ports[2]}
+need dig python3 openssl
+free_ports 3
+PORT=${PORTS[0]} MPORT=${PORTS[1]} CPORT=${PORTS[2]}
 C=$TMP/certs
 mkdir -p "$C"
 make_ca "$C" ca && make_cert "$C" ca b1 127.0.0.1 && make_cert "$C" ca lb42 ||
@@ -56,8 +50,6 @@ as() {
 ctl() { "$BUILDDIR/dnsb/dnsb-control" -c "$TMP/dnsb.conf" -t 5 "$@"; }
 glue() { dig +norec +time=2 +tries=1 -p "$PORT" @127.0.0.1 www.foobar.example A | awk '$1 == "ns.lb42.www.foobar.example." { print $5 }'; }
 sessions() { ctl list-lbs | grep -c '^session '; }
-nfd() { ls "/proc/$DNSB_PID/fd" | wc -l; }
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$DNSB_PID/status"; }
 
 start_dnsb "$TMP/dnsb.conf"
 wait_dns 127.0.0.1 "$PORT" glb.example.net || exit 1
@@ -82,7 +74,7 @@ check "a whole REGISTER afterwards is taken at once" "$(as "" 127.0.0.43)" "^ack
 check_eq "the glue follows it" "$(glue)" 127.0.0.43
 
 # 80 in a row (half closed, half reset), four at a time: nothing left behind.
-fd0=$(nfd) rss0=$(rss_kb)
+fd0=$(fd_count "$DNSB_PID") rss0=$(rss_kb "$DNSB_PID")
 python3 - "$SRCDIR/tests/system/mapraw.py" "$MPORT" "$C" <<'PY'
 import subprocess, sys
 from concurrent.futures import ThreadPoolExecutor
@@ -98,7 +90,7 @@ with ThreadPoolExecutor(4) as ex:
 PY
 wait_until 5 sh -c "[ \$('$BUILDDIR/dnsb/dnsb-control' -c '$TMP/dnsb.conf' -t 5 list-lbs | grep -c '^session ') = 0 ]" ||
     not_ok "sessions left after the 80: $(sessions)"
-fd1=$(nfd) rss1=$(rss_kb)
+fd1=$(fd_count "$DNSB_PID") rss1=$(rss_kb "$DNSB_PID")
 echo "# after 80 vanished peers: fds $fd0 -> $fd1, RSS $rss0 -> $rss1 kB; map stats: $(ctl stats | grep -E '^map\.(connections|sessions|established)=' | tr '\n' ' ')"
 [ "$fd1" -le $((fd0 + 1)) ] && ok "no descriptor left behind ($fd0 -> $fd1)" || not_ok "descriptors $fd0 -> $fd1"
 [ $((rss1 - rss0)) -lt 16384 ] && ok "memory bounded (RSS +$(( (rss1 - rss0) / 1024 )) MiB)" ||

@@ -15,15 +15,9 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/certs.sh"
 
-for t in dig python3 openssl; do
-    command -v "$t" >/dev/null 2>&1 || { echo "$t not installed"; exit 77; }
-done
-ports=()
-while [ ${#ports[@]} -lt 5 ]; do
-    p=$(free_port) || { echo "no free port"; exit 1; }
-    case " ${ports[*]:-} " in *" $p "*) ;; *) ports+=("$p") ;; esac
-done
-PORT=${ports[0]} MPORT=${ports[1]} CPORT=${ports[2]} LPORT=${ports[3]} LCPORT=${ports[4]}
+need dig python3 openssl
+free_ports 5
+PORT=${PORTS[0]} MPORT=${PORTS[1]} CPORT=${PORTS[2]} LPORT=${PORTS[3]} LCPORT=${PORTS[4]}
 LBCTL_ADDR=127.0.0.42@$LCPORT
 C=$TMP/certs
 mkdir -p "$C"
@@ -69,8 +63,6 @@ EOF
 # still reported at exit.
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0"
 ctl() { "$BUILDDIR/dnsb/dnsb-control" -c "$TMP/dnsb.conf" -t 5 "$@"; }
-nfd() { ls "/proc/$1/fd" | wc -l; }
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
 start_dnsb "$TMP/dnsb.conf"
 wait_dns 127.0.0.1 "$PORT" glb.example.net || exit 1
@@ -82,7 +74,7 @@ wait_until 10 served && ok "lb42 serves www.foobar.example from the DNS-B's serv
 conns() { grep -c 'map: lb42 connected from' "$TMP/dnsb.log"; }
 reloads() { grep -cE 'reloaded |reload refused' "$1"; }
 sleep 1
-c0=$(conns) bfd0=$(nfd "$DNSB_PID") lfd0=$(nfd "$DNSLB_PID") brss0=$(rss_kb "$DNSB_PID") lrss0=$(rss_kb "$DNSLB_PID")
+c0=$(conns) bfd0=$(fd_count "$DNSB_PID") lfd0=$(fd_count "$DNSLB_PID") brss0=$(rss_kb "$DNSB_PID") lrss0=$(rss_kb "$DNSLB_PID")
 
 # Queries to both, one every 10 ms each, 1 s to answer, for SECS seconds;
 # prints "sent=N lost=N".
@@ -163,7 +155,7 @@ check_eq "lb42's map session was never dropped (no reconnect)" "$(conns)" "$c0"
 registered && ok "lb42 is still registered" || not_ok "lb42's registration was lost"
 check "dnslb's session is established" "$(lbctl map)" "established"
 sleep 1
-bfd1=$(nfd "$DNSB_PID") lfd1=$(nfd "$DNSLB_PID") brss1=$(rss_kb "$DNSB_PID") lrss1=$(rss_kb "$DNSLB_PID")
+bfd1=$(fd_count "$DNSB_PID") lfd1=$(fd_count "$DNSLB_PID") brss1=$(rss_kb "$DNSB_PID") lrss1=$(rss_kb "$DNSLB_PID")
 echo "# dnsb: fds $bfd0 -> $bfd1, RSS $brss0 -> $brss1 kB; dnslb: fds $lfd0 -> $lfd1, RSS $lrss0 -> $lrss1 kB"
 # (dnslb's count moves by a socket or two with its whoami queries in flight)
 [ "$bfd1" -le $((bfd0 + 2)) ] && ok "dnsb: no descriptor leaked ($bfd0 -> $bfd1)" || not_ok "dnsb: descriptors $bfd0 -> $bfd1"

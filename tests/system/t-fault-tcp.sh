@@ -13,16 +13,10 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/certs.sh"
 
-for t in dig python3 openssl; do
-    command -v "$t" >/dev/null 2>&1 || { echo "$t not installed"; exit 77; }
-done
+need dig python3 openssl
 ulimit -n 20000 2>/dev/null || { echo "cannot raise the open files limit to 20000"; exit 77; }
-ports=()
-while [ ${#ports[@]} -lt 4 ]; do
-    p=$(free_port) || { echo "no free port"; exit 1; }
-    case " ${ports[*]:-} " in *" $p "*) ;; *) ports+=("$p") ;; esac
-done
-PORT=${ports[0]} CPORT=${ports[1]} LPORT=${ports[2]} LCPORT=${ports[3]}
+free_ports 4
+PORT=${PORTS[0]} CPORT=${PORTS[1]} LPORT=${PORTS[2]} LCPORT=${PORTS[3]}
 LBCTL_ADDR=127.0.0.1@$LCPORT
 N=10000
 CAP=512 # tcp-max-connections' default, one worker
@@ -60,8 +54,6 @@ start_dnslb "$TMP/dnslb.conf" || exit 1
 ctl() { "$BUILDDIR/dnsb/dnsb-control" -c "$TMP/dnsb.conf" -t 10 "$@"; }
 
 SRC=$(seq -s, -f '127.0.3.%g' 1 200)
-nfd() { ls "/proc/$1/fd" | wc -l; }
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 # ms NAME PORT [+tcp]: how long one query took (ms), or "fail".
 ms() {
     local t0 out
@@ -75,7 +67,7 @@ ms() {
 storm() {
     local who=$1 pid=$2 port=$3 name=$4 d fd0 rss0 fdmax=0 f udp_worst=0 tcp_worst=0 ufail=0 tfail=0 u t n=0
     shift 4
-    fd0=$(nfd "$pid") rss0=$(rss_kb "$pid")
+    fd0=$(fd_count "$pid") rss0=$(rss_kb "$pid")
     rm -f "$TMP/ready"
     python3 "$SRCDIR/tests/system/drip.py" --target "127.0.0.1:$port" --sources "$SRC" --conns $N --interval 0 \
         --time 25 --max $N --ready "$TMP/ready" >"$TMP/drip.out" &
@@ -88,7 +80,7 @@ storm() {
         t=$(ms "$name" "$port" +tcp)
         if [ "$u" = fail ]; then ufail=$((ufail + 1)); elif [ "$u" -gt "$udp_worst" ]; then udp_worst=$u; fi
         if [ "$t" = fail ]; then tfail=$((tfail + 1)); elif [ "$t" -gt "$tcp_worst" ]; then tcp_worst=$t; fi
-        f=$(nfd "$pid")
+        f=$(fd_count "$pid")
         [ "$f" -gt "$fdmax" ] && fdmax=$f
         sleep 0.2
     done
