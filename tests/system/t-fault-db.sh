@@ -28,31 +28,8 @@ mkdir -p "$C"
 make_ca "$C" ca && make_cert "$C" ca b1 127.0.0.1 || { echo "openssl cannot make certificates"; exit 77; }
 for i in 41 42 43 44; do make_cert "$C" ca "lb$i" || exit 1; done
 
-write_conf() { # write_conf DATABASE_DIR
-    cat >"$TMP/dnsb.conf" <<EOF
-server:
-    listen: 127.0.0.1@$PORT
-    workers: 1
-    zone: glb.example.net.
-    zone-ns: b1.glb.example.net. 127.0.0.1
-    database: $1
-    control: 127.0.0.1@$CPORT
-    control-allow: b1
-map:
-    listen: 127.0.0.1@$MPORT
-    tls-cert-file: $C/b1.pem
-    tls-key-file: $C/b1.key
-    tls-ca-file: $C/ca.pem
-    allow: lb41 127.0.0.0/8
-    allow: lb42 127.0.0.0/8
-    allow: lb43 127.0.0.0/8
-    allow: lb44 127.0.0.0/8
-service:
-    name: www.foobar.example.
-    mode: referral
-    site: paris 192.0.2.10
-EOF
-}
+allow=$(printf '    allow: lb%s 127.0.0.0/8\n' 41 42 43 44)
+write_conf() { map_dnsb_conf "$1" "$allow"; } # write_conf DATABASE_DIR
 # register N: lb<N> claims the resolver 127.0.<N>.1 (for an hour).
 register() {
     timeout 20 python3 "$SRCDIR/tests/system/mapraw.py" --server "127.0.0.1@$MPORT" --ca "$C/ca.pem" --timeout 5 \
@@ -110,8 +87,8 @@ answering && ok "full disk: dnsb answers" || not_ok "full disk: dnsb does not an
 referred 41 && ok "full disk: lb41 still referred to" || not_ok "full disk: lb41 lost"
 # Room again: what could not be written is written now, without waiting for
 # the DNS-LB's next refresh.
-rm -f "$FULL/filler"
 c=$(counter store.commits)
+rm -f "$FULL/filler"
 wait_until 5 committed "$c" && ok "space again: the pending changes written (${WAITED}s)" ||
     not_ok "space again: nothing written ($(ctl stats | grep '^store\.' | tr '\n' ' '))"
 check "space again: said so" "$(cat "$TMP/full1.log")" "database '$FULL/db': written again \(1 changes that had waited\)"

@@ -20,27 +20,8 @@ mkdir -p "$C"
 make_ca "$C" ca && make_cert "$C" ca b1 127.0.0.1 && make_cert "$C" ca lb42 ||
     { echo "openssl cannot make certificates"; exit 77; }
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0" # RSS without ASan's quarantine
-cat >"$TMP/dnsb.conf" <<EOF
-server:
-    listen: 127.0.0.1@$PORT
-    workers: 1
-    zone: glb.example.net.
-    zone-ns: b1.glb.example.net. 127.0.0.1
-    database: $TMP/db
-    control: 127.0.0.1@$CPORT
-    control-allow: b1
-map:
-    listen: 127.0.0.1@$MPORT
-    tls-cert-file: $C/b1.pem
-    tls-key-file: $C/b1.key
-    tls-ca-file: $C/ca.pem
-    allow: lb42 127.0.0.0/8
-    idle-timeout: 5
-service:
-    name: www.foobar.example.
-    mode: referral
-    site: paris 192.0.2.10
-EOF
+map_dnsb_conf "$TMP/db" "    allow: lb42 127.0.0.0/8
+    idle-timeout: 5"
 # as KIND DNS: lb42 registers (KIND "" a whole REGISTER, else mapraw's --bad KIND) with that DNS address.
 as() {
     timeout 30 python3 "$SRCDIR/tests/system/mapraw.py" --server "127.0.0.1@$MPORT" --ca "$C/ca.pem" --timeout 15 \
