@@ -2,13 +2,15 @@
 # Issue 17, fault injection: dnsb's registration database (LMDB, dnsb/store.c)
 # on a full disk, on a disk that turns read-only, and with damaged pages.
 # Each time dnsb keeps answering, accepts registrations (kept in memory, the
-# failure logged and counted), and what was stored before is intact after a
-# restart. The filesystems are made here, in a mount namespace of the test's
+# failure logged once and counted), writes what waited once there is room
+# again, starts on the read-only disk from what is there, and what was
+# stored before is intact after a restart (or, with damage LMDB finds, the
+# file is moved aside and said so: never a silent loss of some). The filesystems are made here, in a mount namespace of the test's
 # own (unshare -m): a tmpfs of 1 MiB, an ext4 image on a loop device that is
 # made read-only the way the kernel does it after an I/O error
 # (/sys/fs/ext4/DEV/trigger_fs_error with errors=remount-ro); they go away
 # with the namespace. t-database.sh covers damaged meta pages (truncated,
-# empty, garbage); here a damaged record and a damaged B-tree page.
+# empty, garbage); here a damaged record and each other page in turn.
 # (LMDB's map is 1 GiB, sparse, and doubled when full, store.c grow(): the
 # capacity that runs out first is the filesystem's, tested as the full disk.)
 #
@@ -30,7 +32,7 @@ for i in 41 42 43 44; do make_cert "$C" ca "lb$i" || exit 1; done
 
 allow=$(printf '    allow: lb%s 127.0.0.0/8\n' 41 42 43 44)
 write_conf() { map_dnsb_conf "$1" "$allow"; } # write_conf DATABASE_DIR
-# register N: lb<N> claims the resolver 127.0.<N>.1 (for an hour).
+# register N: lb<N> claims the resolver 127.0.<N>.1 (asking for an hour).
 register() {
     timeout 20 python3 "$SRCDIR/tests/system/mapraw.py" --server "127.0.0.1@$MPORT" --ca "$C/ca.pem" --timeout 5 \
         --cert "$C/lb$1.pem" --key "$C/lb$1.key" --id "lb$1" --seq "$(now_ms)" --dns "127.0.0.$1" \
