@@ -59,8 +59,10 @@ static double reg_age(const dnsb_ctl *c, const dnsb_reg *g, double now)
     return now > built ? now - built : 0;
 }
 
-static void fmt_expires(char *buf, size_t len, const dnsb_reg *g, double now)
+/* g->expires is on the monotonic clock (registry.h). */
+static void fmt_expires(char *buf, size_t len, const dnsb_reg *g)
 {
+    double now = glb_mono();
     if (g->is_static || g->expires <= 0)
         snprintf(buf, len, "never");
     else if (g->expires <= now)
@@ -147,7 +149,7 @@ static int show_lb(dnsb_ctl *c, const char *id, struct evbuffer *out)
     double now = glb_wall();
     char age[32], exp[32], buf[1024];
     fmt_secs(age, sizeof(age), reg_age(c, g, now));
-    fmt_expires(exp, sizeof(exp), g, now);
+    fmt_expires(exp, sizeof(exp), g);
     evbuffer_add_printf(out, "id: %s\nkind: %s\ndns: ", g->id, g->is_static ? "static" : "dynamic");
     add_addrs(out, g->dns, g->ndns);
     evbuffer_add_printf(out, "\nproxy: ");
@@ -214,7 +216,7 @@ static int cmd_list_lbs(void *arg, const char *args, struct evbuffer *out, glb_c
                                     glb_addr_str(&g->dns[a], one, sizeof(one)));
         }
         fmt_secs(age, sizeof(age), reg_age(c, g, now));
-        fmt_expires(exp, sizeof(exp), g, now);
+        fmt_expires(exp, sizeof(exp), g);
         evbuffer_add_printf(out, "%-16s %-8s %-32s %7zu %20llu %10s %10s\n", g->id,
                             g->is_static ? "static" : "dynamic", dns, g->nclaims,
                             (unsigned long long)g->sequence, age, exp);
@@ -407,7 +409,7 @@ static int cmd_lookup(void *arg, const char *args, struct evbuffer *out, glb_con
         char age[32] = "-", exp[32] = "-";
         if (g) {
             fmt_secs(age, sizeof(age), reg_age(c, g, now));
-            fmt_expires(exp, sizeof(exp), g, now);
+            fmt_expires(exp, sizeof(exp), g);
         }
         evbuffer_add_printf(out, "lb: %s %s sequence=%llu age=%s expires=%s dns=", lb->id,
                             g && g->is_static ? "static" : "dynamic", g ? (unsigned long long)g->sequence : 0ULL,

@@ -157,7 +157,9 @@ static void drop_registration(dnsb_mapserver *ms, ident *who, uint64_t seq)
     who->nrk = 0;
 }
 
-/* Puts an accepted registration into the registry (and the store). 0, or -1. */
+/* Puts an accepted registration expiring at expires (glb_mono) into the
+ * registry (and the store, which keeps the wall-clock time: the monotonic
+ * clock does not survive a reboot). 0, or -1. */
 static int apply_registration(dnsb_mapserver *ms, const glb_map_register *r, double expires, int persist)
 {
     dnsb_reg g;
@@ -181,7 +183,7 @@ static int apply_registration(dnsb_mapserver *ms, const glb_map_register *r, dou
     int rc = dnsb_registry_put(ms->reg, &g);
     free(p);
     if (rc == 0 && persist && ms->store)
-        dnsb_store_put(ms->store, r, expires);
+        dnsb_store_put(ms->store, r, glb_wall() + (expires - glb_mono()));
     return rc;
 }
 
@@ -245,7 +247,7 @@ void dnsb_ms_on_register(sess *s, const glb_map_register *r)
             g.nclaims = nacc;
             g.lifetime = r->lifetime < ms->conf->map.lifetime ? r->lifetime : ms->conf->map.lifetime;
             int existed = dnsb_registry_get(ms->reg, who->id) != NULL;
-            if (apply_registration(ms, &g, glb_wall() + g.lifetime, 1) != 0) {
+            if (apply_registration(ms, &g, glb_mono() + g.lifetime, 1) != 0) {
                 free(acc), free(rej), free(dup);
                 dnsb_ms_send_error(s, GLB_MAP_E_INTERNAL, GLB_MAP_REGISTER, "cannot store the registration");
                 return;
@@ -446,7 +448,8 @@ static void load_reg(void *arg, const glb_map_register *r, double expires)
     ident *who = dnsb_ms_ident_get(ms, r->node_id);
     if (who && who->last_seq < r->sequence)
         who->last_seq = r->sequence;
-    if (apply_registration(ms, &g, expires, n != r->nclaims) == 0)
+    /* the stored wall-clock expiry, in the registry's monotonic time */
+    if (apply_registration(ms, &g, glb_mono() + (expires - glb_wall()), n != r->nclaims) == 0)
         L->kept++;
     free(c);
 }

@@ -449,7 +449,7 @@ static void accept_cb(void *arg, int fd, const struct sockaddr *sa, socklen_t sa
 
 void dnsb_mapserver_tick(dnsb_mapserver *ms, double now)
 {
-    double t = glb_mono(), w = now > 0 ? now : glb_wall();
+    double t = glb_mono(), w = now > 0 ? now : t;
     if (now > 0 || w >= ms->next_expiry) {
         dnsb_ms_expire(ms, w);
         ms->next_expiry = w + 1.0;

@@ -138,7 +138,7 @@ void dnsb_mapserver_sessions(const dnsb_mapserver *ms, void (*fn)(void *arg, con
 const char *dnsb_mapserver_id(const dnsb_mapserver *ms);
 size_t dnsb_mapserver_listen_addrs(const dnsb_mapserver *ms, glb_addr *out, size_t max);
 
-/* Runs the periodic work now (expiry at the given wall clock, pending
+/* Runs the periodic work now (expiry at the given glb_mono time, pending
  * rankings, timeouts): for tests; now = 0 takes the clock. */
 void dnsb_mapserver_tick(dnsb_mapserver *ms, double now);
 

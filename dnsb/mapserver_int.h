@@ -111,7 +111,7 @@ void dnsb_ms_rankings_free(dnsb_ranking *rk, size_t n);
 /* Handle a REGISTER (answered with REGISTER_ACK) and a RANKING. */
 void dnsb_ms_on_register(sess *s, const glb_map_register *r);
 void dnsb_ms_on_ranking(sess *s, const glb_map_ranking *m);
-/* Removes the registrations that expired at now (wall clock). */
+/* Removes the registrations that expired at now (glb_mono). */
 void dnsb_ms_expire(dnsb_mapserver *ms, double now);
 /* Loads ms->store into the registry in one batch. Registrations loaded,
  * or -1 when the database cannot be read. */

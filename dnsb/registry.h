@@ -40,7 +40,9 @@ typedef struct dnsb_reg {
     const glb_prefix *claims;    /* authorized resolver prefixes */
     size_t nclaims;
     uint64_t sequence;
-    double expires;              /* wall-clock seconds; 0 = never (static) */
+    double expires;              /* glb_mono() seconds, so that a wall-clock
+                                  * jump neither expires nor prolongs it;
+                                  * 0 = never (static) */
     int is_static;               /* from the configuration */
 } dnsb_reg;
 
@@ -96,7 +98,7 @@ int dnsb_registry_remove(dnsb_registry *r, const char *id);
 /* Replaces id's rankings (direct mode); takes ownership of rk[0..n). */
 int dnsb_registry_set_rankings(dnsb_registry *r, const char *id, dnsb_ranking *rk, size_t n);
 
-/* Removes registrations whose lifetime has run out at now (wall clock).
+/* Removes registrations whose lifetime has run out at now (glb_mono).
  * Returns how many. */
 size_t dnsb_registry_expire(dnsb_registry *r, double now);
 

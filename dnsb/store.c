@@ -42,6 +42,8 @@ struct dnsb_store {
     size_t nops, capops;
     struct event *timer;
     int armed;
+    int failing;     /* the last commit failed: its changes wait for a retry */
+    int readonly;    /* on a read-only filesystem: read, never written */
     int on_damage;   /* enum dnsb_store_damaged */
     dnsb_store_stats st;
 };
@@ -99,7 +101,7 @@ int dnsb_store_prepare(const char *dir, const char *user, char *err, size_t errl
             snprintf(err, errlen, "database: no such user '%s'", user);
             return -1;
         }
-        if (chown(dir, pw->pw_uid, pw->pw_gid) != 0) {
+        if (chown(dir, pw->pw_uid, pw->pw_gid) != 0 && errno != EROFS) {
             snprintf(err, errlen, "database: chown '%s': %s", dir, strerror(errno));
             return -1;
         }
@@ -107,13 +109,13 @@ int dnsb_store_prepare(const char *dir, const char *user, char *err, size_t errl
         for (size_t i = 0; i < 2; i++) {
             char f[600];
             snprintf(f, sizeof(f), "%s/%s", dir, files[i]);
-            if (chown(f, pw->pw_uid, pw->pw_gid) != 0 && errno != ENOENT) {
+            if (chown(f, pw->pw_uid, pw->pw_gid) != 0 && errno != ENOENT && errno != EROFS) {
                 snprintf(err, errlen, "database: chown '%s': %s", f, strerror(errno));
                 return -1;
             }
         }
     }
-    if (access(dir, R_OK | W_OK | X_OK) != 0) {
+    if (access(dir, R_OK | W_OK | X_OK) != 0 && errno != EROFS) { /* read-only: dnsb_store_open */
         snprintf(err, errlen, "database '%s': %s", dir, strerror(errno));
         return -1;
     }
@@ -159,7 +161,8 @@ static int damaged(const char *dir, int on_damage, const char *why, char *err, s
 }
 
 /* Opens the environment of s->dir and its two databases: 0, or LMDB's code
- * (s->env closed). */
+ * (s->env closed). With s->readonly, without writing anything (not even
+ * the lock file: this process is its only user). */
 static int env_open(dnsb_store *s)
 {
     s->mapsize = DNSB_STORE_MAPSIZE;
@@ -169,17 +172,18 @@ static int env_open(dnsb_store *s)
     if (rc == 0)
         rc = mdb_env_set_mapsize(s->env, s->mapsize);
     if (rc == 0)
-        rc = mdb_env_open(s->env, s->dir, MDB_NOMETASYNC, 0600);
+        rc = mdb_env_open(s->env, s->dir, s->readonly ? MDB_RDONLY | MDB_NOLOCK : MDB_NOMETASYNC, 0600);
     if (rc == 0) {
         MDB_envinfo info;
         if (mdb_env_info(s->env, &info) == 0 && info.me_mapsize > s->mapsize)
             s->mapsize = info.me_mapsize; /* grown by an earlier run */
         MDB_txn *txn;
-        rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+        unsigned create = s->readonly ? 0 : MDB_CREATE;
+        rc = mdb_txn_begin(s->env, NULL, s->readonly ? MDB_RDONLY : 0, &txn);
         if (rc == 0) {
-            rc = mdb_dbi_open(txn, "regs", MDB_CREATE, &s->regs);
+            rc = mdb_dbi_open(txn, "regs", create, &s->regs);
             if (rc == 0)
-                rc = mdb_dbi_open(txn, "seqs", MDB_CREATE, &s->seqs);
+                rc = mdb_dbi_open(txn, "seqs", create, &s->seqs);
             if (rc == 0)
                 rc = mdb_txn_commit(txn);
             else
@@ -213,6 +217,15 @@ static int checked_open(dnsb_store *s, char *err, size_t errlen)
         int rc = env_open(s);
         if (rc == 0)
             return 0;
+        if (rc == EROFS && !s->readonly && fc == DNSB_STORE_FILE_OK) {
+            /* A disk gone read-only (after an I/O error, say): answering
+             * with the registrations it holds beats not starting. */
+            s->readonly = 1;
+            log_err("database '%s': on a read-only filesystem: the registrations in it are loaded, but none "
+                    "is written until dnsb is restarted with it writable",
+                    path);
+            continue;
+        }
         if (!is_damage(rc) || moved) {
             snprintf(err, errlen, "database '%s': %s", path, mdb_strerror(rc));
             return -1;
@@ -294,7 +307,8 @@ int dnsb_store_flush(dnsb_store *s)
 {
     if (!s || s->nops == 0)
         return 0;
-    if (!s->env) { /* a damaged database refused at load */
+    if (!s->env || s->readonly) { /* a damaged database refused at load; a read-only one */
+        s->st.errors++;
         ops_clear(s);
         return -1;
     }
@@ -313,11 +327,32 @@ int dnsb_store_flush(dnsb_store *s)
             break;
     }
     if (rc != 0) {
-        log_err("database '%s': commit of %zu changes failed: %s", s->dir, s->nops, mdb_strerror(rc));
         s->st.errors++;
+        /* A full or read-only disk is usually mended while we run: the
+         * changes stay queued (in order) and are tried again, so that a
+         * withdrawal or an expiry is not undone by the next restart. */
+        if (s->nops <= DNSB_STORE_MAX_PENDING) {
+            if (!s->failing)
+                log_err("database '%s': commit of %zu changes failed: %s; they are kept in memory and tried "
+                        "again every %d s",
+                        s->dir, s->nops, mdb_strerror(rc), DNSB_STORE_RETRY_MS / 1000);
+            s->failing = 1;
+            if (s->timer) {
+                struct timeval tv = {DNSB_STORE_RETRY_MS / 1000, 0};
+                if (evtimer_add(s->timer, &tv) == 0)
+                    s->armed = 1;
+            }
+            return -1;
+        }
+        log_err("database '%s': commit of %zu changes failed: %s; more than %d waiting, dropped (the DNS-LBs "
+                "send theirs again at their next refresh)",
+                s->dir, s->nops, mdb_strerror(rc), DNSB_STORE_MAX_PENDING);
     } else {
         s->st.commits++;
+        if (s->failing)
+            log_notice("database '%s': written again (%zu changes that had waited)", s->dir, s->nops);
     }
+    s->failing = 0;
     ops_clear(s);
     return rc ? -1 : 0;
 }
@@ -340,6 +375,24 @@ static store_op *op_new(dnsb_store *s, int kind, const char *id)
 {
     if (strlen(id) >= sizeof(s->ops[0].id))
         return NULL;
+    /* While commits fail, an id's newest change replaces its queued one, so
+     * that the queue stays one change per DNS-LB however long the disk is
+     * full (changes of different ids touch different keys: order between
+     * them does not matter). The sequence record it would have written is
+     * kept unless the new change writes one. */
+    for (size_t i = 0; s->failing && i < s->nops; i++) {
+        store_op *o = &s->ops[i];
+        if (strcmp(o->id, id) != 0)
+            continue;
+        uint64_t seq = o->seq;
+        free(o->val);
+        memset(o, 0, sizeof(*o));
+        o->kind = kind;
+        snprintf(o->id, sizeof(o->id), "%s", id);
+        o->seq = seq; /* the caller sets its own, if any */
+        o->at_ms = glb_wall_ms();
+        return o;
+    }
     if (s->nops == s->capops) {
         size_t cap = s->capops ? s->capops * 2 : 64;
         store_op *n = realloc(s->ops, cap * sizeof(*n));
@@ -400,7 +453,8 @@ int dnsb_store_del(dnsb_store *s, const char *id, uint64_t sequence)
         log_err("database: removal of %s: out of memory", id);
         return -1;
     }
-    o->seq = sequence;
+    if (sequence) /* else keep what a replaced change would have written */
+        o->seq = sequence;
     s->st.dels++;
     return 0;
 }
@@ -610,7 +664,7 @@ long dnsb_store_load(dnsb_store *s, double now, void (*reg_fn)(void *arg, const 
         loaded = -1;
     }
     s->st.loaded += loaded > 0 ? (uint64_t)loaded : 0;
-    if (bad_regs.n || bad_seqs.n) { /* delete them at once, in one transaction */
+    if ((bad_regs.n || bad_seqs.n) && !s->readonly) { /* delete them at once, in one transaction */
         rc = mdb_txn_begin(s->env, NULL, 0, &txn);
         for (size_t i = 0; rc == 0 && i < bad_regs.n; i++) {
             int r = mdb_del(txn, s->regs, &bad_regs.keys[i], NULL);

@@ -43,13 +43,15 @@ struct event_base;
 #define DNSB_STORE_COMMIT_MS 100
 #define DNSB_STORE_MAPSIZE ((size_t)1 << 30)  /* 1 GiB, sparse; doubled when full */
 #define DNSB_STORE_SEQ_KEEP (30 * 86400)      /* seconds a lone sequence record is kept */
+#define DNSB_STORE_RETRY_MS 1000              /* a failed commit is tried again after that */
+#define DNSB_STORE_MAX_PENDING 100000         /* changes kept for a retry at most */
 
 typedef struct dnsb_store dnsb_store;
 
 typedef struct dnsb_store_stats {
     uint64_t commits;       /* write transactions committed */
     uint64_t puts, dels;    /* changes queued */
-    uint64_t errors;        /* failed commits (their changes are lost) */
+    uint64_t errors;        /* failed commits (their changes wait for a retry) */
     uint64_t loaded;        /* registrations handed out by dnsb_store_load */
     uint64_t expired;       /* records found expired at load (deleted) */
     uint64_t corrupt;       /* records that failed the checks at load (deleted) */
@@ -59,7 +61,8 @@ typedef struct dnsb_store_stats {
 /* Creates dir when missing (mode 0700, parents too) and, when running as
  * root with a non-empty user, gives it and its files to that user, so that
  * the daemon still owns them after dropping privileges. For use before
- * detaching (errors reach the terminal). 0, or -1 with err. */
+ * detaching (errors reach the terminal). A read-only filesystem is no
+ * error here (see dnsb_store_open). 0, or -1 with err. */
 int dnsb_store_prepare(const char *dir, const char *user, char *err, size_t errlen);
 
 /* What is done with a damaged data.mdb (dnsb.conf's database-damaged):
@@ -73,6 +76,8 @@ enum dnsb_store_damaged { DNSB_STORE_MOVE_ASIDE = 0, DNSB_STORE_REFUSE = 1 };
  * data.mdb is checked first (dnsb_store_check), and a file LMDB cannot
  * open as well (MDB_INVALID, MDB_CORRUPTED, ...): a damaged one, an empty
  * file too, is refused or moved aside as on_damage says, logged either way.
+ * A sound data.mdb on a read-only filesystem is opened read-only (logged):
+ * loading works, changes are dropped (counted as errors) until a restart.
  * NULL with a message in err. */
 dnsb_store *dnsb_store_open(const char *dir, int on_damage, char *err, size_t errlen);
 
@@ -94,8 +99,11 @@ int dnsb_store_put(dnsb_store *s, const glb_map_register *reg, double expires);
  * recorded as id's last sequence (a withdrawal). 0, or -1. */
 int dnsb_store_del(dnsb_store *s, const char *id, uint64_t sequence);
 
-/* Commits the queued changes now, in one transaction. 0, or -1 (logged,
- * counted; the changes are dropped). */
+/* Commits the queued changes now, in one transaction. 0, or -1 (counted;
+ * logged at the first failure of a run of them): the changes stay queued,
+ * in order, and with dnsb_store_attach are tried again every
+ * DNSB_STORE_RETRY_MS (a full or read-only disk), unless more than
+ * DNSB_STORE_MAX_PENDING wait: then they are dropped. */
 int dnsb_store_flush(dnsb_store *s);
 
 /* Calls reg_fn for every registration still valid at now (wall clock), and

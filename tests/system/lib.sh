@@ -350,3 +350,57 @@ check_death_after() {
         fi
     fi
 }
+
+# ---- helpers of the fault-injection tests (t-fault-*) ----------------------
+
+# need TOOL...: the test is skipped (exit 77) unless every TOOL is installed.
+need() {
+    local t
+    for t in "$@"; do
+        command -v "$t" >/dev/null 2>&1 || { echo "$t not installed"; exit 77; }
+    done
+}
+
+# free_ports N: N different free ports (free_port) in the array PORTS.
+free_ports() {
+    local p
+    PORTS=()
+    while [ ${#PORTS[@]} -lt "$1" ]; do
+        p=$(free_port) || { echo "no free port"; exit 1; }
+        case " ${PORTS[*]:-} " in *" $p "*) ;; *) PORTS+=("$p") ;; esac
+    done
+}
+
+# fd_count PID: the descriptors PID has open. rss_kb PID: its resident memory.
+fd_count() { ls "/proc/$1/fd" | wc -l; }
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+# map_dnsb_conf DATABASE [MAP_LINES [SITE_LINES]]: writes $TMP/dnsb.conf, a
+# dnsb with one worker answering on 127.0.0.1@$PORT, its control on
+# 127.0.0.1@$CPORT for b1, the map protocol on 127.0.0.1@$MPORT with the
+# certificates $C/b1.pem and $C/ca.pem (certs.sh), registrations in
+# DATABASE, MAP_LINES (allow: and the like) in its map: section, and the
+# service www.foobar.example. by referral with SITE_LINES (default: paris
+# 192.0.2.10).
+map_dnsb_conf() {
+    cat >"$TMP/dnsb.conf" <<CONF
+server:
+    listen: 127.0.0.1@$PORT
+    workers: 1
+    zone: glb.example.net.
+    zone-ns: b1.glb.example.net. 127.0.0.1
+    database: $1
+    control: 127.0.0.1@$CPORT
+    control-allow: b1
+map:
+    listen: 127.0.0.1@$MPORT
+    tls-cert-file: $C/b1.pem
+    tls-key-file: $C/b1.key
+    tls-ca-file: $C/ca.pem
+${2:-}
+service:
+    name: www.foobar.example.
+    mode: referral
+${3:-    site: paris 192.0.2.10}
+CONF
+}

@@ -12,7 +12,13 @@ and prints what the DNS-B answers, one line per message:
 
 Usage: mapraw.py --server 127.0.0.1@5380 --cert C --key K --ca CA [--id ID]
        [--seq N] [--lifetime S] [--dns ADDR]... [--claim PREFIX]...
-       [--bad version|oversize|truncated|type|garbage-after-hello|silent]
+       [--bad version|oversize|truncated|type|garbage-after-hello|silent|
+              half-close|half-reset|half-silent]
+
+half-*: after HELLO, the first half of the REGISTER frame, then the peer
+vanishes: closes the TCP connection without TLS close_notify (half-close),
+resets it (half-reset), or sends nothing more and waits for the server to
+close (half-silent; prints "closed" then).
 """
 import argparse
 import ipaddress
@@ -20,6 +26,7 @@ import socket
 import ssl
 import struct
 import sys
+import time
 
 HELLO, REGISTER, ACK, SERVICES, RANKING, METRICS, KEEPALIVE, BYE, ERROR = range(1, 10)
 REJECT = {1: "not-allowed", 2: "too-many", 3: "bad-prefix", 4: "duplicate", 5: "stale", 6: "bad-address"}
@@ -187,6 +194,16 @@ def main():
                 reg = tlv(1, a.id.encode()) + tlv(2, struct.pack(">Q", a.seq)) + tlv(3, struct.pack(">I", a.lifetime))
                 reg += b"".join(tlv(4, addr_value(d)) for d in a.dns)
                 reg += b"".join(tlv(6, claim_value(c)) for c in a.claim)
+                if a.bad in ("half-close", "half-reset", "half-silent"):
+                    f = frame(REGISTER, reg)
+                    s.sendall(f[:len(f) // 2])
+                    time.sleep(0.1)  # the half on the wire before the end
+                    if a.bad == "half-reset":
+                        raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    if a.bad == "half-silent":
+                        read_frames(s, ())
+                    raw.close()  # under the TLS layer: no close_notify
+                    return 0
                 s.sendall(frame(REGISTER, reg))
                 if read_frames(s, (ACK,)) != ACK:
                     return 0

@@ -15,9 +15,11 @@
 #include <lmdb.h>
 #include <math.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -716,6 +718,66 @@ static void test_one_commit(void **state)
     dnsb_store_close(s);
 }
 
+/* A commit that fails (here the file may not grow, RLIMIT_FSIZE, as on a
+ * full disk) keeps its changes, a newer change of an id replacing the one
+ * queued, and a later flush writes them all. */
+static void test_retry_after_failure(void **state)
+{
+    (void)state;
+    dnsb_store *s = open_store();
+    double now = wall();
+    small_reg m;
+    make_small(&m, "lb0", 1);
+    assert_int_equal(dnsb_store_put(s, &m.r, now + 600), 0);
+    assert_int_equal(dnsb_store_flush(s), 0);
+    char path[600];
+    struct stat sb;
+    snprintf(path, sizeof(path), "%s/data.mdb", db_path());
+    assert_int_equal(stat(path, &sb), 0);
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = (rlim_t)sb.st_size;
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN); /* EFBIG instead of the signal */
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    enum { N = 300 }; /* more than the free pages the first commit left */
+    for (int i = 1; i <= N; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "lb%d", i);
+        make_small(&m, id, (uint64_t)i + 1);
+        assert_int_equal(dnsb_store_put(s, &m.r, now + 600), 0);
+    }
+    dnsb_store_stats st;
+    int rc = dnsb_store_flush(s);
+    dnsb_store_get_stats(s, &st);
+    assert_int_equal(rc, -1);
+    assert_int_equal(st.errors, 1);
+    assert_int_equal(st.pending, N);
+    make_small(&m, "lb1", 1000); /* replaces lb1's queued change */
+    assert_int_equal(dnsb_store_put(s, &m.r, now + 600), 0);
+    assert_int_equal(dnsb_store_del(s, "lb2", 0), 0);    /* replaces lb2's, keeping its sequence 3 */
+    assert_int_equal(dnsb_store_del(s, "lb0", 2000), 0); /* lb0 had none queued: one more */
+    rc = dnsb_store_flush(s);
+    dnsb_store_get_stats(s, &st);
+    assert_int_equal(rc, -1);
+    assert_int_equal(st.errors, 2);
+    assert_int_equal(st.pending, N + 1);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, prev);
+    assert_int_equal(dnsb_store_flush(s), 0);
+    dnsb_store_get_stats(s, &st);
+    assert_int_equal(st.pending, 0);
+    got *g = load(s, now, N - 1); /* lb1..lbN but lb2 */
+    assert_null(find_reg(g, "lb0"));
+    assert_int_equal(find_seq(g, "lb0"), 2000);
+    assert_int_equal(find_reg(g, "lb1")->seq, 1000);
+    assert_null(find_reg(g, "lb2"));
+    assert_int_equal(find_seq(g, "lb2"), 3);
+    assert_int_equal(find_reg(g, "lb300")->seq, 301);
+    free(g);
+    dnsb_store_close(s);
+}
+
 static void stop_loop(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
@@ -1090,6 +1152,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_put_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prepare, setup, teardown),
         cmocka_unit_test_setup_teardown(test_one_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retry_after_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timer_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_fields, setup, teardown),
