@@ -515,6 +515,8 @@ static lb_conf *conf_clone(const lb_conf *l)
     c->map.servers = dup_array(l->map.servers, l->map.nservers, sizeof(glb_addr), &fail);
     c->map.client_prefixes = dup_array(l->map.client_prefixes, l->map.nclient_prefixes, sizeof(glb_prefix), &fail);
     c->map.proxy = dup_array(l->map.proxy, l->map.nproxy, sizeof(glb_addr), &fail);
+    c->metrics_allow = dup_array(l->metrics_allow, l->nmetrics_allow, sizeof(glb_prefix), &fail);
+    c->control_allow.ids = dup_array(l->control_allow.ids, l->control_allow.n, sizeof(*l->control_allow.ids), &fail);
     if (fail) {
         lb_conf_free(c);
         return NULL;
