@@ -62,6 +62,12 @@ check_eq "a missing certificate: made again, quietly" "$out" ""
 check_eq "... from the key that was there" "$(sha256sum <"$D/dnslb-control.key")" "$keysum"
 check "... and the key fits it" "$(openssl x509 -in "$D/dnslb-control.pem" -noout -pubkey | sha256sum) $(openssl pkey -in "$D/dnslb-control.key" -pubout | sha256sum)" \
     '^([0-9a-f]+)  - \1  -$'
+dnsbsum=$(sha256sum <"$D/dnsb.pem")
+rm "$D/control-ca.key" "$D/control-ca.pem"
+"$SETUP" -q -d "$D"
+check_eq "a new control CA: what it signs is made again and chains to it" \
+    "$(openssl verify -CAfile "$D/control-ca.pem" "$D"/dnsb-control*.pem "$D"/dnslb-control*.pem 2>&1 | grep -c ': OK$')" 4
+check_eq "... the map CA's certificates stay" "$(sha256sum <"$D/dnsb.pem")" "$dnsbsum"
 out=$("$SETUP" -q -d "$D" -l Bad_Id 2>&1)
 check "a bad DNS-LB id: refused" "$?:$out" "^1:glb-cert-setup: bad DNS-LB id 'Bad_Id'"
 out=$("$SETUP" -q -d "$D" -l dnsb-control 2>&1)
