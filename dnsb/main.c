@@ -18,6 +18,7 @@
 #include "dnsb/answer.h"
 #include "dnsb/conf.h"
 #include "dnsb/control.h"
+#include "dnsb/status.h"
 #include "dnsb/mapserver.h"
 #include "dnsb/store.h"
 #include "dnsb/storecheck.h"
@@ -366,6 +367,7 @@ int main(int argc, char **argv)
             return 1;
         }
         d.ctl.metrics = d.metrics;
+        glb_metrics_http_set_pages(d.metrics, dnsb_status_http, &d.ctl); /* the status page, same ACL */
     }
     if (glb_server_start(d.server) != 0) {
         log_err("cannot start the workers");

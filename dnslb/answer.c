@@ -12,7 +12,7 @@
 
 const char *const lb_stat_names[LB_ST_COUNT] = {
     "queries", "answers", "failopen", "zone", "nodata", "nxdomain", "refused",
-    "formerr", "notimp", "badvers", "dropped", "truncated", "stale",
+    "formerr", "notimp", "badvers", "dropped", "truncated", "stale", "recursion",
 };
 
 #define SOA_REFRESH 3600
@@ -162,6 +162,37 @@ static void check_stale(ctx *c, double now)
     }
 }
 
+/* Finds the service of q: its qname is <label>.<service> or below it. 1 with
+ * the service's index, the offsets of the labels one and two above the
+ * service, and the depth below it; 0 when no service holds the name. */
+static int find_service(const lb_table *t, const glb_query *q, uint32_t *svc, size_t *prev, size_t *prev2,
+                        int *depth)
+{
+    const uint8_t *qn = q->qname_lc;
+    size_t pos = 0;
+    /* QCLASS ANY gets the class IN data, without AA (glb_resp_set_aa). */
+    if (q->qclass != GLB_CLASS_IN && q->qclass != GLB_CLASS_ANY)
+        return 0;
+    for (;;) {
+        if (*depth >= 1 && glb_nametab_get(t->index, qn + pos, q->qname_len - pos, svc))
+            return 1;
+        if (qn[pos] == 0)
+            return 0;
+        *prev2 = *prev;
+        *prev = pos;
+        pos += (size_t)qn[pos] + 1;
+        (*depth)++;
+    }
+}
+
+int lb_answer_serves(const lb_table *t, const glb_query *q)
+{
+    uint32_t svc;
+    size_t prev = 0, prev2 = 0;
+    int depth = 0;
+    return find_service(t, q, &svc, &prev, &prev2, &depth);
+}
+
 size_t lb_answer(const lb_table *t, const uint8_t *pkt, size_t len, int tcp, double now, uint8_t *out,
                  size_t outcap, lb_stats *st)
 {
@@ -181,24 +212,9 @@ size_t lb_answer(const lb_table *t, const uint8_t *pkt, size_t len, int tcp, dou
         return reply_len;
     }
     ctx c = {t, &q, &r, NULL, 0, st};
-    /* Find the service: qname is <label>.<service> or below it. */
     const uint8_t *qn = q.qname_lc;
-    size_t pos = 0, prev = 0, prev2 = 0;
-    int depth = 0, found = 0;
-    /* QCLASS ANY gets the class IN data, without AA (glb_resp_set_aa). */
-    if (q.qclass == GLB_CLASS_IN || q.qclass == GLB_CLASS_ANY)
-        for (;;) {
-            if (depth >= 1 && glb_nametab_get(t->index, qn + pos, q.qname_len - pos, &c.svc)) {
-                found = 1;
-                break;
-            }
-            if (qn[pos] == 0)
-                break;
-            prev2 = prev;
-            prev = pos;
-            pos += (size_t)qn[pos] + 1;
-            depth++;
-        }
+    size_t prev = 0, prev2 = 0;
+    int depth = 0, found = find_service(t, &q, &c.svc, &prev, &prev2, &depth);
     if (!found || q.qtype == GLB_TYPE_AXFR || q.qtype == GLB_TYPE_IXFR) { /* no zone transfers */
         glb_resp_set_rcode(&r, GLB_RCODE_REFUSED);
         st->n[LB_ST_REFUSED]++;

@@ -9,6 +9,7 @@
 
 #include "dnslb/table.h"
 #include "shared/addr.h"
+#include "shared/dnsquery.h"
 
 enum lb_stat {
     LB_ST_QUERIES,
@@ -24,6 +25,7 @@ enum lb_stat {
     LB_ST_DROPPED,
     LB_ST_TRUNCATED,
     LB_ST_STALE,       /* queries that asked the prober for fresh checks */
+    LB_ST_RECURSION,   /* queries given to the recursive resolver (mode combined) */
     LB_ST_COUNT
 };
 
@@ -38,5 +40,9 @@ extern const char *const lb_stat_names[LB_ST_COUNT];
  * also drives the weighted sharing of first place). */
 size_t lb_answer(const lb_table *t, const uint8_t *pkt, size_t len, int tcp, double now, uint8_t *out,
                  size_t outcap, lb_stats *st);
+
+/* Whether q's name is in a service's zone (<label>.<service> and below),
+ * i.e. answered by lb_answer rather than by recursion. */
+int lb_answer_serves(const lb_table *t, const glb_query *q);
 
 #endif

@@ -117,6 +117,75 @@ static const char *h_metrics(void *ctx, const glb_cfg_val *v, char *e, size_t el
     return NULL;
 }
 
+static const char *h_mode(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    (void)e, (void)el;
+    lb_conf *c = ctx;
+    if (strcmp(v->str, "lb") == 0)
+        c->combined = 0;
+    else if (strcmp(v->str, "combined") == 0)
+        c->combined = 1;
+    else
+        return "must be lb or combined";
+    return NULL;
+}
+
+static const char *h_rec_allow(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    (void)e, (void)el;
+    lb_recurse_conf *r = &((lb_conf *)ctx)->recursion;
+    glb_prefix *slot = glb_cfg_push(&r->allow, &r->nallow, sizeof(*slot));
+    if (!slot)
+        return "out of memory";
+    *slot = v->prefix;
+    return NULL;
+}
+
+static const char *h_rec_forward(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    (void)e, (void)el;
+    lb_recurse_conf *r = &((lb_conf *)ctx)->recursion;
+    glb_addr *slot = glb_cfg_push(&r->forward, &r->nforward, sizeof(*slot));
+    if (!slot)
+        return "out of memory";
+    *slot = v->addr;
+    return NULL;
+}
+
+static const char *h_rec_stub(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    lb_recurse_conf *r = &((lb_conf *)ctx)->recursion;
+    uint8_t wire[GLB_DNAME_MAX];
+    if (glb_dname_from_str(v->words[0], wire) == 0)
+        return "not a domain name";
+    for (int i = 1; i < v->nwords; i++) {
+        glb_addr a;
+        if (glb_addrport_parse(v->words[i], 53, &a) != 0) {
+            snprintf(e, el, "'%s': not ADDR[@PORT]", v->words[i]);
+            return e;
+        }
+        lb_recurse_stub *slot = glb_cfg_push(&r->stubs, &r->nstubs, sizeof(*slot));
+        if (!slot)
+            return "out of memory";
+        glb_dname_to_str(wire, slot->zone, sizeof(slot->zone));
+        slot->addr = a;
+    }
+    return NULL;
+}
+
+static const char *h_rec_option(void *ctx, const glb_cfg_val *v, char *e, size_t el)
+{
+    (void)e, (void)el;
+    lb_recurse_conf *r = &((lb_conf *)ctx)->recursion;
+    const char *colon = strchr(v->str, ':');
+    if (!colon || colon == v->str)
+        return "must be \"name: value\", as in unbound.conf";
+    char **slot = glb_cfg_push(&r->options, &r->noptions, sizeof(*slot));
+    if (!slot || !(*slot = strdup(v->str)))
+        return "out of memory";
+    return NULL;
+}
+
 static const char *h_metrics_allow(void *ctx, const glb_cfg_val *v, char *e, size_t el)
 {
     (void)e, (void)el;
@@ -349,6 +418,10 @@ static void *section_target(void *ctx, const char *section)
         return &c->map;
     if (strcmp(section, "proxy") == 0)
         return &c->proxy;
+    if (strcmp(section, "recursion") == 0) {
+        c->has_recursion = 1;
+        return &c->recursion;
+    }
     return c;
 }
 
@@ -378,6 +451,8 @@ const glb_cfg_key lb_conf_keys[] = {
     {"server", "control-use-cert", GLB_CFG_BOOL, 0, 0, 0, 0, glb_cfg_set_bool,
      "no: plain TCP on a loopback address, no certificates (any local user may control; default yes)",
      SRV(control_use_cert)},
+    {"server", "mode", GLB_CFG_STR, 0, 0, 0, 0, h_mode,
+     "lb (default), or combined: also the recursive resolver of the clients in recursion: access-control", 0},
     {"server", "metrics", GLB_CFG_ADDRPORT, 0, 0, 0, 9162, h_metrics,
      "ADDR[@PORT] to serve Prometheus metrics on, GET /metrics over HTTP (default: none)", 0},
     {"server", "metrics-allow", GLB_CFG_PREFIX, GLB_CFG_REPEAT, 0, 0, 0, h_metrics_allow,
@@ -416,6 +491,23 @@ const glb_cfg_key lb_conf_keys[] = {
      "CA certificates for HTTPS checks (default: the system store)", PRB(ca_file)},
     {"probe", "source-address", GLB_CFG_ADDR, GLB_CFG_REPEAT, 0, 0, 0, h_source_address,
      "ADDR: HTTP(S) checks leave from it (one v4, one v6; default: chosen by the system)", 0},
+    {"recursion", "access-control", GLB_CFG_PREFIX, GLB_CFG_REPEAT, 0, 0, 0, h_rec_allow,
+     "PREFIX of clients served recursion (repeatable; everyone else is refused)", 0},
+    {"recursion", "forward-to", GLB_CFG_ADDRPORT, GLB_CFG_REPEAT, 0, 0, 53, h_rec_forward,
+     "ADDR[@PORT]: forward to these resolvers instead of resolving from the root (repeatable)", 0},
+    {"recursion", "stub-zone", GLB_CFG_WORDS, GLB_CFG_REPEAT, 2, 17, 0, h_rec_stub,
+     "ZONE ADDR[@PORT]...: ask these servers for names in ZONE (repeatable)", 0},
+    {"recursion", "root-hints", GLB_CFG_STR, 0, 0, 256, 0, glb_cfg_set_str,
+     "file of root name servers (default: libunbound's built-in)", offsetof(lb_recurse_conf, root_hints)},
+    {"recursion", "trust-anchor-file", GLB_CFG_STR, 0, 0, 256, 0, glb_cfg_set_str,
+     "DNSSEC trust anchor: answers are validated (default: none)", offsetof(lb_recurse_conf, trust_anchor)},
+    {"recursion", "unbound-option", GLB_CFG_STR, GLB_CFG_REPEAT, 0, 512, 0, h_rec_option,
+     "\"name: value\": an unbound.conf server option for the resolver (repeatable)", 0},
+    {"recursion", "answer-cache", GLB_CFG_INT, 0, 0, 16777216, 0, glb_cfg_set_uint,
+     "answers kept by question in front of the resolver (default 65536; 0: none)",
+     offsetof(lb_recurse_conf, cache_slots)},
+    {"recursion", "max-inflight", GLB_CFG_INT, 0, 1, 1000000, 0, glb_cfg_set_uint,
+     "queries being resolved at once; more are dropped (default 10000)", offsetof(lb_recurse_conf, max_pending)},
     {"resolver", "address", GLB_CFG_ADDRPORT, GLB_CFG_REPEAT, 0, 0, 53, h_resolver_address,
      "resolver for site host names, ADDR[@PORT] (default: /etc/resolv.conf)", 0},
     {"resolver", "trust-anchor-file", GLB_CFG_STR, 0, 0, 256, 0, glb_cfg_set_str,
@@ -511,6 +603,21 @@ static int finish(lb_conf *c, const char *file, char *err, size_t errlen)
             return -1;
         }
     }
+    if (c->combined && c->recursion.nallow == 0) {
+        snprintf(err, errlen, "%s: mode combined: no recursion: access-control (an open resolver is not made)", file);
+        return -1;
+    }
+    if (!c->combined && c->has_recursion) {
+        snprintf(err, errlen, "%s: a recursion: section needs server: mode: combined", file);
+        return -1;
+    }
+    const char *rfile[] = {c->recursion.root_hints, c->recursion.trust_anchor};
+    for (size_t i = 0; i < 2; i++)
+        if (rfile[i][0] && access(rfile[i], R_OK) != 0) {
+            snprintf(err, errlen, "%s: key '%s': cannot read '%s': %s", file, i ? "trust-anchor-file" : "root-hints",
+                     rfile[i], strerror(errno));
+            return -1;
+        }
     /* Files are read at start; say now if they cannot be, not at start. */
     if (c->probe.ca_file[0] && access(c->probe.ca_file, R_OK) != 0) {
         snprintf(err, errlen, "%s: key 'ca-file': cannot read '%s': %s", file, c->probe.ca_file, strerror(errno));
@@ -561,6 +668,7 @@ static lb_conf *conf_new(void)
     c->rrl_slip = GLB_RRL_DEFAULT_SLIP;
     c->rrl_v4_prefix = GLB_RRL_DEFAULT_V4;
     c->rrl_v6_prefix = GLB_RRL_DEFAULT_V6;
+    c->recursion.cache_slots = LB_RECURSE_CACHE_DEFAULT;
     glb_addrport_parse("127.0.0.1@8954", 8954, &c->control);
     c->control_use_cert = 1;
     lb_probe_conf *p = &c->probe;
@@ -629,6 +737,7 @@ void lb_conf_free(lb_conf *c)
     free(c->control_allow.ids);
     free(c->ns_addrs);
     free(c->resolver.addrs);
+    lb_recurse_conf_fini(&c->recursion);
     free(c->map.servers);
     free(c->map.client_prefixes);
     free(c->map.proxy);

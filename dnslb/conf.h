@@ -9,6 +9,7 @@
 #include "shared/measure/health.h"
 #include "shared/measure/mconf.h"
 #include "shared/measure/policy.h"
+#include "dnslb/recurse.h"
 #include "shared/addr.h"
 #include "shared/cfg.h"
 #include "shared/ctlconf.h"
@@ -91,6 +92,9 @@ typedef struct lb_conf {
     lb_resolver_conf resolver;
     lb_map_conf map;
     lb_proxy_conf proxy;
+    int combined;             /* mode: combined: also the clients' recursive resolver */
+    int has_recursion;        /* a recursion: section was given */
+    lb_recurse_conf recursion;
     lb_service_conf *services;
     size_t nservices;
 } lb_conf;

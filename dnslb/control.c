@@ -132,6 +132,7 @@ void lb_stats_text(lb_ctl *c, struct evbuffer *out)
     for (int i = 0; i < LB_ST_COUNT; i++)
         evbuffer_add_printf(out, "dns.%s=%llu\n", lb_stat_names[i], sum[i]);
     glb_server_stats_print(c->server, out);
+    lb_recurse_stats(c->rec, out);
     lb_prober_stats ps;
     lb_prober_stats_get(c->prober, &ps);
     evbuffer_add_printf(out,

@@ -6,6 +6,7 @@
 #include "dnslb/answer.h"
 #include "dnslb/mapclient.h"
 #include "dnslb/proxy.h"
+#include "dnslb/recurse.h"
 #include "shared/measure/prober.h"
 #include "shared/control.h"
 #include "shared/metrics_http.h"
@@ -23,6 +24,7 @@ typedef struct lb_ctl {
     lb_proxy *proxy;          /* the cache engine's state (proxy: section) */
     glb_control *control;     /* for its own counters; may be NULL */
     glb_metrics_http *metrics; /* for its own counters; NULL without metrics: */
+    lb_recurse *rec;          /* mode combined: the recursive resolver; else NULL */
 } lb_ctl;
 
 /* The command table; the handlers take an lb_ctl * as their argument. */

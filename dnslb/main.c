@@ -17,9 +17,12 @@
 #include "dnslb/answer.h"
 #include "dnslb/conf.h"
 #include "dnslb/control.h"
+#include "dnslb/status.h"
 #include "shared/metrics_http.h"
 #include "dnslb/mapclient.h"
 #include "dnslb/proxy.h"
+#include "dnslb/recurse.h"
+#include "shared/dnsquery.h"
 #include "shared/measure/prober.h"
 #include "dnslb/table.h"
 #include "shared/daemon.h"
@@ -39,6 +42,7 @@ typedef struct dnslb {
     lb_conf *local;           /* with DNS-Bs: the file's configuration, conf being the effective one */
     lb_mapclient *map;        /* NULL without a dnsb: section */
     lb_proxy *proxy;          /* the cache engine driven (proxy: section) */
+    lb_recurse *rec;          /* mode combined: the clients' recursive resolver */
     _Atomic(void *) table;    /* lb_table *, read by the answering threads under QSBR */
     glb_qsbr *qsbr;
     lb_table_pub pub;         /* the prober's rankings into table */
@@ -69,6 +73,37 @@ static size_t handle(void *arg, const glb_request *req)
     return lb_answer(t, req->pkt, req->len, req->tcp, mono_now(), req->out, req->outcap, &d->stats[req->worker]);
 }
 
+/* mode combined: the services' names as always; every other name, for a
+ * client in the access list that asks for recursion, by the resolver.
+ * Everything else gets what lb_answer gives (REFUSED for other names). */
+static size_t handle_combined(void *arg, const glb_request *req)
+{
+    dnslb *d = arg;
+    const lb_table *t = atomic_load_explicit(&d->table, memory_order_acquire);
+    glb_query q;
+    if (glb_query_parse(req->pkt, req->len, &q) == GLB_PARSE_OK && !lb_answer_serves(t, &q) &&
+        (q.flags & 0x0100) /* RD */ && q.qclass == GLB_CLASS_IN && q.qtype != GLB_TYPE_AXFR &&
+        q.qtype != GLB_TYPE_IXFR && lb_recurse_allowed(d->rec, req->from)) {
+        d->stats[req->worker].n[LB_ST_RECURSION]++;
+        return lb_recurse_query(d->rec, req, &q);
+    }
+    return handle(arg, req);
+}
+
+/* Whether two recursion: sections say the same. */
+static int recursion_same(const lb_recurse_conf *a, const lb_recurse_conf *b)
+{
+    if (a->nallow != b->nallow || a->noptions != b->noptions || a->max_pending != b->max_pending ||
+        strcmp(a->root_hints, b->root_hints) != 0 || strcmp(a->trust_anchor, b->trust_anchor) != 0 ||
+        !glb_addrs_same(a->forward, a->nforward, b->forward, b->nforward) ||
+        (a->nallow && memcmp(a->allow, b->allow, a->nallow * sizeof(*a->allow)) != 0))
+        return 0;
+    for (size_t i = 0; i < a->noptions; i++)
+        if (strcmp(a->options[i], b->options[i]) != 0)
+            return 0;
+    return 1;
+}
+
 /* Puts c in force as a reload does (the prober, logging, the id): c becomes
  * d->conf. 0, or -1 with c freed and the previous configuration in force. */
 static int apply_conf(dnslb *d, lb_conf *c, const char *what)
@@ -95,6 +130,8 @@ static int apply_conf(dnslb *d, lb_conf *c, const char *what)
         strcmp(c->resolver.trust_anchor, o->resolver.trust_anchor) != 0)
         log_warn("%s: changes to listen, workers, control, username, pidfile, use-syslog, tcp-*, rrl-* and "
                  "resolver take effect at the next restart", what);
+    if (c->combined != o->combined || !recursion_same(&c->recursion, &o->recursion))
+        log_warn("%s: changes to mode and recursion take effect at the next restart", what);
     if (c->has_metrics != o->has_metrics || memcmp(&c->metrics, &o->metrics, sizeof(c->metrics)) != 0)
         log_warn("%s: a change to metrics takes effect at the next restart", what);
     if (d->metrics && glb_metrics_http_set_allow(d->metrics, c->metrics_allow, c->nmetrics_allow) != 0)
@@ -321,7 +358,7 @@ int main(int argc, char **argv)
         return 0;
     }
     glb_server_cfg scfg = {cf->listen, cf->nlisten, cf->workers, cf->tcp_idle_ms, cf->tcp_max_conns,
-                           cf->tcp_msg_ms, cf->tcp_per_source, NULL, handle, &d,
+                           cf->tcp_msg_ms, cf->tcp_per_source, NULL, cf->combined ? handle_combined : handle, &d,
                            cf->rrl_rate, cf->rrl_slip, cf->rrl_v4_prefix, cf->rrl_v6_prefix};
     /* Each TCP client needs a descriptor; past the limit accepting pauses. */
     unsigned others = GLB_FD_RESERVE + cf->workers * 3 * (unsigned)cf->nlisten + GLB_CONTROL_MAX_CONNS +
@@ -386,11 +423,15 @@ int main(int argc, char **argv)
         log_err("%s: %s", d.conf_file, err);
         return 1;
     }
+    if (cf->combined && !(d.rec = lb_recurse_new(d.base, &cf->recursion, err, sizeof(err)))) {
+        log_err("%s: %s", d.conf_file, err);
+        return 1;
+    }
     if (glb_drop_privileges(cf->username, err, sizeof(err)) != 0) {
         log_err("%s: %s", d.conf_file, err);
         return 1;
     }
-    d.ctl = (lb_ctl){d.prober, d.stats, d.threads, d.server, "", (double)time(NULL), d.map, d.proxy, NULL, NULL};
+    d.ctl = (lb_ctl){d.prober, d.stats, d.threads, d.server, "", (double)time(NULL), d.map, d.proxy, NULL, NULL, d.rec};
     if (d.map)
         lb_mapclient_start(d.map);
     snprintf(d.ctl.id, sizeof(d.ctl.id), "%s", cf->id);
@@ -415,6 +456,7 @@ int main(int argc, char **argv)
             return 1;
         }
         d.ctl.metrics = d.metrics;
+        glb_metrics_http_set_pages(d.metrics, lb_status_http, &d.ctl); /* the status page, same ACL */
     }
     struct event *ev_hup = evsignal_new(d.base, SIGHUP, on_hup, &d);
     struct event *ev_term = evsignal_new(d.base, SIGTERM, on_term, &d);
@@ -433,6 +475,8 @@ int main(int argc, char **argv)
                cf->workers);
     event_base_dispatch(d.base);
 
+    glb_server_stop(d.server);
+    lb_recurse_free(d.rec); /* its queries in flight end before the server's sockets */
     glb_server_free(d.server);
     lb_prober_free(d.prober); /* answers pending control requests first */
     glb_control_free(d.control);

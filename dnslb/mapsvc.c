@@ -486,19 +486,6 @@ static int taken_add(taken *t, const uint8_t *name)
     return 0;
 }
 
-static void *dup_array(const void *src, size_t n, size_t elem, int *fail)
-{
-    if (!n || !src)
-        return NULL;
-    void *d = malloc(n * elem);
-    if (!d) {
-        *fail = 1;
-        return NULL;
-    }
-    memcpy(d, src, n * elem);
-    return d;
-}
-
 /* A copy of local without services. */
 static lb_conf *conf_clone(const lb_conf *l)
 {
@@ -509,14 +496,16 @@ static lb_conf *conf_clone(const lb_conf *l)
     int fail = 0;
     c->services = NULL;
     c->nservices = 0;
-    c->listen = dup_array(l->listen, l->nlisten, sizeof(*l->listen), &fail);
-    c->ns_addrs = dup_array(l->ns_addrs, l->nns_addrs, sizeof(*l->ns_addrs), &fail);
-    c->resolver.addrs = dup_array(l->resolver.addrs, l->resolver.naddrs, sizeof(glb_addr), &fail);
-    c->map.servers = dup_array(l->map.servers, l->map.nservers, sizeof(glb_addr), &fail);
-    c->map.client_prefixes = dup_array(l->map.client_prefixes, l->map.nclient_prefixes, sizeof(glb_prefix), &fail);
-    c->map.proxy = dup_array(l->map.proxy, l->map.nproxy, sizeof(glb_addr), &fail);
-    c->metrics_allow = dup_array(l->metrics_allow, l->nmetrics_allow, sizeof(glb_prefix), &fail);
-    c->control_allow.ids = dup_array(l->control_allow.ids, l->control_allow.n, sizeof(*l->control_allow.ids), &fail);
+    c->listen = glb_cfg_dup(l->listen, l->nlisten, sizeof(*l->listen), &fail);
+    c->ns_addrs = glb_cfg_dup(l->ns_addrs, l->nns_addrs, sizeof(*l->ns_addrs), &fail);
+    c->metrics_allow = glb_cfg_dup(l->metrics_allow, l->nmetrics_allow, sizeof(*l->metrics_allow), &fail);
+    if (lb_recurse_conf_copy(&c->recursion, &l->recursion) != 0)
+        fail = 1;
+    c->resolver.addrs = glb_cfg_dup(l->resolver.addrs, l->resolver.naddrs, sizeof(glb_addr), &fail);
+    c->map.servers = glb_cfg_dup(l->map.servers, l->map.nservers, sizeof(glb_addr), &fail);
+    c->map.client_prefixes = glb_cfg_dup(l->map.client_prefixes, l->map.nclient_prefixes, sizeof(glb_prefix), &fail);
+    c->map.proxy = glb_cfg_dup(l->map.proxy, l->map.nproxy, sizeof(glb_addr), &fail);
+    c->control_allow.ids = glb_cfg_dup(l->control_allow.ids, l->control_allow.n, sizeof(*l->control_allow.ids), &fail);
     if (fail) {
         lb_conf_free(c);
         return NULL;
@@ -570,7 +559,7 @@ lb_conf *lb_svc_effective(const lb_svcset *const *sets, size_t nsets, const lb_c
         d->sites = NULL;
         c->nservices = k + 1;
         int fail = 0;
-        d->sites = dup_array(pick[k]->sites, pick[k]->nsites, sizeof(glb_site), &fail);
+        d->sites = glb_cfg_dup(pick[k]->sites, pick[k]->nsites, sizeof(glb_site), &fail);
         if (fail)
             goto nomem;
         d->policy.unmeasured_last = local->probe.unmeasured_last;

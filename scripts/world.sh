@@ -16,6 +16,8 @@
 #   127.0.4.1-3 / 2001:db8:4::1-3     sites paris, tokyo, newyork (HTTP 80)
 #   127.0.5.0/24                      clients that ISP 1's resolver serves but lb2 claims (ECS)
 #   127.0.9.42  / 2001:db8:9::42      a rogue dnslb (valid certificate, other allow prefixes)
+#   127.0.6.1                         ISP 3's combined box cb (resolver + DNS-LB; egress .11,
+#                                     clients 127.0.6.0/24), v4 loopback world only
 #
 # With WORLD_SPLIT=1 (v4), each ISP and each site gets a namespace of its own,
 # joined to the DNS-A and DNS-Bs by a bridge, on 198.18.0.0/15 addresses
@@ -51,7 +53,7 @@ world_init() {
         ISP2=2001:db8:3::1 EG2=2001:db8:3::11 LB2=2001:db8:3::42
         SITE1=2001:db8:4::1 SITE2=2001:db8:4::2 SITE3=2001:db8:4::3 ROGUE=2001:db8:9::42
         ISP1_NET=2001:db8:2::/48 ISP2_NET=2001:db8:3::/48 ROGUE_NET=2001:db8:9::/48
-        CLIENTS2=2001:db8:5::/48 RR=AAAA
+        CLIENTS2=2001:db8:5::/48 RR=AAAA CB=2001:db8:6::1 CBEG=2001:db8:6::11 CB_NET=2001:db8:6::/48
         local a
         for a in $DNSA $B1 $B2 $SB1 $SB2 $ISP1 $EG1 $LB1 $ISP2 $EG2 $LB2 $SITE1 $SITE2 $SITE3 $ROGUE; do
             ip -6 addr add "$a/128" dev lo nodad || return 1
@@ -62,7 +64,7 @@ world_init() {
         ISP2=198.18.3.1 EG2=198.18.3.11 LB2=198.18.3.42
         SITE1=198.18.4.1 SITE2=198.18.4.2 SITE3=198.18.4.3 ROGUE=198.18.0.42
         ISP1_NET=198.18.2.0/24 ISP2_NET=198.18.3.0/24 ROGUE_NET=198.18.9.0/24
-        CLIENTS2=198.18.5.0/24 RR=A
+        CLIENTS2=198.18.5.0/24 RR=A CB=198.18.6.1 CBEG=198.18.6.11 CB_NET=198.18.6.0/24
         _w_split || return 1
     else
         DNSA=127.0.0.10 B1=127.0.1.1 B2=127.0.1.2 SB1=127.0.1.101 SB2=127.0.1.102
@@ -70,10 +72,10 @@ world_init() {
         ISP2=127.0.3.1 EG2=127.0.3.11 LB2=127.0.3.42
         SITE1=127.0.4.1 SITE2=127.0.4.2 SITE3=127.0.4.3 ROGUE=127.0.9.42
         ISP1_NET=127.0.2.0/24 ISP2_NET=127.0.3.0/24 ROGUE_NET=127.0.9.0/24
-        CLIENTS2=127.0.5.0/24 RR=A
+        CLIENTS2=127.0.5.0/24 RR=A CB=127.0.6.1 CBEG=127.0.6.11 CB_NET=127.0.6.0/24
     fi
-    # Control channels on v4 loopback (TLS; dnslb's with its map certificate).
-    CTL_B1=127.0.1.1 CTL_B2=127.0.1.2 CTL_LB1=127.0.2.42 CTL_LB2=127.0.3.42 CTL_ROGUE=127.0.9.42
+    # Control channels on v4 loopback (TLS; a dnslb's with its map certificate).
+    CTL_B1=127.0.1.1 CTL_B2=127.0.1.2 CTL_LB1=127.0.2.42 CTL_LB2=127.0.3.42 CTL_ROGUE=127.0.9.42 CTL_CB=127.0.6.1
     FIXTURE_CTL=127.0.4.100:8099
 }
 
@@ -123,7 +125,7 @@ _w_render() {
         -e "s|@SITE1_URL@|$(_w_url $SITE1)|g" -e "s|@SITE2_URL@|$(_w_url $SITE2)|g" \
         -e "s|@SITE3_URL@|$(_w_url $SITE3)|g" \
         -e "s|@ISP1_NET@|$ISP1_NET|g" -e "s|@ISP2_NET@|$ISP2_NET|g" -e "s|@ROGUE_NET@|$ROGUE_NET|g" \
-        -e "s|@CLIENTS1_NET@||g" -e "s|@CLIENTS2_NET@|$CLIENTS2|g" \
+        -e "s|@CLIENTS1_NET@||g" -e "s|@CLIENTS2_NET@|$CLIENTS2|g" -e "s|@CB_NET@|$CB_NET|g" \
         "${@:3}" "$WTOP/conf/demo/$1" >"$2"
 }
 
@@ -132,7 +134,7 @@ _w_render() {
 world_certs() {
     . "$WTOP/tests/system/certs.sh"
     make_ca "$W/certs" ca && make_cert "$W/certs" ca b1 "$B1" && make_cert "$W/certs" ca b2 "$B2" &&
-        make_cert "$W/certs" ca lb1 && make_cert "$W/certs" ca lb2 && make_cert "$W/certs" ca rogue
+        make_cert "$W/certs" ca lb1 && make_cert "$W/certs" ca lb2 && make_cert "$W/certs" ca rogue && make_cert "$W/certs" ca cb
 }
 
 # _w_start NAME CMD...: a foreground daemon in the background, log in $W/NAME.log.
@@ -283,12 +285,25 @@ world_dnslb() {
     _w_wait 10 world_lbctl "$id" status || { tail "$W/$id.log" >&2; return 1; }
 }
 
-# world_lbctl lb1|lb2|rogue COMMAND...: dnslb-control of that DNS-LB, over
+# world_combined: ISP 3's combined box cb (v4 loopback world): its clients'
+# resolver and their DNS-LB in one dnslb; sites measured from it: newyork
+# best, tokyo next, paris slow (WORLD_CB_SED: one more sed expression for
+# its dnslb.conf).
+world_combined() {
+    mkdir -p "$W/cb"
+    _w_render dnslb-combined.conf "$W/cb/dnslb.conf" -e "s|@ADDR@|$CB|g" -e "s|@CTL@|$CTL_CB|g" \
+        -e "s|@EGRESS@|$CBEG|g" -e "${WORLD_CB_SED:-}"
+    world_delay "$SITE1" "$CB" 120 && world_delay "$SITE2" "$CB" 60 && world_delay "$SITE3" "$CB" 5 || return 1
+    _w_start cb "$WB/dnslb/dnslb" -d -c "$W/cb/dnslb.conf"
+    _w_wait 10 world_lbctl cb status || { tail "$W/cb.log" >&2; return 1; }
+}
+
+# world_lbctl lb1|lb2|rogue|cb COMMAND...: dnslb-control of that DNS-LB, over
 # TLS with the certificates of its dnslb.conf (its own, as dnsb-control).
 world_lbctl() {
     local id=$1 ctl
     shift
-    case $id in lb1) ctl=$CTL_LB1 ;; lb2) ctl=$CTL_LB2 ;; *) ctl=$CTL_ROGUE ;; esac
+    case $id in lb1) ctl=$CTL_LB1 ;; lb2) ctl=$CTL_LB2 ;; cb) ctl=$CTL_CB ;; *) ctl=$CTL_ROGUE ;; esac
     ${WX[$id]:-} "$WB/dnslb/dnslb-control" -s "$ctl@8954" -c "$W/$id/dnslb.conf" -t 5 "$@"
 }
 

@@ -532,3 +532,16 @@ const char *glb_cfg_set_dname(void *ctx, const glb_cfg_val *v, char *e, size_t e
     memcpy(FIELD(v, uint8_t), v->dname, v->dname_len);
     return NULL;
 }
+
+void *glb_cfg_dup(const void *src, size_t n, size_t elem, int *fail)
+{
+    if (n == 0 || !src)
+        return NULL;
+    void *d = malloc(n * elem);
+    if (!d) {
+        *fail = 1;
+        return NULL;
+    }
+    memcpy(d, src, n * elem);
+    return d;
+}

@@ -89,6 +89,10 @@ typedef struct glb_cfg_schema {
  * returns it, or NULL when out of memory (the array is unchanged). */
 void *glb_cfg_push(void *arrp, size_t *n, size_t elem);
 
+/* A copy of the n elements of size elem at src, for copying a parsed
+ * configuration; NULL for none, or NULL with *fail set when out of memory. */
+void *glb_cfg_dup(const void *src, size_t n, size_t elem, int *fail);
+
 /* Generic handlers: store the checked value at v->target + row->offset.
  * set_uint: unsigned int (GLB_CFG_INT); set_u32: uint32_t (GLB_CFG_INT);
  * set_bool: int (GLB_CFG_BOOL); set_double: double parsed from the value,

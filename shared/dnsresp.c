@@ -319,6 +319,19 @@ int glb_resp_add_name(glb_resp *r, int sec, const uint8_t *owner, uint16_t type,
     return 0;
 }
 
+int glb_resp_add_raw(glb_resp *r, int sec, const uint8_t *owner, uint16_t type, uint32_t ttl,
+                     const uint8_t *rdata, size_t rdlen)
+{
+    if (begin(r, sec) < 0 || rdlen > 65535)
+        return -1;
+    size_t len0 = r->len;
+    unsigned names0 = r->nnames;
+    if (put_name(r, owner, 1) < 0 || put_rr_fixed(r, type, ttl, rdlen) < 0 || put_bytes(r, rdata, rdlen) < 0)
+        return fail(r, sec, len0, names0);
+    r->count[sec]++;
+    return 0;
+}
+
 int glb_resp_add_soa(glb_resp *r, int sec, const uint8_t *owner, uint32_t ttl, const uint8_t *mname,
                      const uint8_t *rname, uint32_t serial, uint32_t refresh, uint32_t retry,
                      uint32_t expire, uint32_t minimum)

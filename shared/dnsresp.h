@@ -54,6 +54,9 @@ int glb_resp_add_name(glb_resp *r, int sec, const uint8_t *owner, uint16_t type,
 int glb_resp_add_soa(glb_resp *r, int sec, const uint8_t *owner, uint32_t ttl, const uint8_t *mname,
                      const uint8_t *rname, uint32_t serial, uint32_t refresh, uint32_t retry,
                      uint32_t expire, uint32_t minimum);
+/* Any type, rdata copied as given (so without compression pointers in it). */
+int glb_resp_add_raw(glb_resp *r, int sec, const uint8_t *owner, uint16_t type, uint32_t ttl,
+                     const uint8_t *rdata, size_t rdlen);
 /* TXT with nstr character-strings (each at most 255 bytes). */
 int glb_resp_add_txt(glb_resp *r, int sec, const uint8_t *owner, uint32_t ttl, const char *const *strs,
                      size_t nstr);

@@ -345,6 +345,14 @@ void glb_json_string(struct evbuffer *out, const char *s, size_t len)
     evbuffer_add(out, "\"", 1);
 }
 
+void glb_json_number(struct evbuffer *out, double v)
+{
+    if (isfinite(v))
+        evbuffer_add_printf(out, "%.6g", v);
+    else
+        evbuffer_add(out, "null", 4);
+}
+
 static void json_number(struct evbuffer *out, const char *s, size_t n, double v)
 {
     if (!isfinite(v)) {

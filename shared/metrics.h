@@ -80,4 +80,8 @@ int glb_lines_reply(const char *args, struct evbuffer *out, int stats, glb_lines
 /* Appends s as a JSON string (quoted, escaped). */
 void glb_json_string(struct evbuffer *out, const char *s, size_t len);
 
+/* Appends v as a JSON number of 6 significant digits (a measurement), or
+ * null when NaN or infinite. */
+void glb_json_number(struct evbuffer *out, double v);
+
 #endif

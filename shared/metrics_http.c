@@ -25,6 +25,8 @@ struct glb_metrics_http {
     size_t nallow;
     glb_metrics_fn fn;
     void *arg;
+    glb_http_page_fn page_fn;
+    void *page_arg;
     struct evhttp_connection *conns[GLB_METRICS_MAX_CONNS]; /* those with a request seen, until closed */
     struct {
         struct bufferevent *bev;  /* NULL: free */
@@ -104,7 +106,8 @@ static void handle(struct evhttp_request *req, void *arg)
     }
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
-    if (!path || strcmp(path, "/metrics") != 0) {
+    int metrics = path && strcmp(path, "/metrics") == 0;
+    if (!path || (!metrics && !h->page_fn)) {
         h->st.not_found++;
         evhttp_send_error(req, 404, "Not Found");
         return;
@@ -120,11 +123,32 @@ static void handle(struct evhttp_request *req, void *arg)
         evhttp_send_error(req, 500, "Out of memory");
         return;
     }
-    h->fn(h->arg, body);
-    h->st.scrapes++;
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                      "text/plain; version=0.0.4; charset=utf-8");
-    evhttp_send_reply(req, 200, "OK", body);
+    struct evkeyvalq *hdr = evhttp_request_get_output_headers(req);
+    if (metrics) {
+        h->fn(h->arg, body);
+        h->st.scrapes++;
+        evhttp_add_header(hdr, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+        evhttp_send_reply(req, 200, "OK", body);
+        evbuffer_free(body);
+        return;
+    }
+    const char *query = evhttp_uri_get_query(uri), *ctype = "application/json";
+    int code = h->page_fn(h->page_arg, path, query ? query : "", body, &ctype);
+    if (code == 404)
+        h->st.not_found++;
+    else if (code == 200)
+        h->st.pages++;
+    evhttp_add_header(hdr, "Cache-Control", "no-store");
+    evhttp_add_header(hdr, "X-Content-Type-Options", "nosniff");
+    evhttp_add_header(hdr, "Content-Security-Policy",
+                      "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+                      "connect-src 'self'; img-src data:; form-action 'none'; frame-ancestors 'none'");
+    if (code == 200) {
+        evhttp_add_header(hdr, "Content-Type", ctype);
+        evhttp_send_reply(req, 200, "OK", body);
+    } else {
+        evhttp_send_error(req, code, code == 404 ? "Not Found" : code == 400 ? "Bad Request" : "Internal Server Error");
+    }
     evbuffer_free(body);
 }
 
@@ -326,6 +350,12 @@ fail:
     return NULL;
 }
 
+void glb_metrics_http_set_pages(glb_metrics_http *h, glb_http_page_fn fn, void *arg)
+{
+    h->page_fn = fn;
+    h->page_arg = arg;
+}
+
 void glb_metrics_http_stats_get(const glb_metrics_http *h, glb_metrics_http_stats *out)
 {
     *out = h->st;
@@ -333,10 +363,10 @@ void glb_metrics_http_stats_get(const glb_metrics_http *h, glb_metrics_http_stat
 
 void glb_metrics_http_stats_print(const glb_metrics_http *h, struct evbuffer *out)
 {
-    evbuffer_add_printf(out, "metrics.scrapes=%llu\nmetrics.forbidden=%llu\nmetrics.not_found=%llu\n"
+    evbuffer_add_printf(out, "metrics.scrapes=%llu\nmetrics.pages=%llu\nmetrics.forbidden=%llu\nmetrics.not_found=%llu\n"
                              "metrics.bad_method=%llu\nmetrics.busy=%llu\nmetrics.paused=%llu\n"
                              "metrics.expired=%llu\nmetrics.open=%zu\n",
-                        h->st.scrapes, h->st.forbidden, h->st.not_found, h->st.bad_method, h->st.busy,
+                        h->st.scrapes, h->st.pages, h->st.forbidden, h->st.not_found, h->st.bad_method, h->st.busy,
                         h->st.paused, h->st.expired, h->nopen);
 }
 

@@ -139,6 +139,11 @@ static void worker_free(glb_worker *w, size_t nlisten)
     if (!w)
         return;
     glb_srv_tcp_close_all(w);
+    if (w->defer_ev) {
+        glb_srv_defer_run(w); /* answers that came after the stop */
+        event_free(w->defer_ev);
+        pthread_mutex_destroy(&w->defer_lock);
+    }
     if (w->udp)
         for (size_t i = 0; i < nlisten; i++)
             glb_srv_udp_free(w->udp[i]);
@@ -159,6 +164,12 @@ static void worker_free(glb_worker *w, size_t nlisten)
     free(w->tcp_in);
     free(w->tcp_out);
     free(w);
+}
+
+static void defer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    glb_srv_defer_run(arg);
 }
 
 static glb_worker *worker_new(glb_server *s, unsigned id, char *err, size_t errlen)
@@ -194,6 +205,13 @@ static glb_worker *worker_new(glb_server *s, unsigned id, char *err, size_t errl
     w->stop_ev = event_new(w->base, -1, 0, stop_cb, w);
     if (!w->stop_ev)
         goto nomem;
+    if (pthread_mutex_init(&w->defer_lock, NULL) != 0)
+        goto nomem;
+    w->defer_ev = event_new(w->base, -1, 0, defer_cb, w);
+    if (!w->defer_ev) {
+        pthread_mutex_destroy(&w->defer_lock);
+        goto nomem;
+    }
     return w;
 nomem:
     snprintf(err, errlen, "worker %u: out of memory", id);
@@ -423,6 +441,8 @@ void glb_server_stats_get(const glb_server *s, glb_server_stats *out)
         GLB_SRV_SUM(rrl_slipped);
 #undef GLB_SRV_SUM
     }
+    out->deferred = atomic_load_explicit(&((glb_server *)s)->deferred, memory_order_relaxed);
+    out->deferred_answers = atomic_load_explicit(&((glb_server *)s)->deferred_answers, memory_order_relaxed);
 }
 
 void glb_server_stats_print(const glb_server *s, struct evbuffer *out)
@@ -432,8 +452,9 @@ void glb_server_stats_print(const glb_server *s, struct evbuffer *out)
     evbuffer_add_printf(out,
                         "net.udp_queries=%llu\nnet.udp_answers=%llu\nnet.tcp_queries=%llu\nnet.tcp_answers=%llu\n"
                         "net.tcp_conns=%llu\nnet.tcp_refused=%llu\nnet.tcp_timeouts=%llu\nnet.send_errors=%llu\n"
-                        "net.tcp_evicted=%llu\nrrl.limited=%llu\nrrl.slipped=%llu\n",
+                        "net.tcp_evicted=%llu\nrrl.limited=%llu\nrrl.slipped=%llu\n"
+                        "net.deferred=%llu\nnet.deferred_answers=%llu\n",
                         ss.udp_queries, ss.udp_answers, ss.tcp_queries, ss.tcp_answers, ss.tcp_conns,
                         ss.tcp_refused, ss.tcp_timeouts, ss.send_errors, ss.tcp_evicted, ss.rrl_limited,
-                        ss.rrl_slipped);
+                        ss.rrl_slipped, ss.deferred, ss.deferred_answers);
 }

@@ -26,7 +26,16 @@ typedef struct glb_request {
     unsigned worker;          /* calling thread, 0..glb_server_threads()-1: QSBR reader id, stats slot */
     uint8_t *out;             /* response buffer */
     size_t outcap;            /* its size: 65535 */
+    /* Private to the server: where glb_request_defer finds the way back. */
+    struct glb_udp_sock *udp_;
+    const struct msghdr *udp_hdr_;
+    struct glb_tcp_conn *conn_;
 } glb_request;
+
+/* A query whose answer comes later (recursion): made by glb_request_defer
+ * inside the handler, which then returns 0; answered once, from any thread,
+ * by glb_deferred_reply. */
+typedef struct glb_deferred glb_deferred;
 
 /* Returns the response length written into req->out, or 0 to send nothing. */
 typedef size_t (*glb_dns_handler)(void *arg, const glb_request *req);
@@ -55,6 +64,7 @@ typedef struct glb_server_stats {
     unsigned long long udp_queries, udp_answers, tcp_queries, tcp_answers;
     unsigned long long tcp_conns, tcp_refused, tcp_timeouts, send_errors, tcp_evicted;
     unsigned long long rrl_limited, rrl_slipped; /* UDP answers over the rate; of them sent truncated */
+    unsigned long long deferred, deferred_answers; /* queries answered later (recursion); answers sent */
 } glb_server_stats;
 
 typedef struct glb_server glb_server;
@@ -76,6 +86,17 @@ void glb_server_stop(glb_server *s);
 
 /* Closes every socket and frees s (stops it first if needed). */
 void glb_server_free(glb_server *s);
+
+/* Takes over answering req after the handler returns (it returns 0): the
+ * client's address, the socket or TCP connection it came on. NULL when out
+ * of memory (then answer now, e.g. SERVFAIL). */
+glb_deferred *glb_request_defer(const glb_request *req);
+
+/* Sends pkt[0..len) to the deferred query's client (len 0: nothing, the
+ * query is given up) and frees d. Any thread. A TCP connection closed in
+ * the meantime gets nothing. Every deferred query must be replied to before
+ * glb_server_free. */
+void glb_deferred_reply(glb_deferred *d, const uint8_t *pkt, size_t len);
 
 /* Adds up the workers' counters (each written by its worker only). */
 void glb_server_stats_get(const glb_server *s, glb_server_stats *out);

@@ -98,6 +98,8 @@ typedef struct glb_tcp_conn {
     int paused;               /* reading stopped: too much output queued */
     glb_addr from;
     const glb_addr *local;    /* the listener's address */
+    unsigned pending;         /* deferred queries not yet replied to */
+    int closed;               /* closed, kept allocated until pending is 0 */
 } glb_tcp_conn;
 
 struct glb_worker {
@@ -117,6 +119,12 @@ struct glb_worker {
     /* TCP: one message in, one answer out (2 length bytes + MSG_MAX). */
     unsigned char *tcp_in, *tcp_out;
     glb_pool pool;            /* the connections; whose slot goes when full */
+
+    /* Deferred answers for this worker's TCP connections, queued by any
+     * thread (glb_deferred_reply), sent by this one when defer_ev fires. */
+    struct event *defer_ev;
+    pthread_mutex_t defer_lock;
+    struct glb_deferred *defer_head, *defer_tail;
 };
 
 struct glb_server {
@@ -131,6 +139,7 @@ struct glb_server {
     int state;                /* GLB_SRV_NEW, _RUNNING, _STOPPED */
     pid_t owner;              /* process that created the event bases */
     atomic_int stopping;
+    _Atomic unsigned long long deferred, deferred_answers; /* any thread: fetch_add */
     glb_worker **workers;     /* nworkers, each cache-line aligned */
 };
 
@@ -145,8 +154,21 @@ void glb_srv_udp_free(glb_udp_sock *u);
 int glb_srv_udp_start(glb_udp_sock *u);                  /* 0, or an errno */
 void glb_srv_udp_join(glb_udp_sock *u);
 
+/* Fills an answer's ancillary data from its query's in: the answer leaves
+ * from the address the query was sent to. Returns the control length, 0 if
+ * the query carried no pktinfo. */
+size_t glb_srv_reply_pktinfo(const struct msghdr *in, glb_srv_ctrl *out);
+
+/* server_defer.c: sends the TCP answers queued for w (its thread, or after
+ * the join). */
+void glb_srv_defer_run(glb_worker *w);
+
 /* server_tcp.c */
 int glb_srv_tcp_setup(glb_worker *w, glb_tcp_listener *l); /* 0 or -1 (ENOMEM) */
 void glb_srv_tcp_close_all(glb_worker *w);
+/* A deferred answer for c arrives (len 0: none): written if c is still
+ * open (then returns 1); c is freed when it was closed and this was its
+ * last one. */
+int glb_srv_tcp_deferred(glb_tcp_conn *c, const uint8_t *pkt, size_t len);
 
 #endif

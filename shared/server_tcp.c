@@ -34,9 +34,17 @@
 
 #define DNS_HEADER_LEN 12
 
+/* Closes c; its memory stays while deferred queries of it are pending
+ * (their answers find it closed and are dropped). */
 static void conn_free(glb_tcp_conn *c)
 {
     glb_worker *w = c->w;
+
+    if (c->closed) {
+        if (c->pending == 0)
+            free(c);
+        return;
+    }
 
     glb_pool_remove(&w->pool, &c->pe);
     event_free(c->deadline);
@@ -47,7 +55,9 @@ static void conn_free(glb_tcp_conn *c)
     bufferevent_disable(c->bev, EV_READ | EV_WRITE);
     bufferevent_free(c->bev);
     close(c->fd);
-    free(c);
+    c->closed = 1;
+    if (c->pending == 0)
+        free(c);
     /* A descriptor is free again: accepting may go on. */
     for (size_t i = 0; i < w->srv->nlisten; i++)
         glb_acceptor_resume(w->tcp[i].acc);
@@ -108,6 +118,7 @@ static int conn_run(glb_tcp_conn *c)
             .worker = w->id,
             .out = w->tcp_out + 2,
             .outcap = GLB_SRV_MSG_MAX,
+            .conn_ = c,
         };
         if (s->qsbr)
             glb_qsbr_enter(s->qsbr, w->id);
@@ -152,11 +163,35 @@ static int conn_run(glb_tcp_conn *c)
         if (!c->eof)
             bufferevent_enable(c->bev, EV_READ);
     }
-    if (c->eof && evbuffer_get_length(out) == 0) {
+    if (c->eof && evbuffer_get_length(out) == 0 && c->pending == 0) {
         conn_free(c); /* everything answered and written */
         return -1;
     }
     return 0;
+}
+
+int glb_srv_tcp_deferred(glb_tcp_conn *c, const uint8_t *pkt, size_t len)
+{
+    glb_worker *w = c->w;
+    c->pending--;
+    if (c->closed) {
+        if (c->pending == 0)
+            free(c);
+        return 0;
+    }
+    if (len > 0) {
+        /* Out of order with the other answers, as RFC 7766 6.2.1.1 allows. */
+        unsigned char lb[2] = {(unsigned char)(len >> 8), (unsigned char)len};
+        struct evbuffer *out = bufferevent_get_output(c->bev);
+        if (evbuffer_add(out, lb, 2) < 0 || evbuffer_add(out, pkt, len) < 0) {
+            glb_srv_stat_add(&w->stats.send_errors, 1);
+            conn_free(c);
+            return 0;
+        }
+        glb_srv_stat_add(&w->stats.tcp_answers, 1);
+    }
+    conn_run(c); /* the last answer of a closing peer: close now */
+    return len > 0;
 }
 
 static void conn_read_cb(struct bufferevent *bev, void *arg)

@@ -27,12 +27,9 @@
 
 #define DNS_HEADER_LEN 12
 
-/* Fills the answer's ancillary data from the query's: the answer leaves from
- * the address the query was sent to. Returns the control length, 0 if the
- * query carried no pktinfo. */
-static size_t reply_pktinfo(struct msghdr *in, glb_srv_ctrl *out)
+size_t glb_srv_reply_pktinfo(const struct msghdr *in, glb_srv_ctrl *out)
 {
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(in); c; c = CMSG_NXTHDR(in, c)) {
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(in); c; c = CMSG_NXTHDR((struct msghdr *)in, c)) {
         if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
             struct in_pktinfo pi;
             memcpy(&pi, CMSG_DATA(c), sizeof pi);
@@ -129,6 +126,8 @@ static void udp_batch(glb_udp_sock *u)
             .worker = u->id,
             .out = out,
             .outcap = GLB_SRV_MSG_MAX,
+            .udp_ = u,
+            .udp_hdr_ = h,
         };
         nq++;
         size_t rlen = s->handler(s->arg, &req);
@@ -155,7 +154,7 @@ static void udp_batch(glb_udp_sock *u)
         o->msg_iov = &u->out_iov[nout];
         o->msg_iovlen = 1;
         o->msg_flags = 0;
-        size_t cl = u->pktinfo ? reply_pktinfo(h, &u->out_ctrl[nout]) : 0;
+        size_t cl = u->pktinfo ? glb_srv_reply_pktinfo(h, &u->out_ctrl[nout]) : 0;
         o->msg_control = cl ? u->out_ctrl[nout].buf : NULL;
         o->msg_controllen = cl;
         nout++;

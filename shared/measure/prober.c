@@ -212,6 +212,11 @@ static void log_transition(const psite *s, int before)
                lb_state_str(s->h.state), s->h.last_result);
 }
 
+static void record_history(psite *s)
+{
+    lb_history_record(&s->hist, s->p->now(), s->h.state, glb_ewma_value(&s->h.latency), glb_ewma_value(&s->h.loss));
+}
+
 static void http_done(void *arg, const glb_http_result *r)
 {
     psite *s = arg;
@@ -221,6 +226,7 @@ static void http_done(void *arg, const glb_http_result *r)
     if (r->err != GLB_HTTP_OK)
         s->p->st.http_failures++;
     lb_health_http(&s->h, &s->p->hp, s->p->now(), r);
+    record_history(s);
     log_transition(s, before);
     mark_dirty(s->p, s->svc);
     waiters_done(s);
@@ -234,6 +240,7 @@ static void icmp_done(void *arg, int ok, double rtt_ms)
     if (!ok)
         s->p->st.icmp_lost++;
     lb_health_icmp(&s->h, &s->p->hp, s->p->now(), ok, rtt_ms);
+    record_history(s);
     log_transition(s, before);
     mark_dirty(s->p, s->svc);
     waiters_done(s);
@@ -560,6 +567,7 @@ int lb_prober_configure(lb_prober *p, const lb_measure_conf *c, char *err, size_
         for (size_t m = 0; m < n && old; m++)
             if (same_site(&p->conf, old, c, sites[m]->svc, sites[m]->idx)) {
                 sites[m]->h = old->h;
+                sites[m]->hist = old->hist;
                 sites[m]->demand_at = old->demand_at; /* a reload does not reset the limit */
                 if (old->site.host[0]) { /* keep what was resolved until it is again */
                     sites[m]->site.naddrs = old->site.naddrs;

@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
+#include "shared/measure/history.h"
 #include "shared/measure/mconf.h"
 #include "shared/site.h"
 
@@ -99,14 +100,23 @@ size_t lb_prober_services(const lb_prober *p);
 size_t lb_prober_order(const lb_prober *p, size_t svc, const uint8_t **service, const char **names,
                        double *score_ms, size_t max, size_t *share);
 
-/* One site as the metrics read it (dnslb/control.c). */
+/* One site as the metrics and the status page read it (dnslb/control.c, dnslb/status.c). */
 typedef struct lb_site_view {
     const uint8_t *service;      /* wire form; lives until the next lb_prober_configure */
     const char *site;
     int state;                   /* enum lb_state (dnslb/health.h) */
     double latency_ms, loss, score_ms; /* NaN while not measured */
     unsigned long checks, failures, changes;
+    const char *answer;          /* in the answers or not, and why: in:best, in:margin, in:failopen,
+                                  * out:dead, out:unmeasured, out:slower (dnslb-control sites) */
+    const char *last;            /* the last check's result, "" before the first */
+    double last_check;           /* when, the prober's clock; 0: never */
+    const lb_history *history;   /* the last hour (status page); until the next lb_prober_configure */
 } lb_site_view;
+
+/* The prober's clock now (lb_prober_set_clock): what last_check and the
+ * history are measured against. */
+double lb_prober_now(const lb_prober *p);
 
 /* Site i (0 .. sites - 1, the order of the sites table) into *v: 0, or -1
  * past the last. */

@@ -8,6 +8,7 @@
 #include <openssl/ssl.h>
 
 #include "shared/measure/health.h"
+#include "shared/measure/history.h"
 #include "shared/measure/prober.h"
 #include "shared/measure/prober_test.h"
 #include "shared/measure/resolve.h"
@@ -24,6 +25,7 @@ typedef struct psite {
     glb_url url;
     int has_url;
     lb_health h;
+    lb_history hist;           /* the last hour, for the status page */
     struct event *http_ev, *icmp_ev;
     double http_due, icmp_due; /* monotonic seconds */
     glb_http_check *hc;        /* in flight */

@@ -134,5 +134,14 @@ int lb_prober_site_view(const lb_prober *p, size_t i, lb_site_view *v)
     v->checks = s->h.checks;
     v->failures = s->h.failures;
     v->changes = s->h.changes;
+    v->answer = answer_note(p, s);
+    v->last = s->h.last_result;
+    v->last_check = s->h.last_check;
+    v->history = &s->hist;
     return 0;
+}
+
+double lb_prober_now(const lb_prober *p)
+{
+    return p->now();
 }

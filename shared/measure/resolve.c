@@ -46,32 +46,45 @@ static void ub_readable(evutil_socket_t fd, short what, void *arg)
     ub_process(r->ub);
 }
 
+struct ub_ctx *lb_ub_new(const glb_addr *fwd, size_t nfwd, int resolvconf, const char *trust_anchor, char *err,
+                         size_t errlen)
+{
+    struct ub_ctx *ub = ub_ctx_create();
+    if (!ub) {
+        snprintf(err, errlen, "resolver: out of memory");
+        return NULL;
+    }
+    int rc = 0;
+    if (nfwd == 0 && resolvconf)
+        rc = ub_ctx_resolvconf(ub, NULL);
+    for (size_t i = 0; i < nfwd && rc == 0; i++) {
+        char a[GLB_ADDRSTRLEN], f[GLB_ADDRSTRLEN + 8];
+        glb_addr_str(&fwd[i], a, sizeof(a));
+        snprintf(f, sizeof(f), "%s@%u", a, fwd[i].port);
+        rc = ub_ctx_set_fwd(ub, f);
+    }
+    if (rc == 0 && trust_anchor && trust_anchor[0])
+        rc = ub_ctx_add_ta_file(ub, trust_anchor);
+    if (rc == 0)
+        rc = ub_ctx_async(ub, 1);
+    if (rc != 0) {
+        snprintf(err, errlen, "resolver: %s", ub_strerror(rc));
+        ub_ctx_delete(ub);
+        return NULL;
+    }
+    return ub;
+}
+
 lb_resolver *lb_resolver_new(struct event_base *base, const lb_resolver_conf *conf, char *err, size_t errlen)
 {
     lb_resolver *r = calloc(1, sizeof(*r));
-    if (!r || !(r->ub = ub_ctx_create())) {
+    if (!r) {
         snprintf(err, errlen, "resolver: out of memory");
-        free(r);
         return NULL;
     }
     r->base = base;
-    int rc = 0;
-    if (conf->naddrs == 0) {
-        rc = ub_ctx_resolvconf(r->ub, NULL);
-    } else {
-        for (size_t i = 0; i < conf->naddrs && rc == 0; i++) {
-            char a[GLB_ADDRSTRLEN], fwd[GLB_ADDRSTRLEN + 8];
-            glb_addr_str(&conf->addrs[i], a, sizeof(a));
-            snprintf(fwd, sizeof(fwd), "%s@%u", a, conf->addrs[i].port);
-            rc = ub_ctx_set_fwd(r->ub, fwd);
-        }
-    }
-    if (rc == 0 && conf->trust_anchor[0])
-        rc = ub_ctx_add_ta_file(r->ub, conf->trust_anchor);
-    if (rc == 0)
-        rc = ub_ctx_async(r->ub, 1);
-    if (rc != 0) {
-        snprintf(err, errlen, "resolver: %s", ub_strerror(rc));
+    r->ub = lb_ub_new(conf->addrs, conf->naddrs, 1, conf->trust_anchor, err, errlen);
+    if (!r->ub) {
         lb_resolver_free(r);
         return NULL;
     }
@@ -101,7 +114,8 @@ void lb_resolver_free(lb_resolver *r)
         lb_resolve_unwatch(r, r->watches->handle);
     if (r->ev)
         event_free(r->ev);
-    ub_ctx_delete(r->ub);
+    if (r->ub)
+        ub_ctx_delete(r->ub);
     free(r);
 }
 

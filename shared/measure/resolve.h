@@ -12,6 +12,14 @@
 struct event_base;
 
 typedef struct lb_resolver lb_resolver;
+struct ub_ctx;
+
+/* A libunbound context in its own thread (ub_ctx_async): forwarding to fwd,
+ * or without any to resolv.conf's servers when resolvconf is set (else full
+ * recursion); validating with trust_anchor unless NULL or "". NULL with a
+ * message in err. */
+struct ub_ctx *lb_ub_new(const glb_addr *fwd, size_t nfwd, int resolvconf, const char *trust_anchor, char *err,
+                         size_t errlen);
 
 /* Called with the addresses of name (both families, at most max), or n = 0
  * and a reason when resolution failed (NXDOMAIN, SERVFAIL, bogus). */

@@ -95,6 +95,17 @@ for i, t in enumerate([("src=192.0.2.53",), ("src=2001:db8::53",), ("ecs=198.51.
                        ("src=192.0.2.1", "ecs=2001:db8:aa::/48"), ("v=2", "src=192.0.2.9", "", "colour=blue"),
                        ("src=192.0.2.1", "src=192.0.2.2"), ("src=192.0.2.1", "ecs=10.0.0.0/33"), ("src=",)]):
     put("whoami", "txt-%d" % i, b"\x00" + txt(*t))
+# whoami, control byte with bit 1 set and bit 0 clear: a recursive reply the
+# combined box rebuilds for a client (bit 2: over TCP, bit 3: secure).
+def rr(owner, rtype, rdata, ttl=60):
+    return owner + struct.pack("!HHIH", rtype, 1, ttl, len(rdata)) + rdata
+reply = struct.pack("!HHHHHH", 0xabcd, 0x8180, 1, 3, 1, 1) + qname("example.com") + struct.pack("!HH", 1, 1) \
+    + rr(b"\xc0\x0c", 5, b"\x03www\xc0\x0c") + rr(b"\xc0\x29", 1, bytes([192, 0, 2, 1])) \
+    + rr(b"\xc0\x29", 46, b"\x01\x02\x03\x04") \
+    + rr(b"\xc0\x0c", 6, qname("ns.example.com") + b"\x05host\xc0\x0c" + struct.pack("!IIIII", 1, 2, 3, 4, 5)) \
+    + rr(b"\xc0\x0c", 15, b"\x00\x0a\x02mx\xc0\x0c")
+put("whoami", "rec-1", b"\x02" + reply)
+put("whoami", "rec-2", b"\x0e" + reply)
 put("whoami", "resolv-1", b"\x07# resolv.conf\nnameserver 192.0.2.53\nsearch example\n"
     b"nameserver\t2001:db8::53   # the v6 one\nnameserver 198.51.100.53\r\nnameserver fe80::1%eth0\n"
     b"nameserver not-an-address\nnameserver\nnameservers 203.0.113.1\nnameserver 203.0.113.53")

@@ -109,7 +109,7 @@ check_eq "dnsb: an allowed one 200" "$($SCRAPE --status GET "$BURL" --source 127
 check_eq "dnsb: POST /metrics: 405" "$($SCRAPE --status POST "$BURL")" 405
 check_eq "dnsb: HEAD /metrics: 405" "$($SCRAPE --status HEAD "$BURL")" 405
 check_eq "dnsb: GET /other: 404" "$($SCRAPE --status GET "http://127.0.0.1:$BMPORT/other")" 404
-check_eq "dnsb: GET /: 404" "$($SCRAPE --status GET "http://127.0.0.1:$BMPORT/")" 404
+check_eq "dnsb: GET /: the status page, 200 (t-status-page.sh)" "$($SCRAPE --status GET "http://127.0.0.1:$BMPORT/")" 200
 big=$($SCRAPE --status GET "$BURL" --header-bytes 65536)
 check "dnsb: a 64 KiB request is refused" "$big" '^(413|400|closed)$'
 check "dnsb: still answers DNS after it" \

@@ -230,6 +230,44 @@ static void test_control_keys(void **state)
     lb_conf_free(c);
 }
 
+/* mode: combined and its recursion: section. */
+static void test_combined_keys(void **state)
+{
+    (void)state;
+    char err[512], buf[GLB_ADDRSTRLEN];
+    lb_conf *c = lb_conf_parse("t.conf",
+                               BASE "  mode: combined\nrecursion:\n  access-control: 198.18.6.0/24\n"
+                                    "  stub-zone: Foobar.Example 198.18.0.10 198.18.0.11@5353\n"
+                                    "  unbound-option: \"do-ip6: no\"\n  forward-to: 198.18.0.53\n" SVC,
+                               err, sizeof(err));
+    if (!c)
+        fail_msg("%s", err);
+    assert_true(c->combined);
+    assert_int_equal(c->recursion.nallow, 1);
+    assert_string_equal(glb_prefix_str(&c->recursion.allow[0], buf, sizeof(buf)), "198.18.6.0/24");
+    assert_int_equal(c->recursion.nstubs, 2);
+    assert_string_equal(c->recursion.stubs[1].zone, "foobar.example.");
+    assert_string_equal(glb_addrport_str(&c->recursion.stubs[1].addr, buf, sizeof(buf)), "198.18.0.11@5353");
+    assert_string_equal(glb_addrport_str(&c->recursion.forward[0], buf, sizeof(buf)), "198.18.0.53@53");
+    assert_string_equal(c->recursion.options[0], "do-ip6: no");
+    lb_recurse_conf copy;
+    assert_int_equal(lb_recurse_conf_copy(&copy, &c->recursion), 0);
+    lb_conf_free(c); /* the copy stands alone */
+    assert_string_equal(copy.options[0], "do-ip6: no");
+    assert_string_equal(copy.stubs[0].zone, "foobar.example.");
+    lb_recurse_conf_fini(&copy);
+
+    expect(BASE "  mode: combined\n" SVC, "t.conf: mode combined: no recursion: access-control");
+    expect(BASE "  mode: resolver\n" SVC, "t.conf:4: key 'mode': must be lb or combined");
+    expect(BASE "recursion:\n  access-control: 10.0.0.0/8\n" SVC, "t.conf: a recursion: section needs server: mode: combined");
+    expect(BASE "  mode: combined\nrecursion:\n  access-control: 10.0.0.0/8\n  unbound-option: \"cache\"\n" SVC,
+           "t.conf:7: key 'unbound-option': must be \"name: value\"");
+    expect(BASE "  mode: combined\nrecursion:\n  access-control: 10.0.0.0/8\n  stub-zone: a.example. nowhere\n" SVC,
+           "t.conf:7: key 'stub-zone': 'nowhere': not ADDR[@PORT]");
+    expect(BASE "  mode: combined\nrecursion:\n  access-control: 10.0.0.0/8\n  root-hints: /nonexistent/hints\n" SVC,
+           "t.conf: key 'root-hints': cannot read '/nonexistent/hints'");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -239,6 +277,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_metrics_keys),
         cmocka_unit_test(test_control_keys),
+        cmocka_unit_test(test_combined_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <event2/buffer.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -192,6 +193,24 @@ static void test_json(void **state)
     evbuffer_free(b);
 }
 
+/* Measurements for the status page: 6 digits, null for what is not measured;
+ * strings escaped so that a name cannot end the string. */
+static void test_json_values(void **state)
+{
+    (void)state;
+    struct evbuffer *b = evbuffer_new();
+    double v[] = {12.345678, 0, 0.25, NAN, INFINITY, -3};
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        glb_json_number(b, v[i]);
+        evbuffer_add(b, " ", 1);
+    }
+    glb_json_string(b, "a\"</b>\x01", 7);
+    char *s = take(b);
+    assert_string_equal(s, "12.3457 0 0.25 null null -3 \"a\\\"</b>\\u0001\"");
+    free(s);
+    evbuffer_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -200,6 +219,7 @@ int main(void)
         cmocka_unit_test(test_render),
         cmocka_unit_test(test_render_labels),
         cmocka_unit_test(test_json),
+        cmocka_unit_test(test_json_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

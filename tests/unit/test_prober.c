@@ -2,7 +2,8 @@
  * check, queries finding stale data) are hints, rate-limited per site. The
  * prober reads the test's clock, so "the same moment" and "2 s later" are
  * exact; the sites are a web server inside the test and a listener that
- * never answers, both on loopback. */
+ * never answers, both on loopback. And the sites' history the status page
+ * plots. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <netinet/in.h>
@@ -22,6 +24,7 @@
 #include <unistd.h>
 
 #include "dnslb/conf.h"
+#include "shared/measure/health.h"
 #include "shared/measure/prober.h"
 #include "dnslb/table.h"
 #include "shared/qsbr.h"
@@ -54,6 +57,7 @@ static struct {
     lb_conf *conf;
     lb_prober *p;
     struct evbuffer *out;      /* the control's answer lines */
+    char text[1024];           /* the configuration */
 } w;
 
 static void wconn_free(wconn *c)
@@ -162,7 +166,7 @@ static int has(struct evbuffer *b, const char *want)
 static int setup(void **state)
 {
     (void)state;
-    char text[1024], err[512];
+    char err[512];
     memset(&w, 0, sizeof(w));
     w.base = event_base_new();
     w.out = evbuffer_new();
@@ -170,14 +174,14 @@ static int setup(void **state)
     w.hang_fd = listener(&w.hang_port);
     w.accept_ev = event_new(w.base, w.lfd, EV_READ | EV_PERSIST, web_accept, NULL);
     event_add(w.accept_ev, NULL);
-    snprintf(text, sizeof(text),
+    snprintf(w.text, sizeof(w.text),
              "server:\n  listen: 127.0.0.42@5300\n  id: lb42\n"
              "probe:\n  http-interval: 3600\n  icmp-interval: 3600\n  timeout: 3\n  stale-after: 10\n"
              "  on-demand-interval: 2\n"
              "service:\n  name: www.example.\n  site: a 127.0.0.1 check=http://127.0.0.1:%u/p\n"
              "service:\n  name: slow.example.\n  site: h 127.0.0.1 check=http://127.0.0.1:%u/p\n",
              (unsigned)w.port, (unsigned)w.hang_port);
-    w.conf = lb_conf_parse("t.conf", text, err, sizeof(err));
+    w.conf = lb_conf_parse("t.conf", w.text, err, sizeof(err));
     if (!w.conf)
         fail_msg("%s", err);
     w.qsbr = glb_qsbr_new(1);
@@ -307,11 +311,49 @@ static void test_stale_refresh_rate_limited(void **state)
     assert_int_equal(st1.refreshes - st0.refreshes, 2);
 }
 
+/* Every completed check leaves its site's state and averages in the sample
+ * of its 10 s step; a reload keeps the history of the sites kept by name. */
+static void test_history(void **state)
+{
+    (void)state;
+    lb_site_view v;
+    lb_history_sample s[LB_HISTORY_LEN];
+    assert_int_equal(lb_prober_site_view(w.p, 0, &v), 0);
+    assert_string_equal(v.site, "a");
+    assert_string_equal(v.answer, "in:best");
+    assert_int_equal(lb_history_get(v.history, lb_prober_now(w.p), s, LB_HISTORY_LEN), 1);
+    assert_true(s[0].t == 1000);
+    assert_int_equal(s[0].state, LB_SITE_ALIVE);
+    assert_false(isnan(s[0].latency_ms));
+
+    fake_now += 25; /* a check on demand, two steps later: a second sample */
+    result r = {0};
+    lb_prober_check_now(w.p, "a", NULL, on_done, &r);
+    run_until_done(&r);
+    assert_int_equal(lb_prober_site_view(w.p, 0, &v), 0);
+    assert_int_equal(lb_history_get(v.history, lb_prober_now(w.p), s, LB_HISTORY_LEN), 2);
+    assert_true(s[0].t == 1000 && s[1].t == 1020);
+    assert_int_equal(s[1].state, LB_SITE_ALIVE);
+
+    char err[512]; /* the same configuration again: a reload */
+    lb_conf *c = lb_conf_parse("t.conf", w.text, err, sizeof(err));
+    assert_non_null(c);
+    assert_int_equal(lb_table_configure(&w.pub, w.p, c, err, sizeof(err)), 0);
+    lb_conf_free(w.conf);
+    w.conf = c;
+    assert_int_equal(lb_prober_site_view(w.p, 0, &v), 0);
+    assert_int_equal(lb_history_get(v.history, lb_prober_now(w.p), s, LB_HISTORY_LEN), 2);
+    /* an hour later without a check, nothing is left to plot */
+    fake_now += 3600;
+    assert_int_equal(lb_history_get(v.history, lb_prober_now(w.p), s, LB_HISTORY_LEN), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_control_rate_limited, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_refresh_rate_limited, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_history, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

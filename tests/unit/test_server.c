@@ -51,6 +51,42 @@
 static atomic_uint bad;
 static atomic_uint nworkers_now;
 
+/* 'D': answered later, by the test's thread (glb_deferred_reply), with the
+ * echo the handler would have given. */
+#define MAX_HELD 8
+static glb_deferred *held[MAX_HELD];
+static uint8_t held_ans[MAX_HELD][80];
+static size_t held_len[MAX_HELD];
+static atomic_uint nheld;
+
+static size_t defer_echo(const glb_request *req)
+{
+    unsigned i = atomic_load(&nheld);
+    if (i >= MAX_HELD || req->len + 4 > sizeof held_ans[0]) {
+        atomic_fetch_add(&bad, 1);
+        return 0;
+    }
+    memcpy(held_ans[i], req->pkt, req->len);
+    held_ans[i][2] |= 0x80;
+    held_ans[i][req->len] = req->tcp ? 'T' : 'U';
+    held_ans[i][req->len + 1] = (uint8_t)(req->from->port >> 8);
+    held_ans[i][req->len + 2] = (uint8_t)req->from->port;
+    held_ans[i][req->len + 3] = (uint8_t)req->worker;
+    held_len[i] = req->len + 4;
+    held[i] = glb_request_defer(req);
+    if (!held[i])
+        atomic_fetch_add(&bad, 1);
+    atomic_store(&nheld, i + 1); /* published after the slot is filled */
+    return 0;
+}
+
+static void wait_held(unsigned n)
+{
+    for (int i = 0; i < TIMEOUT_MS / 10 && atomic_load(&nheld) < n; i++)
+        usleep(10000);
+    assert_int_equal(atomic_load(&nheld), n);
+}
+
 static size_t echo_handler(void *arg, const glb_request *req)
 {
     (void)arg;
@@ -60,6 +96,8 @@ static size_t echo_handler(void *arg, const glb_request *req)
         atomic_fetch_add(&bad, 1);
     if (req->len > 12 && req->pkt[12] == 'Z')
         return 0;
+    if (req->len > 12 && req->pkt[12] == 'D')
+        return defer_echo(req);
     if (req->len > 12 && req->pkt[12] == 'L') {
         memcpy(req->out, req->pkt, 12);
         req->out[2] |= 0x80;
@@ -568,6 +606,78 @@ static void test_tcp_pipeline(void **state)
     assert_int_equal(st.tcp_queries, 3 * n);
     assert_int_equal(st.tcp_answers, 3 * n);
     assert_int_equal(st.udp_queries, 0);
+}
+
+/* Answers that come later, from another thread: over UDP from the queried
+ * socket; over TCP out of order behind the answers given at once; to a TCP
+ * client gone meanwhile, nowhere (and nothing leaks); after the stop, for a
+ * connection still open then, nowhere. */
+static void test_deferred(void **state)
+{
+    (void)state;
+    test_srv t;
+    glb_server_stats st;
+    srv_opts o = {.workers = 1, .idle_ms = 5000};
+    uint8_t q[64], a[128], f[140];
+    atomic_store(&nheld, 0);
+    srv_start(&t, &o);
+
+    int u = udp_client(AF_INET, t.port);
+    size_t ql = make_query(q, 0x0101, 'D', 7);
+    assert_int_equal(send(u, q, ql, 0), (ssize_t)ql);
+    wait_held(1);
+    assert_false(wait_readable(u, 100)); /* nothing until the answer is there */
+    glb_deferred_reply(held[0], held_ans[0], held_len[0]);
+    assert_true(wait_readable(u, TIMEOUT_MS));
+    ssize_t n = recv(u, a, sizeof a, 0);
+    assert_true(n > 0);
+    check_echo(a, (size_t)n, q, ql, 0, local_port(u));
+    close(u);
+
+    /* TCP: 'D' then 'q' pipelined; 'q' is answered first. */
+    int c = tcp_client(AF_INET, t.port);
+    uint8_t q2[64];
+    size_t q2l = make_query(q2, 0x0202, 'D', 9), off = frame(f, q2, q2l);
+    ql = make_query(q, 0x0203, 'q', 5);
+    off += frame(f + off, q, ql);
+    send_all(c, f, off);
+    assert_int_equal(read_full(c, a, 2, TIMEOUT_MS), 2);
+    assert_int_equal(read_full(c, a, ql + 4, TIMEOUT_MS), (ssize_t)(ql + 4));
+    check_echo(a, ql + 4, q, ql, 1, local_port(c));
+    wait_held(2);
+    /* The peer closes its side: the connection waits for the answer due. */
+    shutdown(c, SHUT_WR);
+    usleep(100000);
+    glb_deferred_reply(held[1], held_ans[1], held_len[1]);
+    assert_int_equal(read_full(c, a, 2, TIMEOUT_MS), 2);
+    assert_int_equal((size_t)a[0] << 8 | a[1], q2l + 4);
+    assert_int_equal(read_full(c, a, q2l + 4, TIMEOUT_MS), (ssize_t)(q2l + 4));
+    check_echo(a, q2l + 4, q2, q2l, 1, local_port(c));
+    assert_true(wait_closed(c, TIMEOUT_MS)); /* then closes */
+    close(c);
+
+    /* A client gone before its answer, and one still there at the stop. */
+    for (int k = 0; k < 2; k++) {
+        c = tcp_client(AF_INET, t.port);
+        q2l = make_query(q2, (uint16_t)(0x0300 + k), 'D', 5);
+        send_all(c, f, frame(f, q2, q2l));
+        wait_held(3 + (unsigned)k);
+        if (k == 0) {
+            struct linger lg = {1, 0}; /* a reset: the connection is gone, not half closed */
+            assert_int_equal(setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+            close(c);
+            usleep(100000); /* the worker sees the reset first */
+            glb_deferred_reply(held[2], held_ans[2], held_len[2]);
+        }
+    }
+    glb_server_stop(t.s);
+    glb_deferred_reply(held[3], NULL, 0); /* given up after the stop */
+    glb_server_stats_get(t.s, &st);
+    glb_server_free(t.s);
+    close(c);
+    assert_int_equal(atomic_load(&bad), 0);
+    assert_int_equal(st.deferred, 4);
+    assert_int_equal(st.deferred_answers, 2); /* UDP and TCP; none to the clients gone */
 }
 
 static void test_tcp_split(void **state)
@@ -1218,6 +1328,7 @@ int main(void)
         cmocka_unit_test(test_udp_roundtrip),
         cmocka_unit_test(test_udp_burst),
         cmocka_unit_test(test_tcp_pipeline),
+        cmocka_unit_test(test_deferred),
         cmocka_unit_test(test_tcp_split),
         cmocka_unit_test(test_tcp_idle_timeout),
         cmocka_unit_test(test_tcp_max_conns),
