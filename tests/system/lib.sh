@@ -46,6 +46,16 @@ free_port() {
     return 1
 }
 
+# free_ports N: N distinct free ports (free_port) into the array FREE_PORTS.
+free_ports() {
+    local p
+    FREE_PORTS=()
+    while [ ${#FREE_PORTS[@]} -lt "$1" ]; do
+        p=$(free_port) || return 1
+        case " ${FREE_PORTS[*]:-} " in *" $p "*) ;; *) FREE_PORTS+=("$p") ;; esac
+    done
+}
+
 # wait_udp ADDR PORT NAME: until a DNS server answers there (at most 5 s).
 wait_dns() {
     local addr=$1 port=$2 i

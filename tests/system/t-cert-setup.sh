@@ -16,12 +16,8 @@ for t in dig openssl sha256sum; do
 done
 SETUP=$BUILDDIR/glb-cert-setup
 [ -x "$SETUP" ] && [ -x "$DNSB" ] && [ -x "$DNSLB" ] || { echo "not built in $BUILDDIR"; exit 77; }
-ports=()
-while [ ${#ports[@]} -lt 5 ]; do
-    p=$(free_port) || { echo "no free port"; exit 1; }
-    case " ${ports[*]:-} " in *" $p "*) ;; *) ports+=("$p") ;; esac
-done
-PORT=${ports[0]} MPORT=${ports[1]} CPORT=${ports[2]} LPORT=${ports[3]} LCPORT=${ports[4]}
+free_ports 5 || { echo "no free port"; exit 1; }
+PORT=${FREE_PORTS[0]} MPORT=${FREE_PORTS[1]} CPORT=${FREE_PORTS[2]} LPORT=${FREE_PORTS[3]} LCPORT=${FREE_PORTS[4]}
 D=$TMP/etc
 # The state of every file: content and modification time.
 snapshot() { (cd "$D" && for f in *; do printf '%s %s\n' "$(sha256sum <"$f")" "$(stat -c '%Y.%y %a' "$f")"; done); }

@@ -15,12 +15,8 @@ for t in dig openssl python3; do
     command -v "$t" >/dev/null 2>&1 || { echo "$t not installed"; exit 77; }
 done
 [ -x "$DNSLB" ] && [ -x "$DNSLB_CONTROL" ] && [ -x "$BUILDDIR/glb-cert-setup" ] || { echo "not built in $BUILDDIR"; exit 77; }
-ports=()
-while [ ${#ports[@]} -lt 2 ]; do
-    p=$(free_port) || { echo "no free port"; exit 1; }
-    case " ${ports[*]:-} " in *" $p "*) ;; *) ports+=("$p") ;; esac
-done
-PORT=${ports[0]} CPORT=${ports[1]}
+free_ports 2 || { echo "no free port"; exit 1; }
+PORT=${FREE_PORTS[0]} CPORT=${FREE_PORTS[1]}
 D=$TMP/ctl
 "$BUILDDIR/glb-cert-setup" -q -d "$D" || { echo "glb-cert-setup failed"; exit 1; }
 # Another CA's certificate with the allowed CN.
