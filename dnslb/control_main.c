@@ -41,7 +41,9 @@ static const glb_control_tool tool = {
     "                  on-demand-interval, then show the sites\n"
     "  stats [json]    counters: DNS answers by kind, network, probes, map protocol,\n"
     "                  sites (NAME=VALUE lines; /metrics renders them)\n"
-    "  map             the DNS-Bs: sessions, registration, services; claims; whoami\n",
+    "  map             the DNS-Bs: sessions, registration, services; claims; whoami\n"
+    "  withdraw        maintenance: withdraw the registrations at every DNS-B\n"
+    "  register        end of maintenance: register again\n",
     load};
 
 int main(int argc, char **argv)
