@@ -148,20 +148,6 @@ static const char *h_allow(void *ctx, const glb_cfg_val *v, char *e, size_t el)
     return NULL;
 }
 
-static const char *h_control_allow(void *ctx, const glb_cfg_val *v, char *e, size_t el)
-{
-    dnsb_conf *c = ctx;
-    if (!glb_id_valid(v->str)) {
-        snprintf(e, el, "bad identity '%s' (1-63 of a-z 0-9 -)", v->str);
-        return e;
-    }
-    char(*slot)[64] = glb_cfg_push(&c->control_allow, &c->ncontrol_allow, sizeof(*slot));
-    if (!slot)
-        return NOMEM;
-    snprintf(*slot, sizeof(*slot), "%s", v->str);
-    return NULL;
-}
-
 static const char *h_control(void *ctx, const glb_cfg_val *v, char *e, size_t el)
 {
     (void)e, (void)el;
@@ -362,14 +348,7 @@ const glb_cfg_key dnsb_conf_keys[] = {
      "move-aside (default: renamed, start empty) or refuse (do not start) a damaged database", 0},
     {"server", "control", GLB_CFG_ADDRPORT, 0, 0, 0, 8953, h_control,
      "ADDR[@PORT] of dnsb-control, over TLS (default: none)", 0},
-    {"server", "control-allow", GLB_CFG_STR, GLB_CFG_REPEAT, 0, 64, 0, h_control_allow,
-     "certificate CN that may use dnsb-control (repeatable; default: this DNS-B's own certificate's)", 0},
-    {"server", "control-cert-file", GLB_CFG_STR, 0, 0, 256, 0, glb_cfg_set_str,
-     "certificate of the control channel (default: the map's)", SRV(control_cert)},
-    {"server", "control-key-file", GLB_CFG_STR, 0, 0, 256, 0, glb_cfg_set_str,
-     "its key (default: the map's)", SRV(control_key)},
-    {"server", "control-ca-file", GLB_CFG_STR, 0, 0, 256, 0, glb_cfg_set_str,
-     "CA of dnsb-control's client certificates (default: the map's)", SRV(control_ca)},
+    GLB_CONTROL_KEYS(dnsb_conf, "the map: section's"),
     {"server", "metrics", GLB_CFG_ADDRPORT, 0, 0, 0, 9161, h_metrics,
      "ADDR[@PORT] to serve Prometheus metrics on, GET /metrics over HTTP (default: none)", 0},
     {"server", "metrics-allow", GLB_CFG_PREFIX, GLB_CFG_REPEAT, 0, 0, 0, h_metrics_allow,
@@ -545,12 +524,8 @@ static int finish(dnsb_conf *c, const char *file, char *err, size_t errlen)
                               "(or a map: section to take them from)", file);
         return -1;
     }
-    if (!c->control_cert[0])
-        snprintf(c->control_cert, sizeof(c->control_cert), "%s", m->tls_cert);
-    if (!c->control_key[0])
-        snprintf(c->control_key, sizeof(c->control_key), "%s", m->tls_key);
-    if (!c->control_ca[0])
-        snprintf(c->control_ca, sizeof(c->control_ca), "%s", m->tls_ca);
+    glb_ctlconf_default(c->control_cert, c->control_key, c->control_ca, sizeof(c->control_cert), m->tls_cert,
+                        m->tls_key, m->tls_ca);
     return 0;
 }
 
@@ -612,7 +587,7 @@ void dnsb_conf_free(dnsb_conf *c)
     }
     free(c->services);
     free(c->lbs);
-    free(c->control_allow);
+    free(c->control_allow.ids);
     free(c->metrics_allow);
     for (size_t i = 0; i < c->map.nallows; i++)
         free(c->map.allows[i].prefixes);

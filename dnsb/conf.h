@@ -8,6 +8,7 @@
 
 #include "shared/addr.h"
 #include "shared/cfg.h"
+#include "shared/ctlconf.h"
 #include "shared/dname.h"
 #include "shared/site.h"
 #include "shared/svcconf.h"
@@ -105,8 +106,7 @@ typedef struct dnsb_conf {
     int has_control;
     glb_addr control;          /* dnsb-control, TLS */
     char control_cert[256], control_key[256], control_ca[256]; /* default: the map: files */
-    char (*control_allow)[64]; /* certificate CNs that may control; none: our own certificate's */
-    size_t ncontrol_allow;
+    glb_control_ids control_allow; /* certificate CNs that may control; none: our own certificate's */
     int has_metrics;
     glb_addr metrics;          /* Prometheus endpoint (shared/metrics_http.h) */
     glb_prefix *metrics_allow; /* sources that may scrape it; none: loopback */

@@ -139,20 +139,6 @@ static int check_database(const dnsb_conf *cf, char *err, size_t errlen)
     return 0;
 }
 
-/* Who may use dnsb-control: control-allow, else whoever holds our own
- * certificate (dnsb-control's default), never just any DNS-LB of the CA. */
-static void control_allow(glb_control *c, const dnsb_conf *cf, SSL_CTX *tls)
-{
-    char own[1][64];
-    if (cf->ncontrol_allow)
-        glb_control_set_allowed(c, (const char(*)[64])cf->control_allow, cf->ncontrol_allow);
-    else if (glb_tls_ctx_id(tls, own[0], sizeof(own[0])) == 0)
-        glb_control_set_allowed(c, (const char(*)[64])own, 1);
-    else
-        log_warn("control: the certificate has no usable CN and no control-allow is set: "
-                 "any certificate of the CA may control this server");
-}
-
 /* A reload refused for err: logged, and in msg for dnsb-control. -1. */
 static int refuse(char *msg, size_t msglen, const char *err)
 {
@@ -208,7 +194,7 @@ static int reload(void *arg, char *msg, size_t msglen)
         glb_control_set_tls(d->control, ctl_tls);
         SSL_CTX_free(d->control_tls);
         d->control_tls = ctl_tls;
-        control_allow(d->control, n, ctl_tls);
+        glb_ctlconf_apply_allow(d->control, &n->control_allow, ctl_tls);
     }
     glb_log_init("dnsb", d->use_syslog, (int)t->conf->verbosity);
     if (dnsb_table_static_lbs(t->conf, d->reg, err, sizeof(err)) != 0)
@@ -371,7 +357,7 @@ int main(int argc, char **argv)
             return 1;
         }
         d.ctl.control = d.control;
-        control_allow(d.control, cf, d.control_tls);
+        glb_ctlconf_apply_allow(d.control, &cf->control_allow, d.control_tls);
     }
     if (cf->has_metrics) {
         d.metrics = glb_metrics_http_new(d.base, &cf->metrics, cf->metrics_allow, cf->nmetrics_allow, dnsb_metrics,

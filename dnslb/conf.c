@@ -69,16 +69,45 @@ static const char *h_location(void *ctx, const glb_cfg_val *v, char *e, size_t e
 
 static const char *h_control(void *ctx, const glb_cfg_val *v, char *e, size_t el)
 {
+    (void)e, (void)el;
     lb_conf *c = ctx;
-    /* Plain TCP until the control channel gets TLS: loopback only. */
-    int loop = v->addr.family == AF_INET ? v->addr.b[0] == 127
-                                         : (memcmp(v->addr.b, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16) == 0);
-    if (!loop) {
-        snprintf(e, el, "must be a loopback address (the control channel is not encrypted)");
-        return e;
-    }
     c->control = v->addr;
+    c->has_control = 1;
+    snprintf(c->control_at, sizeof(c->control_at), "%s:%u", v->file, v->line);
     return NULL;
+}
+
+/* The control channel's mode from control:, control-use-cert and the
+ * certificates (control-*-file, else the dnsb: section's): 0, or -1 with err. */
+static int finish_control(lb_conf *c, const char *file, char *err, size_t errlen)
+{
+    const char *at = c->has_control ? c->control_at : file;
+    if (!c->control_use_cert) {
+        /* Plain TCP: anyone who can connect may drive the box, so only from
+         * this host. For tests, and for hosts whose every user is trusted. */
+        int loop = c->control.family == AF_INET ? c->control.b[0] == 127
+                                                : memcmp(c->control.b, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16) == 0;
+        if (!loop) {
+            snprintf(err, errlen, "%s: key 'control': must be a loopback address with control-use-cert: no "
+                                  "(the channel is not encrypted)", at);
+            return -1;
+        }
+        c->control_mode = LB_CONTROL_PLAIN;
+        return 0;
+    }
+    int given = c->control_cert[0] || c->control_key[0] || c->control_ca[0];
+    if (glb_ctlconf_default(c->control_cert, c->control_key, c->control_ca, sizeof(c->control_cert),
+                            c->map.tls_cert, c->map.tls_key, c->map.tls_ca) == 0)
+        c->control_mode = LB_CONTROL_TLS;
+    else if (c->has_control || given) {
+        snprintf(err, errlen, "%s: key '%s': needs control-cert-file, control-key-file and control-ca-file "
+                              "(or a dnsb: section to take them from), or control-use-cert: no",
+                 at, c->has_control ? "control" : "control-cert-file");
+        return -1;
+    }
+    else
+        c->control_mode = LB_CONTROL_OFF; /* no certificates: no channel rather than an open one */
+    return 0;
 }
 
 static const char *h_metrics(void *ctx, const glb_cfg_val *v, char *e, size_t el)
@@ -454,7 +483,11 @@ const glb_cfg_key lb_conf_keys[] = {
     {"server", "id", GLB_CFG_STR, GLB_CFG_REQUIRED, 0, 0, 0, h_id, "this DNS-LB's identity (a DNS label)", 0},
     GLB_SERVER_KEY_WORKERS(lb_conf),
     {"server", "control", GLB_CFG_ADDRPORT, 0, 0, 0, 8954, h_control,
-     "ADDR[@PORT] of the control channel, loopback only (default 127.0.0.1@8954)", 0},
+     "ADDR[@PORT] of dnslb-control, over TLS (default 127.0.0.1@8954 when there are certificates)", 0},
+    GLB_CONTROL_KEYS(lb_conf, "the dnsb: section's"),
+    {"server", "control-use-cert", GLB_CFG_BOOL, 0, 0, 0, 0, glb_cfg_set_bool,
+     "no: plain TCP on a loopback address, no certificates (any local user may control; default yes)",
+     SRV(control_use_cert)},
     {"server", "mode", GLB_CFG_STR, 0, 0, 0, 0, h_mode,
      "lb (default), or combined: also the recursive resolver of the clients in recursion: access-control", 0},
     {"server", "metrics", GLB_CFG_ADDRPORT, 0, 0, 0, 9162, h_metrics,
@@ -587,6 +620,8 @@ static int finish(lb_conf *c, const char *file, char *err, size_t errlen)
         snprintf(err, errlen, "%s: section 'server:' with %s is required", file, c->agent ? "'id'" : "'listen' and 'id'");
         return -1;
     }
+    if (finish_control(c, file, err, errlen) != 0)
+        return -1;
     for (size_t i = 0; i < c->nservices; i++) {
         lb_service_conf *s = &c->services[i];
         for (size_t j = 0; j < i; j++)
@@ -692,6 +727,7 @@ static lb_conf *conf_new(void)
     c->rrl_v6_prefix = GLB_RRL_DEFAULT_V6;
     c->recursion.cache_slots = LB_RECURSE_CACHE_DEFAULT;
     glb_addrport_parse("127.0.0.1@8954", 8954, &c->control);
+    c->control_use_cert = 1;
     lb_probe_conf *p = &c->probe;
     p->http_interval = 10;
     p->icmp_interval = 30;
@@ -755,6 +791,7 @@ void lb_conf_free(lb_conf *c)
     free(c->services);
     free(c->listen);
     free(c->metrics_allow);
+    free(c->control_allow.ids);
     free(c->ns_addrs);
     free(c->resolver.addrs);
     lb_recurse_conf_fini(&c->recursion);

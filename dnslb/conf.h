@@ -12,6 +12,7 @@
 #include "dnslb/recurse.h"
 #include "shared/addr.h"
 #include "shared/cfg.h"
+#include "shared/ctlconf.h"
 #include "shared/dname.h"
 #include "shared/site.h"
 
@@ -72,13 +73,24 @@ typedef struct lb_agents_conf {
     unsigned max_age;         /* seconds an agent's metrics count (default 900) */
 } lb_agents_conf;
 
+/* The control channel: TLS with verified client certificates when there
+ * are certificates, plain TCP on loopback only when asked for with
+ * control-use-cert: no, else none. */
+enum { LB_CONTROL_OFF, LB_CONTROL_TLS, LB_CONTROL_PLAIN };
+
 typedef struct lb_conf {
     /* server: */
     glb_addr *listen;
     size_t nlisten;
     char id[64];
     unsigned workers;
-    glb_addr control;
+    glb_addr control;          /* dnslb-control (default 127.0.0.1@8954) */
+    int has_control;           /* control: given: the channel must be possible */
+    char control_at[300];      /* FILE:LINE of control:, for errors */
+    int control_use_cert;      /* control-use-cert (default yes); no: plain TCP, loopback only */
+    char control_cert[256], control_key[256], control_ca[256]; /* default: the dnsb: section's */
+    glb_control_ids control_allow; /* certificate CNs that may control; none: our own certificate's */
+    int control_mode;          /* LB_CONTROL_*, decided from the above */
     int has_metrics;
     glb_addr metrics;          /* Prometheus endpoint (shared/metrics_http.h) */
     glb_prefix *metrics_allow; /* sources that may scrape it; none: loopback */

@@ -3,6 +3,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <math.h>
+#include <openssl/ssl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -29,6 +30,7 @@
 #include "shared/log.h"
 #include "shared/qsbr.h"
 #include "shared/server.h"
+#include "shared/tls.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -48,7 +50,8 @@ typedef struct dnslb {
     lb_table_pub pub;         /* the prober's rankings into table */
     glb_server *server;
     lb_prober *prober;
-    glb_control *control;
+    glb_control *control;     /* dnslb-control; NULL when the configuration has no certificates */
+    SSL_CTX *control_tls;     /* its certificates; NULL: plain (control-use-cert: no) */
     glb_metrics_http *metrics; /* /metrics; NULL without metrics: */
     lb_ctl ctl;
     lb_stats *stats;          /* one per answering thread */
@@ -147,6 +150,7 @@ static int apply_conf(dnslb *d, lb_conf *c, const char *what)
     const lb_conf *o = d->conf;
     if (!glb_addrs_same(c->listen, c->nlisten, o->listen, o->nlisten) ||
         c->workers != o->workers || memcmp(&c->control, &o->control, sizeof(c->control)) != 0 ||
+        c->control_mode != o->control_mode ||
         strcmp(c->username, o->username) != 0 || strcmp(c->pidfile, o->pidfile) != 0 ||
         c->use_syslog != o->use_syslog || c->tcp_idle_ms != o->tcp_idle_ms || c->tcp_max_conns != o->tcp_max_conns ||
         c->tcp_msg_ms != o->tcp_msg_ms || c->tcp_per_source != o->tcp_per_source ||
@@ -173,6 +177,29 @@ static int apply_conf(dnslb *d, lb_conf *c, const char *what)
     return 0;
 }
 
+/* The control channel's certificates of c (TLS mode): a server context,
+ * or NULL with err. Read while the keys may still be (root). */
+static SSL_CTX *control_ctx(const lb_conf *c, char *err, size_t errlen)
+{
+    char e[512];
+    SSL_CTX *ctx = glb_tls_server_ctx(c->control_cert, c->control_key, c->control_ca, e, sizeof(e));
+    if (!ctx)
+        snprintf(err, errlen, "control: %s", e);
+    return ctx;
+}
+
+/* A reload went through: renewed control certificates and control-allow
+ * for the next connections (takes ctx; NULL: nothing to renew). */
+static void control_renew(dnslb *d, SSL_CTX *ctx, const lb_conf *c)
+{
+    if (!ctx)
+        return;
+    glb_control_set_tls(d->control, ctx);
+    SSL_CTX_free(d->control_tls);
+    d->control_tls = ctx;
+    glb_ctlconf_apply_allow(d->control, &c->control_allow, ctx);
+}
+
 static void on_hup(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
@@ -186,7 +213,10 @@ static void on_hup(evutil_socket_t fd, short what, void *arg)
     /* Files that may not load before any part changes: the map client's
      * certificates are loaded first in lb_mapclient_reconfigure. */
     lb_measure_conf mc = lb_conf_measure(c);
-    if (lb_prober_check_tls(d->prober, &mc, err, sizeof(err)) != 0) {
+    /* The control certificates too (a channel started with TLS keeps it). */
+    SSL_CTX *ctl = NULL;
+    if (lb_prober_check_tls(d->prober, &mc, err, sizeof(err)) != 0 ||
+        (d->control_tls && c->control_mode == LB_CONTROL_TLS && !(ctl = control_ctx(c, err, sizeof(err))))) {
         log_err("reload refused, still serving the previous configuration: %s: %s", d->conf_file, err);
         lb_conf_free(c);
         return;
@@ -194,8 +224,12 @@ static void on_hup(evutil_socket_t fd, short what, void *arg)
     if (!d->map) {
         if (c->map.nservers)
             log_warn("reload: a new dnsb: section takes effect at the next restart");
-        if (apply_conf(d, c, "reload") == 0)
+        if (apply_conf(d, c, "reload") == 0) {
             log_notice("reloaded %s: %zu services", d->conf_file, c->nservices);
+            control_renew(d, ctl, d->conf);
+        }
+        else
+            SSL_CTX_free(ctl);
         return;
     }
     /* With DNS-Bs: the map client first (the servers decide which received
@@ -204,21 +238,25 @@ static void on_hup(evutil_socket_t fd, short what, void *arg)
         log_warn("reload: removing the dnsb: section takes effect at the next restart");
     else if (lb_mapclient_reconfigure(d->map, c, err, sizeof(err)) != 0) {
         log_err("reload refused, still serving the previous configuration: %s: %s", d->conf_file, err);
+        SSL_CTX_free(ctl);
         lb_conf_free(c);
         return;
     }
     lb_conf *eff = lb_mapclient_effective(d->map, c, err, sizeof(err));
     if (!eff) {
         log_err("reload refused, still serving the previous configuration: %s", err);
+        SSL_CTX_free(ctl);
         lb_conf_free(c);
         return;
     }
     if (apply_conf(d, eff, "reload") != 0) {
+        SSL_CTX_free(ctl);
         lb_conf_free(c);
         return;
     }
     lb_conf_free(d->local);
     d->local = c;
+    control_renew(d, ctl, c);
     log_notice("reloaded %s: %zu services (%zu in the file)", d->conf_file, eff->nservices, c->nservices);
 }
 
@@ -339,8 +377,15 @@ int main(int argc, char **argv)
         lb_conf_free(d.conf);
         return 1;
     }
+    /* The control certificates while the keys can still be read (and for -t). */
+    if (cf->control_mode == LB_CONTROL_TLS && !(d.control_tls = control_ctx(cf, err, sizeof(err)))) {
+        fprintf(stderr, "dnslb: %s: %s\n", d.conf_file, err);
+        lb_conf_free(d.conf);
+        return 1;
+    }
     if (check_only) {
         printf("%s: ok (%zu services)\n", d.conf_file, cf->nservices);
+        SSL_CTX_free(d.control_tls);
         lb_conf_free(d.conf);
         return 0;
     }
@@ -430,12 +475,19 @@ int main(int argc, char **argv)
     if (d.map)
         lb_mapclient_start(d.map);
     snprintf(d.ctl.id, sizeof(d.ctl.id), "%s", cf->id);
-    d.control = glb_control_new(d.base, &cf->control, NULL, lb_control_cmds, &d.ctl, err, sizeof(err));
-    if (!d.control) {
-        log_err("%s", err);
-        return 1;
+    if (cf->control_mode == LB_CONTROL_OFF)
+        log_warn("control: off: no certificates (control-cert-file, control-key-file, control-ca-file or a dnsb: "
+                 "section), and control-use-cert is not 'no'");
+    else {
+        d.control = glb_control_new(d.base, &cf->control, d.control_tls, lb_control_cmds, &d.ctl, err, sizeof(err));
+        if (!d.control) {
+            log_err("%s", err);
+            return 1;
+        }
+        if (d.control_tls)
+            glb_ctlconf_apply_allow(d.control, &cf->control_allow, d.control_tls);
+        d.ctl.control = d.control;
     }
-    d.ctl.control = d.control;
     if (cf->has_metrics) {
         d.metrics = glb_metrics_http_new(d.base, &cf->metrics, cf->metrics_allow, cf->nmetrics_allow, lb_metrics,
                                          &d.ctl, err, sizeof(err));
@@ -473,6 +525,7 @@ int main(int argc, char **argv)
     glb_server_free(d.server);
     lb_prober_free(d.prober); /* answers pending control requests first */
     glb_control_free(d.control);
+    SSL_CTX_free(d.control_tls);
     glb_metrics_http_free(d.metrics);
     lb_mapclient_free(d.map);
     lb_proxy_free(d.proxy);

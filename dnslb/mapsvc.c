@@ -511,6 +511,7 @@ static lb_conf *conf_clone(const lb_conf *l)
     c->map.servers = glb_cfg_dup(l->map.servers, l->map.nservers, sizeof(glb_addr), &fail);
     c->map.client_prefixes = glb_cfg_dup(l->map.client_prefixes, l->map.nclient_prefixes, sizeof(glb_prefix), &fail);
     c->map.proxy = glb_cfg_dup(l->map.proxy, l->map.nproxy, sizeof(glb_addr), &fail);
+    c->control_allow.ids = glb_cfg_dup(l->control_allow.ids, l->control_allow.n, sizeof(*l->control_allow.ids), &fail);
     if (fail) {
         lb_conf_free(c);
         return NULL;

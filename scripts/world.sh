@@ -74,7 +74,7 @@ world_init() {
         ISP1_NET=127.0.2.0/24 ISP2_NET=127.0.3.0/24 ROGUE_NET=127.0.9.0/24
         CLIENTS2=127.0.5.0/24 RR=A CB=127.0.6.1 CBEG=127.0.6.11 CB_NET=127.0.6.0/24
     fi
-    # Control channels stay on v4 loopback (dnslb-control: loopback only).
+    # Control channels on v4 loopback (TLS; a dnslb's with its map certificate).
     CTL_B1=127.0.1.1 CTL_B2=127.0.1.2 CTL_LB1=127.0.2.42 CTL_LB2=127.0.3.42 CTL_ROGUE=127.0.9.42 CTL_CB=127.0.6.1
     FIXTURE_CTL=127.0.4.100:8099
 }
@@ -318,12 +318,13 @@ world_agentctl() {
     "$WB/dnslb/dnslb-control" -s "$addr@8955" -t 5 "$@"
 }
 
-# world_lbctl lb1|lb2|rogue|cb COMMAND...: dnslb-control of that DNS-LB.
+# world_lbctl lb1|lb2|rogue|cb COMMAND...: dnslb-control of that DNS-LB, over
+# TLS with the certificates of its dnslb.conf (its own, as dnsb-control).
 world_lbctl() {
     local id=$1 ctl
     shift
     case $id in lb1) ctl=$CTL_LB1 ;; lb2) ctl=$CTL_LB2 ;; cb) ctl=$CTL_CB ;; *) ctl=$CTL_ROGUE ;; esac
-    ${WX[$id]:-} "$WB/dnslb/dnslb-control" -s "$ctl@8954" -t 5 "$@"
+    ${WX[$id]:-} "$WB/dnslb/dnslb-control" -s "$ctl@8954" -c "$W/$id/dnslb.conf" -t 5 "$@"
 }
 
 # world_bctl b1|b2 COMMAND...: dnsb-control of that DNS-B.

@@ -46,6 +46,16 @@ free_port() {
     return 1
 }
 
+# free_ports N: N distinct free ports (free_port) into the array FREE_PORTS.
+free_ports() {
+    local p
+    FREE_PORTS=()
+    while [ ${#FREE_PORTS[@]} -lt "$1" ]; do
+        p=$(free_port) || return 1
+        case " ${FREE_PORTS[*]:-} " in *" $p "*) ;; *) FREE_PORTS+=("$p") ;; esac
+    done
+}
+
 # wait_udp ADDR PORT NAME: until a DNS server answers there (at most 5 s).
 wait_dns() {
     local addr=$1 port=$2 i
@@ -257,19 +267,32 @@ sys.exit(1)
 PY
 }
 
+# lb_control_keys: the server: lines of dnslb.conf for a TLS control channel
+# with the certificates glb-cert-setup makes (once per test, in $TMP/ctl),
+# for the test's configuration heredocs: $(lb_control_keys).
+lb_control_keys() {
+    local d=$TMP/ctl
+    [ -s "$d/dnslb-control-server.pem" ] || "$BUILDDIR/glb-cert-setup" -q -d "$d" >&2 || return 1
+    printf '    control-cert-file: %s\n    control-key-file: %s\n    control-ca-file: %s\n' \
+        "$d/dnslb-control-server.pem" "$d/dnslb-control-server.key" "$d/control-ca.pem"
+}
+
 # start_dnslb CONF [LOG]: dnslb in the foreground, in the background; sets
-# DNSLB_PID and waits (5 s) until its control channel at LBCTL_ADDR answers.
+# DNSLB_PID and waits (5 s) until its control channel at LBCTL_ADDR answers
+# (with the certificates of CONF: LBCTL_CONF).
 start_dnslb() {
     local conf=$1 log=${2:-$TMP/dnslb.log}
+    LBCTL_CONF=$conf
     "$DNSLB" -d -c "$conf" >>"$log" 2>&1 &
     DNSLB_PID=$!
     PIDS+=("$DNSLB_PID")
     wait_until 5 lbctl status || { echo "dnslb did not start:" >&2; tail -n 20 "$log" >&2; return 1; }
 }
 
-# lbctl COMMAND [ARGS]: dnslb-control against LBCTL_ADDR.
+# lbctl COMMAND [ARGS]: dnslb-control against LBCTL_ADDR, with the
+# certificates (or control-use-cert: no) of LBCTL_CONF.
 lbctl() {
-    "$DNSLB_CONTROL" -s "$LBCTL_ADDR" -t 10 "$@"
+    "$DNSLB_CONTROL" -s "$LBCTL_ADDR" ${LBCTL_CONF:+-c "$LBCTL_CONF"} -t 10 "$@"
 }
 
 # site_field SERVICE SITE N: field N of SITE's line in `dnslb-control sites`

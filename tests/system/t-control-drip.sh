@@ -45,6 +45,7 @@ server:
     listen: 127.0.0.1@$LPORT
     id: lb42
     control: 127.0.0.1@$LCPORT
+    control-use-cert: no            # the plain channel: its drips are request-line bytes
 service:
     name: www.foobar.example.
     site: paris 127.0.0.77

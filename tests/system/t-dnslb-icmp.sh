@@ -52,6 +52,7 @@ cat >"$TMP/lo.conf" <<CONF
 server:
     listen: 127.0.0.1@$PORT
     id: lb42
+$(lb_control_keys)
     control: 127.0.0.1@$CPORT
 probe:
     icmp-interval: 1
@@ -94,6 +95,7 @@ cat >"$TMP/dnslb.conf" <<CONF
 server:
     listen: 127.0.0.1@$PORT
     id: lb42
+$(lb_control_keys)
     control: 127.0.0.1@$CPORT
 probe:
     icmp-interval: 1

@@ -42,6 +42,7 @@ conf() {
 server:
     listen: 127.0.0.42@$PORT
     id: lb42
+$(lb_control_keys)
     control: 127.0.0.42@$CPORT
     tcp-idle-timeout: 1000
     tcp-max-connections: 2

@@ -59,7 +59,7 @@ fi
 
 # --- 6: a rogue DNS-LB claims ISP 1's resolver --------------------------------
 world_dnslb rogue || not_ok "rogue dnslb did not start"
-wait_until 20 sh -c "'$BUILDDIR/dnslb/dnslb-control' -s $CTL_ROGUE@8954 map | grep -q 'rejected [1-9]'" &&
+wait_until 20 sh -c "'$BUILDDIR/dnslb/dnslb-control' -s $CTL_ROGUE@8954 -c '$W/rogue/dnslb.conf' map | grep -q 'rejected [1-9]'" &&
     ok "rogue's claims were rejected (${WAITED}s)" || not_ok "rogue's claims not rejected: $(world_lbctl rogue map)"
 check "b1 still maps ISP 1's egress to lb1 only" "$(world_bctl b1 lookup "$EG1")" "^lb: lb1 "
 check_not "rogue never serves ISP 1" "$(world_bctl b1 lookup "$EG1"; world_bctl b2 lookup "$ISP1")" "rogue"

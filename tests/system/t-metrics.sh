@@ -161,6 +161,7 @@ cat >"$TMP/dnslb.conf" <<CONF
 server:
     listen: 127.0.0.42@$PORT
     id: lb42
+$(lb_control_keys)
     control: 127.0.0.42@$CPORT
     metrics: 127.0.0.42@$MPORT
     metrics-allow: 127.0.0.1/32

@@ -40,6 +40,7 @@ start_pair() {
 server:
     listen: $addr@$dport
     id: lb$n
+$(lb_control_keys)
     control: $addr@$cport
 probe:
     http-interval: 2
@@ -66,14 +67,14 @@ start_pair 1 127.0.0.42 "$PORT1" "$CPORT1" "$VP1" lb2 127.0.0.43 "$VP2"
 start_pair 2 127.0.0.43 "$PORT2" "$CPORT2" "$VP2" lb1 127.0.0.42 "$VP1"
 
 in_sync() { # N: lbN's VCL, with its peer, is in use
-    "$DNSLB_CONTROL" -s "$1" -t 5 status | grep -q 'state in-sync' && grep -q "backend glb_peer_" "$2/current.vcl"
+    "$DNSLB_CONTROL" -s "$1" -c "$LBCTL_CONF" -t 5 status | grep -q 'state in-sync' && grep -q "backend glb_peer_" "$2/current.vcl"
 }
 for n in 1 2; do
     ctl=127.0.0.4$((n + 1))@$([ $n = 1 ] && echo "$CPORT1" || echo "$CPORT2")
     if wait_until 20 in_sync "$ctl" "$TMP/vcl$n"; then
         ok "lb$n: VCL with its peer in use (${WAITED}s)"
     else
-        not_ok "lb$n: no VCL with its peer"; "$DNSLB_CONTROL" -s "$ctl" status; tail "$TMP/lb$n.log"
+        not_ok "lb$n: no VCL with its peer"; "$DNSLB_CONTROL" -s "$ctl" -c "$LBCTL_CONF" status; tail "$TMP/lb$n.log"
     fi
 done
 

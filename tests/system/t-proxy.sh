@@ -46,6 +46,7 @@ cat >"$TMP/dnslb.conf" <<CONF
 server:
     listen: 127.0.0.42@$PORT
     id: lb42
+$(lb_control_keys)
     control: 127.0.0.42@$CPORT
 probe:
     http-interval: 2
@@ -219,7 +220,7 @@ check "dnslb logged the loads" "$(cat "$LOG")" "proxy: VCL glb_[0-9_]+ in use"
 # --- the engine unreachable: status says so, and dnslb keeps serving DNS
 stop_pid "$VARNISH_PID"
 fx "/set?addr=127.0.0.11&port=$HP&mode=normal" >/dev/null
-if wait_until 15 sh -c "'$DNSLB_CONTROL' -s '$LBCTL_ADDR' status | grep -q '^proxy.failures: [1-9]'"; then
+if wait_until 15 sh -c "'$DNSLB_CONTROL' -s '$LBCTL_ADDR' -c '$LBCTL_CONF' status | grep -q '^proxy.failures: [1-9]'"; then
     ok "engine down: the failed load is counted (${WAITED}s)"
 else
     not_ok "engine down: no failure counted"; lbctl status

@@ -13,7 +13,7 @@ for b in b1 b2; do
     grep -q "site: london" "$W/$b/dnsb.conf" || not_ok "could not add a site to $b's configuration"
     kill -HUP "${WPID[$b]}"
 done
-wait_until 10 sh -c "'$BUILDDIR/dnslb/dnslb-control' -s $CTL_LB1@8954 sites | grep -q '^www.foobar.example. *london'" &&
+wait_until 10 sh -c "'$BUILDDIR/dnslb/dnslb-control' -s $CTL_LB1@8954 -c '$W/lb1/dnslb.conf' sites | grep -q '^www.foobar.example. *london'" &&
     ok "lb1 measures the new site london (${WAITED}s after the reload)" || not_ok "lb1 never got london"
 check "it came as a delta" "$(cat "$W/lb1.log")" "services serial [0-9]+ \(delta\)"
 check "b1 counted the new serial" "$(world_bctl b1 stats)" "^map.services_serial=[1-9]"

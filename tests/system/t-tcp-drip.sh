@@ -36,6 +36,7 @@ cat >"$TMP/dnslb.conf" <<CONF
 server:
     listen: 127.0.0.1@$LPORT
     id: lb42
+$(lb_control_keys)
     control: 127.0.0.1@$LCPORT
 service:
     name: www.foobar.example.

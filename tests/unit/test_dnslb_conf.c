@@ -29,6 +29,7 @@ static void test_example_config(void **state)
     assert_string_equal(c->id, "lb42");
     assert_int_equal(c->listen[0].port, 5300);
     assert_int_equal(c->control.port, 8954);
+    assert_int_equal(c->control_mode, LB_CONTROL_TLS);
     assert_true(c->has_location);
     assert_int_equal(c->probe.http_interval, 10);
     assert_int_equal(c->probe.icmp_interval, 30);
@@ -138,7 +139,11 @@ static void test_errors(void **state)
     expect(BASE "  rrl-slip: 101\n", "t.conf:4: key 'rrl-slip': 101 out of range 0..100");
     expect(BASE "  rrl-ipv4-prefix: 0\n", "t.conf:4: key 'rrl-ipv4-prefix': 0 out of range 1..32");
     expect(BASE "  rrl-ipv6-prefix: 129\n", "t.conf:4: key 'rrl-ipv6-prefix': 129 out of range 1..128");
-    expect(BASE "  control: 192.0.2.1@8954\n", "t.conf:4: key 'control': must be a loopback address");
+    expect(BASE "  control: 192.0.2.1@8954\n  control-use-cert: no\n",
+           "t.conf:4: key 'control': must be a loopback address with control-use-cert: no");
+    expect(BASE "  control: 127.0.0.1@8954\n", "t.conf:4: key 'control': needs control-cert-file, control-key-file");
+    expect(BASE "  control-cert-file: /c.pem\n", "t.conf: key 'control-cert-file': needs control-cert-file");
+    expect(BASE "  control-allow: Ops\n", "t.conf:4: key 'control-allow': bad identity 'Ops'");
     expect(BASE "  location: 95,0\n", "t.conf:4: key 'location': bad location '95,0'");
     expect(BASE "probe:\n  http-interval: 0\n", "t.conf:5: key 'http-interval': 0 out of range");
     expect(BASE "probe:\n  ewma-constant: fast\n", "t.conf:5: key 'ewma-constant': bad number 'fast'");
@@ -184,6 +189,45 @@ static void test_metrics_keys(void **state)
     lb_conf_free(c);
     expect(BASE "  metrics-allow: 10.0.0.0/33\n" "service:\n  name: a.example.\n  site: x 192.0.2.1\n", "t.conf:4: key 'metrics-allow'");
     expect(BASE "  metrics: nowhere\n" "service:\n  name: a.example.\n  site: x 192.0.2.1\n", "t.conf:4: key 'metrics'");
+}
+
+/* The control channel's mode: none without certificates, TLS with them
+ * (given, or the dnsb: section's), plain only when asked for. */
+static void test_control_keys(void **state)
+{
+    (void)state;
+    char err[512];
+    lb_conf *c = lb_conf_parse("t.conf", BASE, err, sizeof(err));
+    assert_non_null(c);
+    assert_int_equal(c->control_mode, LB_CONTROL_OFF);
+    lb_conf_free(c);
+    c = lb_conf_parse("t.conf", BASE "  control-use-cert: no\n", err, sizeof(err));
+    assert_non_null(c);
+    assert_int_equal(c->control_mode, LB_CONTROL_PLAIN);
+    assert_int_equal(c->control.port, 8954);
+    lb_conf_free(c);
+    c = lb_conf_parse("t.conf",
+                      BASE "  control: 0.0.0.0@9000\n  control-cert-file: /s.pem\n  control-key-file: /s.key\n"
+                           "  control-ca-file: /ca.pem\n  control-allow: ops1\n  control-allow: ops2\n",
+                      err, sizeof(err));
+    if (!c)
+        fail_msg("%s", err);
+    assert_int_equal(c->control_mode, LB_CONTROL_TLS); /* any address: clients need a certificate */
+    assert_int_equal(c->control.port, 9000);
+    assert_string_equal(c->control_key, "/s.key");
+    assert_int_equal(c->control_allow.n, 2);
+    assert_string_equal(c->control_allow.ids[1], "ops2");
+    lb_conf_free(c);
+    c = lb_conf_parse("t.conf",
+                      BASE "dnsb:\n  map-server: 127.0.0.1\n  tls-cert-file: /lb.pem\n  tls-key-file: /lb.key\n"
+                           "  tls-ca-file: /ca.pem\n",
+                      err, sizeof(err));
+    if (!c)
+        fail_msg("%s", err);
+    assert_int_equal(c->control_mode, LB_CONTROL_TLS);
+    assert_string_equal(c->control_cert, "/lb.pem");
+    assert_string_equal(c->control_ca, "/ca.pem");
+    lb_conf_free(c);
 }
 
 /* mode: combined and its recursion: section. */
@@ -232,6 +276,7 @@ int main(void)
         cmocka_unit_test(test_margin_ms),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_metrics_keys),
+        cmocka_unit_test(test_control_keys),
         cmocka_unit_test(test_combined_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
