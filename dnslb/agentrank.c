@@ -216,7 +216,7 @@ const lb_table *lb_agents_table(const lb_agents *a, const glb_addr *client)
 void lb_agents_report(const lb_agents *a, struct evbuffer *out)
 {
     double now = glb_mono();
-    char pb[GLB_ADDRSTRLEN];
+    char pb[GLB_ADDRSTRLEN], nb[1024];
     for (size_t i = 0; i < a->nagents; i++) {
         const agent *ag = a->agents[i];
         evbuffer_add_printf(out, "agent %s: session %s, %zu claims, %zu metrics, newest %s", ag->id,
@@ -228,8 +228,8 @@ void lb_agents_report(const lb_agents *a, struct evbuffer *out)
         for (size_t k = 0; k < ag->nclaims; k++)
             evbuffer_add_printf(out, "  claim %s\n", glb_prefix_str(&ag->claims[k], pb, sizeof(pb)));
         for (size_t k = 0; k < ag->nm; k++)
-            evbuffer_add_printf(out, "  site %s: %s, latency %.1f ms, loss %.1f %%, %u samples, %.1f s ago\n",
-                                ag->m[k].site,
+            evbuffer_add_printf(out, "  site %s/%s: %s, latency %.1f ms, loss %.1f %%, %u samples, %.1f s ago\n",
+                                ag->m[k].has_svc ? glb_dname_to_str(ag->m[k].svc, nb, sizeof(nb)) : "*", ag->m[k].site,
                                 ag->m[k].state == GLB_MAP_STATE_UP     ? "up"
                                 : ag->m[k].state == GLB_MAP_STATE_DOWN ? "down"
                                                                        : "unknown",

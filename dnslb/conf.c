@@ -848,6 +848,9 @@ static const char *const agent_help[][2] = {
     {"tls-ca-file", "CA the boxes' certificates must chain to"},
     {"client-prefix", "a client prefix this agent measures for (repeatable)"},
     {"services-file", "where the boxes' last services are kept, so a restart measures at once"},
+    {"control-cert-file", "certificate of the control channel (default: the box: section's)"},
+    {"control-key-file", "its key (default: the box: section's)"},
+    {"control-ca-file", "CA of the control tool's client certificates (default: the box: section's)"},
 };
 
 static void agent_build(void)

@@ -3,6 +3,8 @@
 #include "dnslb/agents.h"
 
 #include <event2/buffer.h>
+#include <openssl/ssl.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +14,10 @@
 #include "shared/measure/health.h"
 #include "proto/map.h"
 #include "shared/dname.h"
+#include "shared/ctlconf.h"
+#include "shared/log.h"
 #include "shared/metrics.h"
+#include "shared/tls.h"
 
 static void status_lines(void *arg, struct evbuffer *out)
 {
@@ -283,3 +288,29 @@ const glb_control_cmd lb_control_cmds[] = {
     {"agents", cmd_agents, "combined box: per measurement agent its session, claims, metrics and their age"},
     {NULL, NULL, NULL},
 };
+
+SSL_CTX *lb_control_ctx(const lb_conf *c, char *err, size_t errlen)
+{
+    char e[512];
+    SSL_CTX *ctx = glb_tls_server_ctx(c->control_cert, c->control_key, c->control_ca, e, sizeof(e));
+    if (!ctx)
+        snprintf(err, errlen, "control: %s", e);
+    return ctx;
+}
+
+int lb_control_open(struct event_base *base, const lb_conf *c, SSL_CTX *tls, lb_ctl *ctl, glb_control **out, char *err,
+                    size_t errlen)
+{
+    *out = NULL;
+    if (c->control_mode == LB_CONTROL_OFF) {
+        log_warn("control: off: no certificates (control-cert-file, control-key-file, control-ca-file or a %s "
+                 "section), and control-use-cert is not 'no'", c->agent ? "box:" : "dnsb:");
+        return 0;
+    }
+    if (!(*out = glb_control_new(base, &c->control, tls, lb_control_cmds, ctl, err, errlen)))
+        return -1;
+    if (tls)
+        glb_ctlconf_apply_allow(*out, &c->control_allow, tls);
+    ctl->control = *out;
+    return 0;
+}

@@ -28,6 +28,16 @@ typedef struct lb_ctl {
     struct lb_agents *agents; /* mode combined with an agents: section; else NULL */
 } lb_ctl;
 
+/* The control channel's certificates of c (TLS mode): a server context,
+ * or NULL with err. Read while the keys may still be (root). */
+SSL_CTX *lb_control_ctx(const lb_conf *c, char *err, size_t errlen);
+
+/* Opens c's control channel for ctl (tls: from lb_control_ctx, NULL in
+ * plain mode) into *out, or none, with a warning, when c has no
+ * certificates. 0, or -1 with err. */
+int lb_control_open(struct event_base *base, const lb_conf *c, SSL_CTX *tls, lb_ctl *ctl, glb_control **out, char *err,
+                    size_t errlen);
+
 /* The command table; the handlers take an lb_ctl * as their argument. */
 extern const glb_control_cmd lb_control_cmds[];
 

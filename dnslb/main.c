@@ -177,17 +177,6 @@ static int apply_conf(dnslb *d, lb_conf *c, const char *what)
     return 0;
 }
 
-/* The control channel's certificates of c (TLS mode): a server context,
- * or NULL with err. Read while the keys may still be (root). */
-static SSL_CTX *control_ctx(const lb_conf *c, char *err, size_t errlen)
-{
-    char e[512];
-    SSL_CTX *ctx = glb_tls_server_ctx(c->control_cert, c->control_key, c->control_ca, e, sizeof(e));
-    if (!ctx)
-        snprintf(err, errlen, "control: %s", e);
-    return ctx;
-}
-
 /* A reload went through: renewed control certificates and control-allow
  * for the next connections (takes ctx; NULL: nothing to renew). */
 static void control_renew(dnslb *d, SSL_CTX *ctx, const lb_conf *c)
@@ -216,7 +205,7 @@ static void on_hup(evutil_socket_t fd, short what, void *arg)
     /* The control certificates too (a channel started with TLS keeps it). */
     SSL_CTX *ctl = NULL;
     if (lb_prober_check_tls(d->prober, &mc, err, sizeof(err)) != 0 ||
-        (d->control_tls && c->control_mode == LB_CONTROL_TLS && !(ctl = control_ctx(c, err, sizeof(err))))) {
+        (d->control_tls && c->control_mode == LB_CONTROL_TLS && !(ctl = lb_control_ctx(c, err, sizeof(err))))) {
         log_err("reload refused, still serving the previous configuration: %s: %s", d->conf_file, err);
         lb_conf_free(c);
         return;
@@ -378,7 +367,7 @@ int main(int argc, char **argv)
         return 1;
     }
     /* The control certificates while the keys can still be read (and for -t). */
-    if (cf->control_mode == LB_CONTROL_TLS && !(d.control_tls = control_ctx(cf, err, sizeof(err)))) {
+    if (cf->control_mode == LB_CONTROL_TLS && !(d.control_tls = lb_control_ctx(cf, err, sizeof(err)))) {
         fprintf(stderr, "dnslb: %s: %s\n", d.conf_file, err);
         lb_conf_free(d.conf);
         return 1;
@@ -475,18 +464,9 @@ int main(int argc, char **argv)
     if (d.map)
         lb_mapclient_start(d.map);
     snprintf(d.ctl.id, sizeof(d.ctl.id), "%s", cf->id);
-    if (cf->control_mode == LB_CONTROL_OFF)
-        log_warn("control: off: no certificates (control-cert-file, control-key-file, control-ca-file or a dnsb: "
-                 "section), and control-use-cert is not 'no'");
-    else {
-        d.control = glb_control_new(d.base, &cf->control, d.control_tls, lb_control_cmds, &d.ctl, err, sizeof(err));
-        if (!d.control) {
-            log_err("%s", err);
-            return 1;
-        }
-        if (d.control_tls)
-            glb_ctlconf_apply_allow(d.control, &cf->control_allow, d.control_tls);
-        d.ctl.control = d.control;
+    if (lb_control_open(d.base, cf, d.control_tls, &d.ctl, &d.control, err, sizeof(err)) != 0) {
+        log_err("%s", err);
+        return 1;
     }
     if (cf->has_metrics) {
         d.metrics = glb_metrics_http_new(d.base, &cf->metrics, cf->metrics_allow, cf->nmetrics_allow, lb_metrics,

@@ -7,6 +7,7 @@
  * SPDX-License-Identifier: BSD-3-Clause */
 #include <event2/buffer.h>
 #include <event2/event.h>
+#include <openssl/ssl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -41,7 +42,8 @@ typedef struct agent {
     _Atomic(void *) table;    /* the prober's rankings: unused but for the control's status */
     glb_qsbr *qsbr;
     lb_table_pub pub;
-    glb_control *control;
+    glb_control *control;     /* NULL without certificates (lb_control_open) */
+    SSL_CTX *control_tls;     /* its certificates; NULL: plain or none */
     lb_ctl ctl;
     lb_stats stats[1];        /* no DNS: the control's counters stay 0 */
     struct event *t_push;     /* every metrics-interval */
@@ -245,7 +247,11 @@ int main(int argc, char **argv)
         log_err("out of memory");
         return 1;
     }
-    /* Root still: the TLS key may be readable by root only; raw ICMP too. */
+    /* Root still: the TLS keys may be readable by root only; raw ICMP too. */
+    if (cf->control_mode == LB_CONTROL_TLS && !(a.control_tls = lb_control_ctx(cf, err, sizeof(err)))) {
+        log_err("%s: %s", a.conf_file, err);
+        return 1;
+    }
     a.map = lb_mapclient_new(a.base, cf, NULL, on_map_change, &a, err, sizeof(err));
     lb_conf *eff = a.map ? lb_mapclient_effective(a.map, cf, err, sizeof(err)) : NULL;
     a.pub = (lb_table_pub){a.qsbr, &a.table, NULL};
@@ -264,12 +270,10 @@ int main(int argc, char **argv)
     }
     a.ctl = (lb_ctl){a.prober, a.stats, 1, NULL, "", (double)time(NULL), a.map, NULL, NULL, NULL, NULL, NULL};
     snprintf(a.ctl.id, sizeof(a.ctl.id), "%s", cf->id);
-    a.control = glb_control_new(a.base, &cf->control, NULL, lb_control_cmds, &a.ctl, err, sizeof(err));
-    if (!a.control) {
+    if (lb_control_open(a.base, cf, a.control_tls, &a.ctl, &a.control, err, sizeof(err)) != 0) {
         log_err("%s", err);
         return 1;
     }
-    a.ctl.control = a.control;
     struct event *ev_hup = evsignal_new(a.base, SIGHUP, on_hup, &a);
     struct event *ev_term = evsignal_new(a.base, SIGTERM, on_term, &a);
     struct event *ev_int = evsignal_new(a.base, SIGINT, on_term, &a);
@@ -298,5 +302,7 @@ int main(int argc, char **argv)
     lb_conf_free(a.local);
     glb_qsbr_free(a.qsbr);
     free(a.states);
+    if (a.control_tls)
+        SSL_CTX_free(a.control_tls);
     return 0;
 }

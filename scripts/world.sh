@@ -311,11 +311,13 @@ world_agent() {
     _w_wait 10 world_agentctl "$id" "$addr" status || { tail "$W/$id.log" >&2; return 1; }
 }
 
-# world_agentctl ID ADDR COMMAND...: the control channel of agent ID at ADDR.
+# world_agentctl ID ADDR COMMAND...: the control channel of agent ID at ADDR
+# (TLS: the agent's own certificate is the one its control allows).
 world_agentctl() {
     local id=$1 addr=$2
     shift 2
-    "$WB/dnslb/dnslb-control" -s "$addr@8955" -t 5 "$@"
+    "$WB/dnslb/dnslb-control" -s "$addr@8955" -C "$W/certs/$id.pem" -K "$W/certs/$id.key" -A "$W/certs/ca.pem" \
+        -t 5 "$@"
 }
 
 # world_lbctl lb1|lb2|rogue|cb COMMAND...: dnslb-control of that DNS-LB, over

@@ -25,6 +25,8 @@ cb_set() { dig +time=2 +tries=1 -b "$1" @"$CB" www.foobar.example A +short 2>/de
     sort -u | tr '\n' ' ' | sed 's/ $//'; }
 cb_set_is() { local i; for i in 1 2 3; do [ "$(cb_set "$1")" = "$2" ] || return 1; done; }
 agent_line() { world_lbctl cb agents | grep "^agent $1:"; }
+cb_stat() { world_lbctl cb stats | sed -n "s/^$1=//p"; }
+stat_over() { [ "$(cb_stat "$1")" -gt "$2" ]; }
 used() { agent_line "$1" | grep -q "session up.*answering its clients"; }
 
 wait_until 30 used ag1 && wait_until 10 used ag2 && ok "both agents connected, registered and pushed metrics (${WAITED}s)" ||
@@ -48,7 +50,7 @@ wait_until 15 cb_set_is "$C2" "$SITE2" && ok "tokyo back: ag2's client gets toky
     not_ok "ag2's client gets: $(cb_set "$C2")"
 
 # ag2 is quiet now: past half of max-age the box asks it, and it answers.
-wait_until 25 bash -c "[ \"\$($WB/dnslb/dnslb-control -s $CTL_CB@8954 -t 5 stats | sed -n 's/^agents.requests=//p')\" -ge 1 ]" &&
+wait_until 25 stat_over agents.requests 0 &&
     ok "the box asked the quiet agent for fresh metrics (${WAITED}s)" || not_ok "no request: $(world_lbctl cb stats | grep ^agents)"
 sleep 12 # past max-age since ag2's last pushed state change
 used ag2 && cb_set_is "$C2" "$SITE2" && ok "  ag2 answered: still used past max-age, its client still gets tokyo" ||
@@ -64,9 +66,9 @@ wait_until 30 cb_set_is "$C1" "$SITE1" && ok "ag1 back: its client gets paris ag
     not_ok "ag1 restarted, its client gets: $(cb_set "$C1")"
 
 # An agent the box does not allow (a valid certificate of the same CA).
-refused0=$(world_lbctl cb stats | sed -n 's/^agents.refused=//p')
+refused0=$(cb_stat agents.refused)
 WORLD_AGENT_SED="s|@ID@|rogue|" world_agent rogue 127.0.7.9 127.0.6.0/24 300 || not_ok "agent rogue did not start"
-wait_until 15 bash -c "[ \"\$($WB/dnslb/dnslb-control -s $CTL_CB@8954 -t 5 stats | sed -n 's/^agents.refused=//p')\" -gt $refused0 ]" &&
+wait_until 15 stat_over agents.refused "$refused0" &&
     ok "an agent not in allow is refused" || not_ok "rogue was not refused: $(world_lbctl cb agents)"
 check_not "  and is not among the agents" "$(world_lbctl cb agents)" "^agent rogue"
 cb_set_is "$C1" "$SITE1" && ok "  ag1's client still gets paris" || not_ok "ag1's client gets: $(cb_set "$C1")"
