@@ -18,6 +18,7 @@
 #   127.0.9.42  / 2001:db8:9::42      a rogue dnslb (valid certificate, other allow prefixes)
 #   127.0.6.1                         ISP 3's combined box cb (resolver + DNS-LB; egress .11,
 #                                     clients 127.0.6.0/24), v4 loopback world only
+#   127.0.7.1-2                       its measurement agents ag1, ag2 (mservice; control @8955)
 #
 # With WORLD_SPLIT=1 (v4), each ISP and each site gets a namespace of its own,
 # joined to the DNS-A and DNS-Bs by a bridge, on 198.18.0.0/15 addresses
@@ -309,6 +310,23 @@ world_agent() {
         -e "s|@CLIENTS@|$clients|g" -e "s|@INTERVAL@|$interval|g" -e "${WORLD_AGENT_SED:-}"
     _w_start "$id" "$WB/mservice/mservice" -d -c "$W/$id/mservice.conf"
     _w_wait 10 world_agentctl "$id" "$addr" status || { tail "$W/$id.log" >&2; return 1; }
+}
+
+# world_combined_agents MAXAGE AG2_INTERVAL: ISP 3's combined box with an
+# agents: section (metrics count MAXAGE s) and two agents near its POPs:
+# ag1 at AG1 for the clients 127.0.6.32/28 (paris best from there, pushing
+# every 300 s), ag2 at AG2 for 127.0.6.48/28 (tokyo best, every
+# AG2_INTERVAL s). The box's own egress (127.0.6.11) is in neither prefix.
+world_combined_agents() {
+    local a
+    AG1=127.0.7.1 AG2=127.0.7.2
+    WORLD_CB_SED="s|^recursion:|agents:\n    listen: $CB@5381\n    tls-cert-file: $W/certs/cb.pem\n    tls-key-file: $W/certs/cb.key\n    tls-ca-file: $W/certs/ca.pem\n    allow: ag1 127.0.6.0/24\n    allow: ag2 127.0.6.0/24\n    max-age: $1\nrecursion:|" \
+        world_combined || return 1
+    for a in $AG1 $AG2; do
+        world_delay "$SITE1" "$a" 60 && world_delay "$SITE2" "$a" 60 && world_delay "$SITE3" "$a" 120 || return 1
+    done
+    world_delay "$SITE1" "$AG1" 5 && world_delay "$SITE2" "$AG2" 5 &&
+        world_agent ag1 "$AG1" 127.0.6.32/28 300 && world_agent ag2 "$AG2" 127.0.6.48/28 "$2"
 }
 
 # world_agentctl ID ADDR COMMAND...: the control channel of agent ID at ADDR
