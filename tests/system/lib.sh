@@ -46,14 +46,16 @@ free_port() {
     return 1
 }
 
-# free_ports N: N distinct free ports (free_port) into the array FREE_PORTS.
+# free_ports N: N distinct free ports (free_port) into the array FREE_PORTS
+# (also PORTS); 1 with a message when there are not that many.
 free_ports() {
     local p
     FREE_PORTS=()
     while [ ${#FREE_PORTS[@]} -lt "$1" ]; do
-        p=$(free_port) || return 1
+        p=$(free_port) || { echo "no free port" >&2; return 1; }
         case " ${FREE_PORTS[*]:-} " in *" $p "*) ;; *) FREE_PORTS+=("$p") ;; esac
     done
+    PORTS=("${FREE_PORTS[@]}")
 }
 
 # wait_udp ADDR PORT NAME: until a DNS server answers there (at most 5 s).
@@ -384,12 +386,6 @@ need() {
     done
 }
 
-# free_ports N: N different free ports (free_port) in the array PORTS.
-free_ports() {
-    local p
-    PORTS=()
-    while [ ${#PORTS[@]} -lt "$1" ]; do
-        p=$(free_port) || { echo "no free port"; exit 1; }
         case " ${PORTS[*]:-} " in *" $p "*) ;; *) PORTS+=("$p") ;; esac
     done
 }
