@@ -386,10 +386,6 @@ need() {
     done
 }
 
-        case " ${PORTS[*]:-} " in *" $p "*) ;; *) PORTS+=("$p") ;; esac
-    done
-}
-
 # fd_count PID: the descriptors PID has open. rss_kb PID: its resident memory.
 fd_count() { ls "/proc/$1/fd" | wc -l; }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
