@@ -19,6 +19,8 @@
 #   127.0.6.1                         ISP 3's combined box cb (resolver + DNS-LB; egress .11,
 #                                     clients 127.0.6.0/24), v4 loopback world only
 #   127.0.7.1-2                       its measurement agents ag1, ag2 (mservice; control @8955)
+#   198.18.6.1 (br0)                  the box for its two client networks, each a namespace:
+#   198.18.6.40, 198.18.6.50          POP A (popa, ag1's 198.18.6.32/28), POP B (popb, ag2's /28)
 #
 # With WORLD_SPLIT=1 (v4), each ISP and each site gets a namespace of its own,
 # joined to the DNS-A and DNS-Bs by a bridge, on 198.18.0.0/15 addresses
@@ -313,20 +315,36 @@ world_agent() {
 }
 
 # world_combined_agents MAXAGE AG2_INTERVAL: ISP 3's combined box with an
-# agents: section (metrics count MAXAGE s) and two agents near its POPs:
-# ag1 at AG1 for the clients 127.0.6.32/28 (paris best from there, pushing
-# every 300 s), ag2 at AG2 for 127.0.6.48/28 (tokyo best, every
+# agents: section (metrics count MAXAGE s) and two client networks, each in
+# a namespace of its own on a bridge (POP A: popa, 198.18.6.40; POP B:
+# popb, 198.18.6.50), which reach the box at CB_POP (198.18.6.1); and an
+# agent near each POP: ag1 at AG1 for 198.18.6.32/28 (paris best from there,
+# pushing every 300 s), ag2 at AG2 for 198.18.6.48/28 (tokyo best, every
 # AG2_INTERVAL s). The box's own egress (127.0.6.11) is in neither prefix.
 world_combined_agents() {
     local a
-    AG1=127.0.7.1 AG2=127.0.7.2
-    WORLD_CB_SED="s|^recursion:|agents:\n    listen: $CB@5381\n    tls-cert-file: $W/certs/cb.pem\n    tls-key-file: $W/certs/cb.key\n    tls-ca-file: $W/certs/ca.pem\n    allow: ag1 127.0.6.0/24\n    allow: ag2 127.0.6.0/24\n    max-age: $1\nrecursion:|" \
+    AG1=127.0.7.1 AG2=127.0.7.2 CB_POP=198.18.6.1 POPA=198.18.6.40 POPB=198.18.6.50
+    { ip link show br0 >/dev/null 2>&1 || { ip link add br0 type bridge && ip link set br0 up; }; } &&
+        ip addr add "$CB_POP/15" dev br0 && _w_ns popa "$POPA" && _w_ns popb "$POPB" || return 1
+    WORLD_CB_SED="s|^    listen: \(.*\)\$|    listen: \1\n    listen: $CB_POP@53|;s|^recursion:|agents:\n    listen: $CB@5381\n    tls-cert-file: $W/certs/cb.pem\n    tls-key-file: $W/certs/cb.key\n    tls-ca-file: $W/certs/ca.pem\n    allow: ag1 198.18.6.0/24\n    allow: ag2 198.18.6.0/24\n    max-age: $1\nrecursion:\n    access-control: 198.18.6.0/24|" \
         world_combined || return 1
     for a in $AG1 $AG2; do
         world_delay "$SITE1" "$a" 60 && world_delay "$SITE2" "$a" 60 && world_delay "$SITE3" "$a" 120 || return 1
     done
     world_delay "$SITE1" "$AG1" 5 && world_delay "$SITE2" "$AG2" 5 &&
-        world_agent ag1 "$AG1" 127.0.6.32/28 300 && world_agent ag2 "$AG2" 127.0.6.48/28 "$2"
+        world_agent ag1 "$AG1" 198.18.6.32/28 300 && world_agent ag2 "$AG2" 198.18.6.48/28 "$2"
+}
+
+# world_pop_ask popa|popb|box NAME [TYPE] [dig options]: what a client of that
+# POP's network (box: one on the box's own network, 127.0.6.100) gets from
+# the combined box.
+world_pop_ask() {
+    local pop=$1
+    shift
+    case $pop in
+        box) dig +time=2 +tries=1 -b 127.0.6.100 @"$CB" "$@" 2>&1 ;;
+        *) ${WX[$pop]} dig +time=2 +tries=1 @"$CB_POP" "$@" 2>&1 ;;
+    esac
 }
 
 # world_agentctl ID ADDR COMMAND...: the control channel of agent ID at ADDR
