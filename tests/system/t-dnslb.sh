@@ -266,7 +266,7 @@ check "check nosuch: no such site" "$out" 'no such site'
 check_eq "check nosuch: exit 1" "$rc" 1
 out=$(lbctl frobnicate 2>&1)
 check_eq "unknown command: exit 1" "$?" 1
-check "unknown command: the commands listed" "$out" "^error: unknown command 'frobnicate'; commands: status sites check stats map withdraw register$"
+check "unknown command: the commands listed" "$out" "^error: unknown command 'frobnicate'; commands: status sites check stats map withdraw register agents$"
 
 a0=$(lbctl stats | sed -n 's/^dns\.answers=//p')
 for i in 1 2 3; do short q$i.www.foobar.example >/dev/null; done
