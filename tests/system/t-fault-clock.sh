@@ -105,6 +105,8 @@ server:
     listen: 127.0.0.1@$LPORT
     id: lb42
     workers: 1
+    # plain control: certificates made now are not yet valid an hour earlier
+    control-use-cert: no
     control: 127.0.0.1@$LCPORT
 probe:
     http-interval: 2
@@ -120,6 +122,7 @@ CONF
 faked "$DNSLB" -d -c "$TMP/dnslb.conf" >>"$TMP/dnslb.log" 2>&1 &
 DNSLB_PID=$!
 PIDS+=("$DNSLB_PID")
+LBCTL_CONF=$TMP/dnslb.conf # lbctl: its control certificates
 states() { SITES=$(lbctl sites); echo "$(site_field www.foobar.example. up 4) $(site_field www.foobar.example. down 4)"; }
 settled() { [ "$(states)" = "alive dead" ]; }
 wait_until 15 settled && ok "dnslb: up is alive, down is dead (${WAITED}s)" ||

@@ -42,6 +42,7 @@ server:
     listen: 127.0.0.1@$LPORT
     id: lb42
     workers: 1
+$(lb_control_keys)
     control: 127.0.0.1@$LCPORT
 probe:
     http-interval: $INTERVAL

@@ -45,6 +45,7 @@ server:
     listen: 127.0.0.1@$LPORT
     workers: 1
     id: lb42
+$(lb_control_keys)
     control: 127.0.0.1@$LCPORT
 service:
     name: www.foobar.example.
