@@ -15,7 +15,7 @@ PATH=$PATH:/usr/sbin:/sbin
 for t in dpkg dpkg-query dig setpriv ss; do
     command -v "$t" >/dev/null 2>&1 || { echo "$t not installed"; exit 77; }
 done
-for p in dnsb dnslb; do
+for p in glb-common dnsb dnslb; do
     if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q installed; then
         echo "package $p already installed: not ours to purge"
         exit 77
@@ -31,7 +31,8 @@ else
     grep -E '^[EWI]: ' "$SRCDIR/build/packages/lintian.txt" | sed 's/^/#   /'
     PKGDIR=$SRCDIR/build/packages
 fi
-DEBS=$(ls "$PKGDIR"/dnsb_*.deb "$PKGDIR"/dnslb_*.deb) || { echo "no dnsb and dnslb packages in $PKGDIR"; exit 1; }
+DEBS=$(ls "$PKGDIR"/glb-common_*.deb "$PKGDIR"/dnsb_*.deb "$PKGDIR"/dnslb_*.deb) ||
+    { echo "no glb-common, dnsb and dnslb packages in $PKGDIR"; exit 1; }
 
 # What we change outside $TMP, undone at exit whatever happens.
 had_user=no
@@ -42,7 +43,7 @@ own_policy=no
 pkg_cleanup() {
     local p
     for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
-    dpkg --purge dnsb dnslb >>"$TMP/dpkg.log" 2>&1
+    dpkg --purge dnsb dnslb glb-common >>"$TMP/dpkg.log" 2>&1
     rm -rf /run/dnsb /run/dnslb
     [ "$had_user" = no ] && getent passwd glb >/dev/null && userdel glb 2>/dev/null
     [ "$had_group" = no ] && getent group glb >/dev/null && groupdel glb 2>/dev/null
@@ -191,6 +192,9 @@ server:
     listen: 127.0.0.232@$LPORT
     id: lb42
     control: 127.0.0.232@$CPORT
+    control-cert-file: /etc/glb/dnslb-control-server.pem
+    control-key-file: /etc/glb/dnslb-control-server.key
+    control-ca-file: /etc/glb/control-ca.pem
 probe:
     icmp-interval: 1
 service:
@@ -213,7 +217,8 @@ check_eq "dnslb: the service's answer" "$(lshort)" 127.0.0.11
 check_eq "dnslb runs as glb" "$(ps -o user= -p "$DNSLB_PID")" glb
 check "dnslb: effective capabilities only net_bind_service and net_raw" "$(grep ^CapEff /proc/$DNSLB_PID/status)" '0000000000002400$'
 check "dnslb: raw ICMP sockets with CAP_NET_RAW (dnslb-control status)" \
-    "$(/usr/sbin/dnslb-control -s 127.0.0.232@"$CPORT" status 2>&1)" '^icmp: v4 raw'
+    "$(/usr/sbin/dnslb-control -s 127.0.0.232@"$CPORT" -C /etc/glb/dnslb-control.pem -K /etc/glb/dnslb-control.key \
+        -A /etc/glb/control-ca.pem status 2>&1)" '^icmp: v4 raw'
 
 write_dnslb_conf 127.0.0.12
 reload_unit dnslb "$DNSLB_PID"
@@ -226,14 +231,14 @@ check_eq "dnslb: SIGTERM, exit status 0" "$?" 0
 PIDS=()
 
 # --- purge: nothing of ours left
-if dpkg --purge dnsb dnslb >"$TMP/dpkg.log" 2>&1; then
-    ok "dpkg --purge dnsb dnslb"
+if dpkg --purge dnsb dnslb glb-common >"$TMP/dpkg.log" 2>&1; then
+    ok "dpkg --purge dnsb dnslb glb-common"
 else
-    not_ok "dpkg --purge dnsb dnslb"
+    not_ok "dpkg --purge dnsb dnslb glb-common"
     sed 's/^/#   /' "$TMP/dpkg.log"
 fi
-left=$(ls -d /usr/sbin/dnsb /usr/sbin/dnslb /etc/glb/dnsb.conf /etc/glb/dnslb.conf /var/lib/glb/dnsb \
+left=$(ls -d /usr/sbin/dnsb /usr/sbin/dnslb /usr/sbin/glb-cert-setup /etc/glb /var/lib/glb/dnsb \
     /lib/systemd/system/dnsb.service /lib/systemd/system/dnslb.service 2>/dev/null)
 check_eq "purge: binaries, configurations, state and units gone" "$left" ""
-check_eq "purge: dpkg knows neither package" "$(dpkg-query -W -f='${Status}\n' dnsb dnslb 2>/dev/null | grep -c installed)" 0
+check_eq "purge: dpkg knows none of the packages" "$(dpkg-query -W -f='${Status}\n' dnsb dnslb glb-common 2>/dev/null | grep -c installed)" 0
 finish
