@@ -152,7 +152,7 @@ static void snap_free(lba_snap *s)
     free(s);
 }
 
-void lba_publish(lb_agents *a)
+void lba_publish_now(lb_agents *a)
 {
     if (!a->conf)
         return;

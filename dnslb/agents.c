@@ -309,7 +309,7 @@ static void accept_cb(void *arg, int fd, const struct sockaddr *sa, socklen_t sa
 {
     lb_agents *a = arg;
     (void)sa, (void)salen;
-    sess *s = a->nsess < LBA_MAX_SESSIONS ? calloc(1, sizeof(*s)) : NULL;
+    sess *s = !a->conf || a->nsess < lb_agents_max_sessions(a->conf) ? calloc(1, sizeof(*s)) : NULL;
     SSL *ssl = s ? SSL_new(a->tls) : NULL;
     struct bufferevent *bev =
         ssl ? bufferevent_openssl_socket_new(a->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE)
@@ -336,6 +336,25 @@ static void accept_cb(void *arg, int fd, const struct sockaddr *sa, socklen_t sa
     bufferevent_setcb(bev, read_cb, write_cb, event_cb, s);
     bufferevent_setwatermark(bev, EV_READ, 0, GLB_MAP_MAX_FRAME + 4096);
     bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+size_t lb_agents_max_sessions(const lb_conf *c)
+{
+    return c->agents.enabled ? c->agents.nallow + LBA_SPARE_SESSIONS : 0;
+}
+
+static void publish_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    lba_publish_now(arg);
+}
+
+void lba_publish(lb_agents *a)
+{
+    if (a->publish_ev && !evtimer_pending(a->publish_ev, NULL)) {
+        struct timeval tv = {0, (suseconds_t)(LBA_PUBLISH_DELAY * 1e6)};
+        evtimer_add(a->publish_ev, &tv);
+    }
 }
 
 /* Every TICK: sessions that said nothing in time go; ages are looked at. */
@@ -452,7 +471,8 @@ lb_agents *lb_agents_new(struct event_base *base, const lb_conf *c, glb_qsbr *qs
         snprintf(err, errlen, "agents: listen %s", e);
         goto fail;
     }
-    if (!(a->tick = event_new(base, -1, EV_PERSIST, tick_cb, a))) {
+    if (!(a->tick = event_new(base, -1, EV_PERSIST, tick_cb, a)) ||
+        !(a->publish_ev = event_new(base, -1, 0, publish_cb, a))) {
         snprintf(err, errlen, "agents: out of memory");
         goto fail;
     }
@@ -498,6 +518,8 @@ void lb_agents_free(lb_agents *a)
         close(a->fd);
     if (a->tick)
         event_free(a->tick);
+    if (a->publish_ev)
+        event_free(a->publish_ev);
     if (a->tls)
         SSL_CTX_free(a->tls);
     lba_free_state(a);

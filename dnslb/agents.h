@@ -30,6 +30,10 @@ typedef struct lb_agents lb_agents;
  * threads read through qsbr. NULL with err. */
 lb_agents *lb_agents_new(struct event_base *base, const lb_conf *c, glb_qsbr *qsbr, char *err, size_t errlen);
 
+/* The most sessions c's agents: section holds at once (one per allowed
+ * agent and some handshakes): descriptors to keep for it. */
+size_t lb_agents_max_sessions(const lb_conf *c);
+
 /* Starts accepting. 0, or -1 with err. */
 int lb_agents_start(lb_agents *a, char *err, size_t errlen);
 

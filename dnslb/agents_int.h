@@ -15,7 +15,7 @@ typedef struct ssl_ctx_st SSL_CTX;
 struct bufferevent;
 struct glb_acceptor;
 
-#define LBA_MAX_SESSIONS 64   /* connections at once: agents are few, each named in allow */
+#define LBA_SPARE_SESSIONS 64 /* connections at once besides one per allowed agent: handshakes */
 #define LBA_MAX_METRICS 4096  /* remembered per agent */
 
 enum { S_TLS, S_HELLO, S_UP, S_CLOSING };
@@ -71,6 +71,7 @@ struct lb_agents {
     int fd;                     /* until the acceptor owns it */
     struct glb_acceptor *acc;
     struct event *tick;
+    struct event *publish_ev;   /* rebuilds the tables, at most every LBA_PUBLISH_DELAY */
     glb_qsbr *qsbr;
     _Atomic(void *) snap;       /* lba_snap * */
     const lb_conf *conf;
@@ -88,6 +89,8 @@ struct lb_agents {
     } st;
 };
 
+#define LBA_PUBLISH_DELAY 0.1 /* seconds: news from many agents makes one set of tables */
+
 /* agents.c */
 int lba_sess_alive(const lb_agents *a, const sess *s);
 void lba_send_request(sess *s);      /* an empty METRICS: send fresh ones */
@@ -96,7 +99,8 @@ void lba_send_request(sess *s);      /* an empty METRICS: send fresh ones */
 const lb_agent_allow *lba_allow(const lb_agents *a, const char *id); /* NULL: not allowed */
 agent *lba_agent(lb_agents *a, const char *id);                      /* found or made; NULL: no memory */
 int lba_metric_put(agent *ag, const glb_map_metric *m, double now); /* 0, or -1 when full */
-void lba_publish(lb_agents *a);     /* new tables from the agents' fresh metrics */
+void lba_publish(lb_agents *a);     /* new tables from the agents' fresh metrics, soon */
+void lba_publish_now(lb_agents *a); /* the same, now (the delay's event) */
 void lba_age(lb_agents *a, double now); /* claims and metrics expire; asks for fresh ones */
 void lba_free_state(lb_agents *a);
 

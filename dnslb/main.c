@@ -383,7 +383,7 @@ int main(int argc, char **argv)
                            cf->rrl_rate, cf->rrl_slip, cf->rrl_v4_prefix, cf->rrl_v6_prefix};
     /* Each TCP client needs a descriptor; past the limit accepting pauses. */
     unsigned others = GLB_FD_RESERVE + cf->workers * 3 * (unsigned)cf->nlisten + GLB_CONTROL_MAX_CONNS +
-                      (cf->has_metrics ? 2 * GLB_METRICS_MAX_OPEN + 2 : 0);
+                      (cf->has_metrics ? 2 * GLB_METRICS_MAX_OPEN + 2 : 0) + (unsigned)lb_agents_max_sessions(cf);
     scfg.tcp_max_conns = glb_fd_budget(cf->workers * cf->tcp_max_conns, others, "tcp-max-connections") / cf->workers;
     if (scfg.tcp_max_conns == 0)
         scfg.tcp_max_conns = 1;
