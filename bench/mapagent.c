@@ -124,10 +124,12 @@ static int cmd_setup(void)
 
 static void fill(void);
 
-static void send_frame(agent *a, int rc, size_t len, const char *what)
+static void send_msg(agent *a, const glb_map_msg *m)
 {
-    if (rc != GLB_MAP_OK)
-        die("cannot encode %s", what);
+    size_t len;
+    glb_map_error e;
+    if (glb_map_encode(m, g.obuf, GLB_MAP_MAX_FRAME, &len, &e) != GLB_MAP_OK)
+        die("cannot encode %s: %s", glb_map_type_name(m->type), e.text);
     if (bufferevent_write(a->bev, g.obuf, len) != 0)
         die("out of memory");
 }
@@ -169,11 +171,10 @@ static void send_register(agent *a)
     glb_map_claim c = {.kind = GLB_MAP_CLAIM_CLIENT, .prefix = {.family = AF_INET, .len = 24}};
     uint32_t net = htonl(agent_net(a->idx));
     memcpy(c.prefix.b, &net, 4);
-    glb_map_register r = {
-        .node_id = a->id, .sequence = wall_ms(), .lifetime = ao.lifetime, .claims = &c, .nclaims = 1,
-    };
-    size_t len;
-    send_frame(a, glb_map_encode_register(&r, g.obuf, GLB_MAP_MAX_FRAME, &len), len, "REGISTER");
+    glb_map_msg m = {.type = GLB_MAP_REGISTER,
+                     .u.reg = {.node_id = a->id, .sequence = wall_ms(), .lifetime = ao.lifetime, .claims = &c,
+                               .nclaims = 1}};
+    send_msg(a, &m);
     a->state = A_REG;
 }
 
@@ -192,10 +193,9 @@ static void send_metrics(agent *a, const glb_map_services *sv)
                                           .time = now, .state = GLB_MAP_STATE_UP};
         }
     }
-    size_t len;
     if (n) {
-        glb_map_metrics m = {.metrics = g.met, .nmetrics = n};
-        send_frame(a, glb_map_encode_metrics(&m, g.obuf, GLB_MAP_MAX_FRAME, &len), len, "METRICS");
+        glb_map_msg m = {.type = GLB_MAP_METRICS, .u.metrics = {.metrics = g.met, .nmetrics = n}};
+        send_msg(a, &m);
         a->nmetrics += n;
         g.metrics += n;
     }
@@ -205,15 +205,14 @@ static void send_metrics(agent *a, const glb_map_services *sv)
         agent_end(a, 0, "the box's SERVICES hold no site");
         return;
     }
-    glb_map_bye b = {.reason = GLB_MAP_BYE_SHUTDOWN};
-    send_frame(a, glb_map_encode_bye(&b, g.obuf, GLB_MAP_MAX_FRAME, &len), len, "BYE");
+    glb_map_msg b = {.type = GLB_MAP_BYE, .u.bye = {.reason = GLB_MAP_BYE_SHUTDOWN}};
+    send_msg(a, &b);
     a->state = A_BYE; /* done when the box closes, having read all */
 }
 
 static void on_frame(agent *a, const glb_map_msg *m)
 {
     char why[1200];
-    size_t len;
     switch (m->type) {
     case GLB_MAP_HELLO:
         if (a->state != A_HELLO || m->u.hello.role != GLB_MAP_ROLE_LB)
@@ -242,8 +241,8 @@ static void on_frame(agent *a, const glb_map_msg *m)
         return;
     case GLB_MAP_KEEPALIVE:
         if (!m->u.keepalive.reply) {
-            glb_map_keepalive k = {.nonce = m->u.keepalive.nonce, .reply = 1};
-            send_frame(a, glb_map_encode_keepalive(&k, g.obuf, GLB_MAP_MAX_FRAME, &len), len, "KEEPALIVE");
+            glb_map_msg k = {.type = GLB_MAP_KEEPALIVE, .u.keepalive = {.nonce = m->u.keepalive.nonce, .reply = 1}};
+            send_msg(a, &k);
         }
         return;
     case GLB_MAP_BYE:
@@ -284,15 +283,14 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     if (a->bev != bev)
         return;
     if (what & BEV_EVENT_CONNECTED) {
-        glb_map_hello h;
-        glb_map_hello_defaults(&h);
-        h.role = GLB_MAP_ROLE_MSERVICE;
-        h.version = GLB_MAP_VERSION;
-        h.node_id = a->id;
-        h.caps = GLB_MAP_CAP_METRICS;
-        h.software = "glb maplb agents";
-        size_t len;
-        send_frame(a, glb_map_encode_hello(&h, g.obuf, GLB_MAP_MAX_FRAME, &len), len, "HELLO");
+        glb_map_msg h = {.type = GLB_MAP_HELLO};
+        glb_map_hello_defaults(&h.u.hello);
+        h.u.hello.role = GLB_MAP_ROLE_MSERVICE;
+        h.u.hello.version = GLB_MAP_VERSION;
+        h.u.hello.node_id = a->id;
+        h.u.hello.caps = GLB_MAP_CAP_METRICS;
+        h.u.hello.software = "glb maplb agents";
+        send_msg(a, &h);
         a->state = A_HELLO;
         return;
     }
