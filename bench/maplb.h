@@ -1,4 +1,5 @@
-/* bench/maplb: what maplb.c (simulated DNS-LBs) shares with mapagent.c
+/* bench/maplb: what its files share: maplb.c (simulated DNS-LBs, main),
+ * mappeer.c (certificates, PEM files, TLS connections) and mapagent.c
  * (simulated measurement agents, the "agents" commands). Not installed.
  * SPDX-License-Identifier: BSD-3-Clause */
 #ifndef GLB_BENCH_MAPLB_H
@@ -14,6 +15,8 @@
 
 #include "shared/addr.h"
 
+/* maplb.c */
+
 /* Prints "maplb: MSG" (and OpenSSL's last error) on stderr, exits 2. */
 void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
@@ -22,6 +25,13 @@ double mono(void);
 
 /* Milliseconds since the Unix epoch. */
 uint64_t wall_ms(void);
+
+/* A command-line number: unsigned up to 1e8, or a double 0..1e6; dies
+ * naming what when s is not one. */
+unsigned uarg(const char *s, const char *what);
+double darg(const char *s, const char *what);
+
+/* mappeer.c */
 
 /* A fresh EC P-256 key; dies on failure. */
 EVP_PKEY *make_key(void);
@@ -45,11 +55,6 @@ FILE *open_out(const char *name, const char *mode);
 X509 *read_cert(const char *name);
 EVP_PKEY *read_key(const char *name);
 
-/* A command-line number: unsigned up to 1e8, or a double 0..1e6; dies
- * naming what when s is not one. */
-unsigned uarg(const char *s, const char *what);
-double darg(const char *s, const char *what);
-
 /* The TLS 1.3 client context of the simulated peers: trusts ca alone,
  * verifies the server, no tickets. Dies on failure. */
 SSL_CTX *maplb_client_ctx(X509 *ca);
@@ -64,7 +69,7 @@ int maplb_connect(struct bufferevent **bev, struct event_base *base, SSL_CTX *ct
 /* Why a connection ended, for logs: what holds libevent's event flags. */
 void maplb_conn_error(struct bufferevent *bev, short what, char *buf, size_t len);
 
-/* The "agents-setup" and "agents" commands (mapagent.c): argv[1] is the
+/* mapagent.c: the "agents-setup" and "agents" commands: argv[1] is the
  * command. Returns the exit status. */
 int maplb_agents_main(int argc, char **argv);
 
