@@ -1,5 +1,6 @@
 /* bench/maplb: simulated DNS-LBs for the map protocol benchmarks
- * (bench/map-load, bench/restart). Not installed.
+ * (bench/map-load, bench/restart), and simulated measurement agents for
+ * bench/agents-qps (mapagent.c: maplb agents --help). Not installed.
  *
  *   maplb setup --dir DIR --lbs N --claims M [--swap S] [--queries Q] [--qname NAME]
  *       writes DIR/ca.pem, ca.key (EC P-256 CA), b1.pem, b1.key (the DNS-B's
@@ -34,16 +35,13 @@
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <getopt.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
-#include <openssl/x509v3.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -52,6 +50,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "bench/maplb.h"
 #include "proto/map.h"
 #include "proto/stream.h"
 #include "shared/addr.h"
@@ -74,8 +73,7 @@ static struct {
     .concurrency = 200, .lifetime = 900,
 };
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...)
+void die(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -92,14 +90,14 @@ static void die(const char *fmt, ...)
     exit(2);
 }
 
-static double mono(void)
+double mono(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static uint64_t wall_ms(void)
+uint64_t wall_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -154,78 +152,7 @@ static unsigned rnd(unsigned n)
     return n ? r % n : 0;
 }
 
-/* ---- certificates ------------------------------------------------------ */
-
-static void add_ext(X509 *x, X509 *issuer, int nid, const char *value)
-{
-    X509V3_CTX ctx;
-    X509V3_set_ctx_nodb(&ctx);
-    X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
-    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
-    if (!ext || X509_add_ext(x, ext, -1) != 1)
-        die("cannot add extension %s", value);
-    X509_EXTENSION_free(ext);
-}
-
-/* A certificate for key with subject CN=cn, signed by issuer (NULL: self). */
-static X509 *make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key, int is_ca, const char *san,
-                       long serial)
-{
-    X509 *x = X509_new();
-    if (!x || X509_set_version(x, 2) != 1 || ASN1_INTEGER_set(X509_get_serialNumber(x), serial) != 1 ||
-        !X509_gmtime_adj(X509_getm_notBefore(x), -3600) || !X509_gmtime_adj(X509_getm_notAfter(x), 7 * 86400L) ||
-        X509_set_pubkey(x, key) != 1)
-        die("cannot make a certificate");
-    X509_NAME *name = X509_get_subject_name(x);
-    if (X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0) != 1 ||
-        X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name) != 1)
-        die("cannot name a certificate");
-    X509 *iss = issuer ? issuer : x;
-    if (is_ca) {
-        add_ext(x, iss, NID_basic_constraints, "critical,CA:TRUE");
-        add_ext(x, iss, NID_key_usage, "critical,keyCertSign,cRLSign");
-    } else {
-        add_ext(x, iss, NID_basic_constraints, "CA:FALSE");
-        add_ext(x, iss, NID_key_usage, "critical,digitalSignature");
-        add_ext(x, iss, NID_ext_key_usage, "serverAuth,clientAuth");
-    }
-    if (san)
-        add_ext(x, iss, NID_subject_alt_name, san);
-    if (X509_sign(x, issuer_key ? issuer_key : key, EVP_sha256()) == 0)
-        die("cannot sign a certificate");
-    return x;
-}
-
-static EVP_PKEY *make_key(void)
-{
-    EVP_PKEY *k = EVP_EC_gen("P-256");
-    if (!k)
-        die("cannot make an EC key");
-    return k;
-}
-
-static void write_pem(const char *name, X509 *cert, EVP_PKEY *key)
-{
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/%s", opt.dir, name);
-    FILE *f = fopen(path, "w");
-    if (!f)
-        die("cannot write %s: %s", path, strerror(errno));
-    if ((cert && PEM_write_X509(f, cert) != 1) || (key && PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL) != 1))
-        die("cannot write %s", path);
-    if (fclose(f) != 0)
-        die("cannot write %s: %s", path, strerror(errno));
-}
-
-static FILE *open_out(const char *name, const char *mode)
-{
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/%s", opt.dir, name);
-    FILE *f = fopen(path, mode);
-    if (!f)
-        die("cannot write %s: %s", path, strerror(errno));
-    return f;
-}
+/* ---- setup ------------------------------------------------------------- */
 
 /* One query: QNAME A IN, RD off, EDNS0 (1232) with ECS family 1 /32 = addr. */
 static size_t make_query(uint8_t *q, size_t cap, const char *qname, uint32_t addr)
@@ -564,38 +491,20 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
         return;
     }
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
-        char why[300] = "connection closed";
-        unsigned long e = bufferevent_get_openssl_error(bev);
-        if (e)
-            ERR_error_string_n(e, why, sizeof(why));
-        else if (what & BEV_EVENT_ERROR)
-            snprintf(why, sizeof(why), "%s", strerror(EVUTIL_SOCKET_ERROR()));
+        char why[300];
+        maplb_conn_error(bev, what, why, sizeof(why));
         lb_fail(l, l->state == ST_UP ? &g.disconnects : &g.connect_failures, why);
     }
 }
 
 static void lb_connect(lb *l)
 {
-    SSL *ssl = SSL_new(g.ctx);
-    if (!ssl || SSL_use_certificate(ssl, l->cert) != 1 || SSL_use_PrivateKey(ssl, l->key) != 1 ||
-        X509_VERIFY_PARAM_set1_ip(SSL_get0_param(ssl), g.server.b, glb_addr_bytes(g.server.family)) != 1)
-        die("cannot set up TLS for %s", l->id);
-    l->bev = bufferevent_openssl_socket_new(g.base, -1, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
-    if (!l->bev)
-        die("cannot create a TLS connection");
-    bufferevent_openssl_set_allow_dirty_shutdown(l->bev, 1);
-    bufferevent_setcb(l->bev, read_cb, NULL, event_cb, l);
     l->state = ST_CONNECTING;
     l->t_start = mono();
     l->inflight = 1;
     g.inflight++;
-    struct sockaddr_storage ss;
-    socklen_t sl = glb_addr_to_sockaddr(&g.server, &ss);
-    if (bufferevent_socket_connect(l->bev, (struct sockaddr *)&ss, (int)sl) != 0 ||
-        bufferevent_enable(l->bev, EV_READ | EV_WRITE) != 0) {
+    if (maplb_connect(&l->bev, g.base, g.ctx, &g.server, l->cert, l->key, read_cb, event_cb, l) != 0)
         lb_fail(l, &g.connect_failures, strerror(errno));
-        return;
-    }
 }
 
 static void print_done(void)
@@ -675,32 +584,6 @@ static void stop_cb(evutil_socket_t sig, short what, void *arg)
     g.stopping = 1;
 }
 
-static X509 *read_cert(const char *name)
-{
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/%s", opt.dir, name);
-    FILE *f = fopen(path, "r");
-    X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
-    if (f)
-        fclose(f);
-    if (!x)
-        die("cannot read %s", path);
-    return x;
-}
-
-static EVP_PKEY *read_key(const char *name)
-{
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/%s", opt.dir, name);
-    FILE *f = fopen(path, "r");
-    EVP_PKEY *k = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
-    if (f)
-        fclose(f);
-    if (!k)
-        die("cannot read %s", path);
-    return k;
-}
-
 static int cmd_run(void)
 {
     layout();
@@ -732,15 +615,7 @@ static int cmd_run(void)
     }
     fprintf(stderr, "maplb: %u client certificates made in %.2f s\n", opt.lbs, mono() - t);
 
-    g.ctx = SSL_CTX_new(TLS_client_method());
-    if (!g.ctx)
-        die("TLS: out of memory");
-    SSL_CTX_set_min_proto_version(g.ctx, TLS1_3_VERSION);
-    SSL_CTX_set_options(g.ctx, SSL_OP_NO_TICKET);
-    X509_STORE *store = SSL_CTX_get_cert_store(g.ctx);
-    if (X509_STORE_add_cert(store, ca) != 1)
-        die("cannot trust the CA");
-    SSL_CTX_set_verify(g.ctx, SSL_VERIFY_PEER, NULL);
+    g.ctx = maplb_client_ctx(ca);
 
     g.base = event_base_new();
     if (!g.base)
@@ -782,10 +657,11 @@ static void usage(FILE *f)
                "                 [--refresh SEC] [--duration SEC] [--concurrency C] [--lifetime SEC]\n"
                "                 [--timeout SEC]\n"
                "defaults: --lbs 10000 --claims 100 --swap 10 --queries 200000 --refresh 30\n"
-               "          --duration 60 --concurrency 200 --lifetime 900 --timeout 180\n");
+               "          --duration 60 --concurrency 200 --lifetime 900 --timeout 180\n"
+               "       maplb agents-setup|agents ... (simulated measurement agents: maplb agents --help)\n");
 }
 
-static unsigned uarg(const char *s, const char *what)
+unsigned uarg(const char *s, const char *what)
 {
     char *end;
     errno = 0;
@@ -795,7 +671,7 @@ static unsigned uarg(const char *s, const char *what)
     return (unsigned)v;
 }
 
-static double darg(const char *s, const char *what)
+double darg(const char *s, const char *what)
 {
     char *end;
     double v = strtod(s, &end);
@@ -815,6 +691,8 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (strcmp(cmd, "agents-setup") == 0 || strcmp(cmd, "agents") == 0)
+        return maplb_agents_main(argc, argv);
     static const struct option lo[] = {
         {"dir", required_argument, NULL, 'd'},       {"server", required_argument, NULL, 's'},
         {"lbs", required_argument, NULL, 'n'},       {"claims", required_argument, NULL, 'm'},
@@ -852,6 +730,7 @@ int main(int argc, char **argv)
         die("--concurrency must be at least 1");
     if (opt.lifetime > GLB_MAP_MAX_LIFETIME)
         die("--lifetime must be at most %u", GLB_MAP_MAX_LIFETIME);
+    maplb_set_dir(opt.dir);
     if (strcmp(cmd, "setup") == 0)
         return cmd_setup();
     if (strcmp(cmd, "run") == 0)
