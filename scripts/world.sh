@@ -164,7 +164,7 @@ world_stop_all() {
         kill "${WPID[$n]}" 2>/dev/null
     done
     for n in "${!WPID[@]}"; do
-        wait "${WPID[$n]}" 2>/dev/null
+        wait "${WPID[$n]}" 2>/dev/null || true # killed by the signal (a namespace's sleep): no error here
     done
     WPID=()
 }
