@@ -208,16 +208,12 @@ static void on_frame(sess *s, const glb_map_msg *m)
     case GLB_MAP_METRICS:
         on_metrics(s, &m->u.metrics);
         return;
-    case GLB_MAP_KEEPALIVE:
-        if (!m->u.keepalive.reply) {
-            glb_map_msg r;
-            memset(&r, 0, sizeof(r));
-            r.type = GLB_MAP_KEEPALIVE;
-            r.u.keepalive.nonce = m->u.keepalive.nonce;
-            r.u.keepalive.reply = 1;
+    case GLB_MAP_KEEPALIVE: {
+        glb_map_msg r;
+        if (glb_map_keepalive_echo(m, &r) == 0)
             send_msg(s, &r);
-        }
         return;
+    }
     case GLB_MAP_BYE:
         sess_free(s);
         return;

@@ -415,20 +415,16 @@ static void on_msg(sess *s, const glb_map_msg *m)
         else
             lbmc_on_services(s, &m->u.services);
         return;
-    case GLB_MAP_KEEPALIVE:
-        if (!m->u.keepalive.reply) {
-            glb_map_msg r;
-            memset(&r, 0, sizeof(r));
-            r.type = GLB_MAP_KEEPALIVE;
-            r.u.keepalive.nonce = m->u.keepalive.nonce;
-            r.u.keepalive.reply = 1;
+    case GLB_MAP_KEEPALIVE: {
+        glb_map_msg r;
+        if (glb_map_keepalive_echo(m, &r) == 0)
             lbmc_send(s, &r);
-        } else if (s->ka_out && m->u.keepalive.nonce == s->ka_nonce) {
+        else if (s->ka_out && m->u.keepalive.nonce == s->ka_nonce) {
             s->rtt = glb_mono() - s->ka_sent;
             s->ka_out = 0;
         }
-        (void)mc;
         return;
+    }
     case GLB_MAP_METRICS: /* the box asks an agent for fresh metrics (PROTOCOL.md §10.3) */
         if (!mc->agent || m->u.metrics.nmetrics != 0)
             lbmc_sess_error(s, GLB_MAP_E_UNEXPECTED, "METRICS with metrics, or to a DNS-LB", m->type);

@@ -279,6 +279,17 @@ void glb_map_hello_defaults(glb_map_hello *h)
     h->version = GLB_MAP_VERSION;
 }
 
+int glb_map_keepalive_echo(const glb_map_msg *in, glb_map_msg *r)
+{
+    if (in->type != GLB_MAP_KEEPALIVE || in->u.keepalive.reply)
+        return -1;
+    memset(r, 0, sizeof(*r));
+    r->type = GLB_MAP_KEEPALIVE;
+    r->u.keepalive.nonce = in->u.keepalive.nonce;
+    r->u.keepalive.reply = 1;
+    return 0;
+}
+
 /* ---- Frames ----------------------------------------------------------- */
 
 int glb_map_frame_check(const uint8_t *buf, size_t len, size_t *n)

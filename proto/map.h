@@ -418,6 +418,10 @@ void glb_map_service_defaults(glb_map_service *s);
 void glb_map_site_defaults(glb_map_site *s);
 void glb_map_hello_defaults(glb_map_hello *h);
 
+/* Fills r with the echo of a KEEPALIVE request (PROTOCOL.md §5.4); 0, or -1
+ * when in is not a request (a reply, which gets none). */
+int glb_map_keepalive_echo(const glb_map_msg *in, glb_map_msg *r);
+
 /* ---- Helpers ---------------------------------------------------------- */
 
 /* 1 when s is a valid node id / site name: 1..63 of [a-z0-9-], not

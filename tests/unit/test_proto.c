@@ -758,6 +758,11 @@ static void test_keepalive_bye_error(void **state)
     roundtrip(&m, &d, "keepalive.bin");
     assert_true(d.u.keepalive.nonce == 0xfedcba9876543210ULL);
     assert_int_equal(d.u.keepalive.reply, 0);
+    glb_map_msg echo;
+    assert_int_equal(glb_map_keepalive_echo(&d, &echo), 0); /* a request gets its echo */
+    assert_int_equal(echo.type, GLB_MAP_KEEPALIVE);
+    assert_true(echo.u.keepalive.nonce == 0xfedcba9876543210ULL && echo.u.keepalive.reply == 1);
+    assert_int_equal(glb_map_keepalive_echo(&echo, &echo), -1); /* a reply gets none */
     m.u.keepalive.reply = 1;
     roundtrip(&m, &d, "keepalive-reply.bin");
     assert_int_equal(d.u.keepalive.reply, 1);
