@@ -93,7 +93,7 @@ static const metric *find_metric(const agent *ag, const uint8_t *svc, const char
 
 static int is_fresh(const lb_agents *a, const agent *ag, double now)
 {
-    return ag->newest > 0 && now - ag->newest <= a->max_age && ag->nclaims > 0;
+    return ag->newest > 0 && now - ag->newest <= a->max_age && now < ag->claims_until; /* and registered */
 }
 
 /* The agent's answer table: each service's sites ranked from its metrics. */
@@ -149,6 +149,7 @@ static void snap_free(lba_snap *s)
         lb_table_free(s->tables[i]);
     free(s->tables);
     glb_lpm_free(s->lpm);
+    glb_lpm_free(s->near);
     free(s);
 }
 
@@ -158,7 +159,8 @@ void lba_publish_now(lb_agents *a)
         return;
     double now = glb_mono();
     lba_snap *s = calloc(1, sizeof(*s));
-    if (!s || !(s->lpm = glb_lpm_new()) || !(s->tables = calloc(a->nagents ? a->nagents : 1, sizeof(*s->tables)))) {
+    if (!s || !(s->lpm = glb_lpm_new()) || !(s->near = glb_lpm_new()) ||
+        !(s->tables = calloc(a->nagents ? a->nagents : 1, sizeof(*s->tables)))) {
         snap_free(s);
         log_err("agents: out of memory: the previous tables stay");
         return;
@@ -176,6 +178,19 @@ void lba_publish_now(lb_agents *a)
         for (size_t k = 0; k < ag->nclaims; k++)
             if (glb_lpm_insert(s->lpm, &ag->claims[k], (uint32_t)i) != 0)
                 log_err("agents: out of memory for %s's prefixes", ag->id);
+        /* Its address's prefixes, from LBA_NEAR bits to the whole address: a
+         * lookup then finds the agent sharing the longest prefix with a
+         * client (of agents equally near, the one listed last). */
+        int v4 = ag->addr.family == AF_INET;
+        for (unsigned len = v4 ? LBA_NEAR_V4 : LBA_NEAR_V6; ag->has_addr && len <= (v4 ? 32u : 128u); len++) {
+            glb_prefix p = {.family = ag->addr.family, .len = (uint8_t)len};
+            memcpy(p.b, ag->addr.b, sizeof(p.b));
+            glb_mask_bits(p.b, glb_addr_bytes(p.family), len);
+            if (glb_lpm_insert(s->near, &p, (uint32_t)i) != 0) {
+                log_err("agents: out of memory for %s's address", ag->id);
+                break;
+            }
+        }
     }
     a->st.tables++;
     snap_free(glb_qsbr_swap(a->qsbr, &a->snap, s));
@@ -208,7 +223,9 @@ const lb_table *lb_agents_table(const lb_agents *a, const glb_addr *client)
         return NULL;
     const lba_snap *s = atomic_load_explicit(&((lb_agents *)a)->snap, memory_order_acquire);
     glb_lpm_match m;
-    if (!s || !glb_lpm_lookup(s->lpm, client, client->family == AF_INET ? 32 : 128, &m) || m.value >= s->n)
+    unsigned bits = client->family == AF_INET ? 32 : 128;
+    if (!s || ((!glb_lpm_lookup(s->lpm, client, bits, &m) && !glb_lpm_lookup(s->near, client, bits, &m)) ||
+               m.value >= s->n))
         return NULL;
     return s->tables[m.value];
 }

@@ -173,6 +173,11 @@ static void on_hello(sess *s, const glb_map_hello *h)
         sess_end(ag->sess, 0, NULL, GLB_MAP_BYE_REPLACED);
     ag->sess = s;
     s->ag = ag;
+    if (s->has_peer && (!ag->has_addr || !glb_addrport_equal(&ag->addr, &s->peer))) {
+        ag->addr = s->peer; /* the clients near it are its too, when no claim says otherwise */
+        ag->has_addr = 1;
+        lba_publish(a);
+    }
     glb_map_msg m;
     memset(&m, 0, sizeof(m));
     m.type = GLB_MAP_HELLO;
@@ -304,7 +309,7 @@ int lba_sess_alive(const lb_agents *a, const sess *s)
 static void accept_cb(void *arg, int fd, const struct sockaddr *sa, socklen_t salen)
 {
     lb_agents *a = arg;
-    (void)sa, (void)salen;
+    (void)salen;
     sess *s = !a->conf || a->nsess < lb_agents_max_sessions(a->conf) ? calloc(1, sizeof(*s)) : NULL;
     SSL *ssl = s ? SSL_new(a->tls) : NULL;
     struct bufferevent *bev =
@@ -321,6 +326,10 @@ static void accept_cb(void *arg, int fd, const struct sockaddr *sa, socklen_t sa
     s->a = a;
     s->bev = bev;
     s->state = S_TLS;
+    if (glb_addr_from_sockaddr(sa, &s->peer) == 0) {
+        s->peer.port = 0;
+        s->has_peer = 1;
+    }
     s->since = s->last_recv = glb_mono();
     s->next = a->sessions;
     if (s->next)

@@ -5,8 +5,10 @@
  * (SERVICES, full sets) and push METRICS. From each agent's fresh metrics
  * (at most max-age old) the box ranks the sites with its own policies
  * into an answer table of that agent; a client is answered from the table
- * of the agent whose registered prefix matches its address longest, else
- * from the box's own measurements. An agent that vanishes ages out. When
+ * of the agent whose registered prefix matches its address longest, or,
+ * when no claim holds it, of the agent whose own address shares the longest
+ * prefix (24 bits and more, 48 for IPv6) with it, else from the box's own
+ * measurements. An agent that vanishes ages out. When
  * an agent's newest metrics pass half of max-age while its session is up,
  * the box asks it for fresh ones (an empty METRICS).
  * SPDX-License-Identifier: BSD-3-Clause */

@@ -42,6 +42,8 @@ typedef struct agent {
     size_t nm;
     double newest;              /* monotonic time of its last METRICS, 0: none */
     double asked;               /* when we last asked for fresh ones */
+    glb_addr addr;              /* where its last session came from */
+    int has_addr;
     int fresh;                  /* had fresh metrics at the last publish */
     sess *sess;                 /* its session, NULL when none */
 } agent;
@@ -56,11 +58,18 @@ struct sess {
     agent *ag;
     glb_map_reader rd;
     double since, last_recv;
+    glb_addr peer;              /* its address (port cleared) */
+    int has_peer;
 };
 
-/* What answering threads read: client prefix -> agent -> its table. */
+/* What answering threads read: client prefix -> agent -> its table; for a
+ * client no claim holds, near (its prefixes of LBA_NEAR_V4/V6 bits and
+ * longer) -> the agent whose address shares the longest prefix with it. */
+#define LBA_NEAR_V4 24
+#define LBA_NEAR_V6 48
 typedef struct lba_snap {
     glb_lpm *lpm;
+    glb_lpm *near;
     lb_table **tables;          /* per agent index; NULL: none */
     size_t n;
 } lba_snap;

@@ -87,6 +87,8 @@ struct lb_mapclient {
     sess **s;                    /* configuration order */
     size_t ns;
     lb_whoami *whoami;           /* NULL for an agent */
+    int has_src4, has_src6;      /* agent: sessions leave from the probes' source addresses */
+    glb_addr src4, src6;
     int agent;                   /* an mservice agent: role mservice, METRICS for RANKING, box: for dnsb: */
     void (*on_request)(void *arg); /* agent: the box asked for fresh metrics (empty METRICS) */
     int started, stopping;

@@ -18,6 +18,12 @@ void lbmc_take_conf(lb_mapclient *mc, const lb_conf *conf)
 {
     const lb_map_conf *m = &conf->map;
     snprintf(mc->id, sizeof(mc->id), "%s", conf->id);
+    /* An agent connects from where it measures: the box takes the clients
+     * near that address for its (agents.h). */
+    mc->has_src4 = conf->agent && conf->probe.has_src4;
+    mc->has_src6 = conf->agent && conf->probe.has_src6;
+    mc->src4 = conf->probe.src4;
+    mc->src6 = conf->probe.src6;
     mc->refresh = m->refresh;
     mc->lifetime = m->lifetime;
     mc->ndns = 0;

@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "shared/clock.h"
@@ -321,8 +323,27 @@ void lbmc_sess_connect(sess *s)
         sess_fail(s, 0, "TLS: cannot set the address to verify");
         return;
     }
-    s->bev = bufferevent_openssl_socket_new(mc->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+    int fd = -1;
+    const glb_addr *src = s->addr.family == AF_INET ? (mc->has_src4 ? &mc->src4 : NULL)
+                                                    : (mc->has_src6 ? &mc->src6 : NULL);
+    if (src) {
+        struct sockaddr_storage sa;
+        glb_addr a = *src;
+        a.port = 0;
+        socklen_t al = glb_addr_to_sockaddr(&a, &sa);
+        fd = socket(s->addr.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0 || bind(fd, (struct sockaddr *)&sa, al) != 0) {
+            if (fd >= 0)
+                close(fd);
+            SSL_free(ssl);
+            sess_fail(s, 0, "source address: %s", strerror(errno));
+            return;
+        }
+    }
+    s->bev = bufferevent_openssl_socket_new(mc->base, fd, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
     if (!s->bev) {
+        if (fd >= 0)
+            close(fd);
         sess_fail(s, 0, "cannot create a TLS connection");
         return;
     }

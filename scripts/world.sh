@@ -326,7 +326,7 @@ world_combined_agents() {
     AG1=127.0.7.1 AG2=127.0.7.2 CB_POP=198.18.6.1 POPA=198.18.6.40 POPB=198.18.6.50
     { ip link show br0 >/dev/null 2>&1 || { ip link add br0 type bridge && ip link set br0 up; }; } &&
         ip addr add "$CB_POP/15" dev br0 && _w_ns popa "$POPA" && _w_ns popb "$POPB" || return 1
-    WORLD_CB_SED="s|^    listen: \(.*\)\$|    listen: \1\n    listen: $CB_POP@53|;s|^recursion:|agents:\n    listen: $CB@5381\n    tls-cert-file: $W/certs/cb.pem\n    tls-key-file: $W/certs/cb.key\n    tls-ca-file: $W/certs/ca.pem\n    allow: ag1 198.18.6.0/24\n    allow: ag2 198.18.6.0/24\n    max-age: $1\nrecursion:\n    access-control: 198.18.6.0/24|" \
+    WORLD_CB_SED="s|^    listen: \(.*\)\$|    listen: \1\n    listen: $CB_POP@53|;s|^recursion:|agents:\n    listen: $CB@5381\n    tls-cert-file: $W/certs/cb.pem\n    tls-key-file: $W/certs/cb.key\n    tls-ca-file: $W/certs/ca.pem\n    allow: ag1 198.18.6.0/24\n    allow: ag2 198.18.6.0/24\n    max-age: $1\nrecursion:\n    access-control: 198.18.6.0/24\n    access-control: 127.0.7.0/24|" \
         world_combined || return 1
     for a in $AG1 $AG2; do
         world_delay "$SITE1" "$a" 60 && world_delay "$SITE2" "$a" 60 && world_delay "$SITE3" "$a" 120 || return 1

@@ -36,6 +36,13 @@ wait_until 20 cb_set_is popb "$SITE2" && ok "ag2's client gets tokyo ($SITE2), a
     not_ok "ag2's client gets: $(cb_set popb)"
 cb_set_is box "$SITE3" && ok "a client no agent measures for gets newyork ($SITE3), the box's own best" ||
     not_ok "that client gets: $(cb_set box)"
+# No claim holds a client next to an agent (127.0.7.1 ag1, .2 ag2): the agent
+# whose address shares the longest prefix with it answers.
+near_set() { dig +time=2 +tries=1 -b "$1" @"$CB" www.foobar.example A +short 2>/dev/null | grep -E '^[0-9.]+$' |
+    sort -u | tr '\n' ' ' | sed 's/ $//'; }
+[ "$(near_set 127.0.7.3)" = "$SITE2" ] && [ "$(near_set 127.0.7.0)" = "$SITE1" ] &&
+    ok "unclaimed clients next to an agent: 127.0.7.3 gets ag2's tokyo, 127.0.7.0 ag1's paris" ||
+    not_ok "near clients: 127.0.7.3 gets $(near_set 127.0.7.3), 127.0.7.0 gets $(near_set 127.0.7.0)"
 
 # A state change reaches the box at once (ag2 would wait an hour otherwise).
 world_site_status "$SITE2" 500
