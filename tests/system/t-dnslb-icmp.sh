@@ -70,7 +70,10 @@ else
     not_ok "127.0.0.1 alive by ICMP within 5 s"
 fi
 SITES=$(lbctl sites)
-check "sites: 127.0.0.1 answered in well under a millisecond or so" "$SITES" '^lo\.example\. +lo +127\.0\.0\.1 +alive +[0-4]\.[0-9] +0\.0% .* icmp [0-9.]+ ms$'
+# The kernel's own echo: well under a millisecond idle; under 20 ms however
+# loaded the machine is (other tests run beside this one), still far from
+# the fixture's delayed sites below (27 ms and more).
+check "sites: 127.0.0.1 answered within milliseconds" "$SITES" '^lo\.example\. +lo +127\.0\.0\.1 +alive +([0-9]|1[0-9])\.[0-9] +0\.0% .* icmp [0-9.]+ ms$'
 SITES=
 check_eq "127.0.0.1 answered" "$(short x.lo.example)" "127.0.0.1"
 kill -TERM "$DNSLB_PID"
