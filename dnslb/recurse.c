@@ -47,12 +47,6 @@ struct lb_recurse {
     _Atomic unsigned long long queries, answers, servfail, dropped;
 };
 
-static void ub_readable(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd, (void)what;
-    ub_process(((lb_recurse *)arg)->ub);
-}
-
 lb_recurse *lb_recurse_new(struct event_base *base, const lb_recurse_conf *c, char *err, size_t errlen)
 {
     lb_recurse *r = calloc(1, sizeof(*r));
@@ -103,8 +97,7 @@ lb_recurse *lb_recurse_new(struct event_base *base, const lb_recurse_conf *c, ch
             goto fail;
         }
     }
-    r->ev = event_new(base, ub_fd(r->ub), EV_READ | EV_PERSIST, ub_readable, r);
-    if (!r->ev || event_add(r->ev, NULL) != 0) {
+    if (!(r->ev = lb_ub_watch(base, r->ub))) {
         snprintf(err, errlen, "recursion: cannot watch libunbound's descriptor");
         goto fail;
     }

@@ -54,6 +54,12 @@ typedef struct agent {
     struct event_base *base;
 } agent;
 
+/* A site's state (enum lb_state) as METRICS carries it. */
+static uint8_t wire_state(int state)
+{
+    return state == LB_SITE_ALIVE ? GLB_MAP_STATE_UP : state == LB_SITE_DEAD ? GLB_MAP_STATE_DOWN : GLB_MAP_STATE_UNKNOWN;
+}
+
 /* The prober's view of every site as METRICS, sent to the boxes. */
 static void push_metrics(agent *a, const char *why)
 {
@@ -86,9 +92,7 @@ static void push_metrics(agent *a, const char *why)
         x->loss = isnan(v.loss) ? 0 : (uint32_t)fmin(fmax(v.loss, 0) * 1e6, 1e6);
         x->samples = isnan(v.latency_ms) ? 0 : (uint32_t)(v.checks > UINT32_MAX ? UINT32_MAX : v.checks);
         x->time = (uint64_t)(v.last_check > 0 ? now_ms - (pnow - v.last_check) * 1e3 : now_ms);
-        x->state = v.state == LB_SITE_ALIVE ? GLB_MAP_STATE_UP
-                   : v.state == LB_SITE_DEAD ? GLB_MAP_STATE_DOWN
-                                             : GLB_MAP_STATE_UNKNOWN;
+        x->state = wire_state(v.state);
         st[i] = (char)x->state;
     }
     glb_map_metrics all = {m, k};
@@ -105,10 +109,7 @@ static void on_publish(void *arg)
     size_t n = 0;
     int changed = 0;
     for (; lb_prober_site_view(a->prober, n, &v) == 0; n++) {
-        int s = v.state == LB_SITE_ALIVE ? GLB_MAP_STATE_UP
-                : v.state == LB_SITE_DEAD ? GLB_MAP_STATE_DOWN
-                                          : GLB_MAP_STATE_UNKNOWN;
-        changed |= n >= a->nstates || a->states[n] != s;
+        changed |= n >= a->nstates || a->states[n] != (char)wire_state(v.state);
     }
     if (changed || n != a->nstates)
         push_metrics(a, "state change");

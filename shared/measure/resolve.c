@@ -42,8 +42,17 @@ struct lb_resolver {
 static void ub_readable(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
-    lb_resolver *r = arg;
-    ub_process(r->ub);
+    ub_process(arg);
+}
+
+struct event *lb_ub_watch(struct event_base *base, struct ub_ctx *ub)
+{
+    struct event *ev = event_new(base, ub_fd(ub), EV_READ | EV_PERSIST, ub_readable, ub);
+    if (ev && event_add(ev, NULL) != 0) {
+        event_free(ev);
+        ev = NULL;
+    }
+    return ev;
 }
 
 struct ub_ctx *lb_ub_new(const glb_addr *fwd, size_t nfwd, int resolvconf, const char *trust_anchor, char *err,
@@ -88,8 +97,7 @@ lb_resolver *lb_resolver_new(struct event_base *base, const lb_resolver_conf *co
         lb_resolver_free(r);
         return NULL;
     }
-    r->ev = event_new(base, ub_fd(r->ub), EV_READ | EV_PERSIST, ub_readable, r);
-    if (!r->ev || event_add(r->ev, NULL) != 0) {
+    if (!(r->ev = lb_ub_watch(base, r->ub))) {
         snprintf(err, errlen, "resolver: cannot watch libunbound's descriptor");
         lb_resolver_free(r);
         return NULL;

@@ -21,6 +21,11 @@ struct ub_ctx;
 struct ub_ctx *lb_ub_new(const glb_addr *fwd, size_t nfwd, int resolvconf, const char *trust_anchor, char *err,
                          size_t errlen);
 
+struct event;
+/* An event on base that runs ub's callbacks (ub_process) whenever its
+ * descriptor is readable, added; NULL when out of memory. */
+struct event *lb_ub_watch(struct event_base *base, struct ub_ctx *ub);
+
 /* Called with the addresses of name (both families, at most max), or n = 0
  * and a reason when resolution failed (NXDOMAIN, SERVFAIL, bogus). */
 typedef void (*lb_resolve_cb)(void *arg, const glb_addr *addrs, size_t n, const char *why);
